@@ -1,0 +1,47 @@
+# Two helpers so each pkg/ and tests/ folder is a few lines.
+
+set(PIPEWRIGHT_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+    -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
+if(PIPEWRIGHT_WERROR)
+  list(APPEND PIPEWRIGHT_WARNINGS -Werror)
+endif()
+
+# pw_library(<area> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+# Makes pipewright_<area> with the alias pipewright::<area>; headers are included as
+# "pkg/<area>/x.h" from the source root.
+function(pw_library area)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  set(target pipewright_${area})
+  add_library(${target} STATIC ${ARG_SOURCES})
+  add_library(pipewright::${area} ALIAS ${target})
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_compile_options(${target} PRIVATE ${PIPEWRIGHT_WARNINGS})
+  target_link_libraries(${target} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# pw_binary(<name> SOURCES ... DEPS ...)
+function(pw_binary name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE ${PIPEWRIGHT_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+endfunction()
+
+# pw_test(<name> LABEL unit|integration|e2e SOURCES ... [DEPS ...] [TIMEOUT s])
+# One gtest binary, registered with ctest as a whole (one process per binary keeps the real
+# components a suite starts shared by its tests).
+function(pw_test name)
+  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  if(NOT ARG_LABEL MATCHES "^(unit|integration|e2e)$")
+    message(FATAL_ERROR "pw_test(${name}): LABEL must be unit, integration or e2e")
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE ${PIPEWRIGHT_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
+  add_test(NAME ${name} COMMAND ${name} --gtest_color=no)
+  set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "PIPEWRIGHT_SOURCE_DIR=${PROJECT_SOURCE_DIR};PIPEWRIGHT_TEST_LOGS=${PROJECT_BINARY_DIR}/test-logs")
+endfunction()

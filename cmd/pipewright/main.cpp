@@ -1,0 +1,185 @@
+// pipewright: the command line (SPEC section 7). Only wiring: flags, objects, signals.
+
+#include <pthread.h>
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pkg/api/manifest.h"
+#include "pkg/local/up.h"
+
+namespace {
+
+namespace local = pipewright::local;
+
+constexpr const char* kUsage = R"(Usage: pipewright <command> [flags]
+
+Event pipelines on Apache Kafka, from one manifest: the same resources run on Kubernetes (with
+pipewright-operator) or on this machine (local mode).
+
+Commands:
+  up        run the resources in manifests on this machine (local Kafka included)
+  down      stop a run started by `up`
+  validate  check manifests; exit 1 with file:line: field: message for each problem
+  render    print the Kubernetes objects the operator would create
+  version   print the version
+
+Run `pipewright <command> --help` for a command's flags.
+)";
+
+const std::map<std::string, std::string> kCommandUsage = {
+    {"up", R"(Usage: pipewright up -f FILE|DIR [-f ...] [flags]
+
+Runs the Pipelines and WeightedServices in the files (folders: every .yaml in them) on this
+machine until Ctrl-C or `pipewright down`.
+
+Flags:
+  -f, --filename FILE|DIR   manifests (repeatable)
+  --bootstrap HOST:PORT     use this Kafka instead of starting a local broker
+  --state-dir DIR           lock, logs and Kafka data (default ~/.local/state/pipewright)
+  -h, --help                this text
+)"},
+    {"down", R"(Usage: pipewright down [--state-dir DIR]
+
+Stops the run that `pipewright up` started with the same state folder, and waits for it.
+)"},
+    {"validate", R"(Usage: pipewright validate -f FILE|DIR [-f ...]
+
+Checks the manifests without running anything; prints file:line: field path: message for every
+problem and exits 1, or prints what it found and exits 0.
+)"},
+    {"render", R"(Usage: pipewright render -f FILE|DIR [-f ...]
+
+Prints the Kubernetes objects the operator would create for the manifests.
+)"},
+    {"version", "Usage: pipewright version\n"},
+};
+
+struct Flags {
+  std::vector<std::filesystem::path> files;
+  std::string bootstrap;
+  std::filesystem::path state_dir = local::default_state_dir();
+  bool help = false;
+};
+
+// Parses "--name value" and "--name=value" forms; unknown flags are an error that names them.
+bool parse_flags(const std::vector<std::string>& args, Flags& flags, std::string& error) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i], value;
+    bool has_value = false;
+    if (const auto eq = name.find('='); name.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    auto take = [&]() -> bool {
+      if (has_value) return true;
+      if (i + 1 >= args.size()) {
+        error = "flag " + name + " needs a value";
+        return false;
+      }
+      value = args[++i];
+      return true;
+    };
+    if (name == "-h" || name == "--help") {
+      flags.help = true;
+    } else if (name == "-f" || name == "--filename") {
+      if (!take()) return false;
+      flags.files.emplace_back(value);
+    } else if (name == "--bootstrap") {
+      if (!take()) return false;
+      flags.bootstrap = value;
+    } else if (name == "--state-dir") {
+      if (!take()) return false;
+      flags.state_dir = value;
+    } else {
+      error = "unknown flag '" + name + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
+int validate(const Flags& flags) {
+  try {
+    const auto m = pipewright::api::load(flags.files);
+    for (const auto& p : m.pipelines) {
+      std::cout << "Pipeline " << p.meta.namespace_ << "/" << p.meta.name << ": " << p.steps.size()
+                << " steps, " << p.topics.size() << " topics\n";
+    }
+    for (const auto& w : m.weighted_services) {
+      std::cout << "WeightedService " << w.meta.namespace_ << "/" << w.meta.name << ": "
+                << w.backends.size() << " backends\n";
+    }
+    std::cout << "valid\n";
+    return 0;
+  } catch (const pipewright::api::ManifestError& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> all(argv + 1, argv + argc);
+  if (all.empty() || all[0] == "-h" || all[0] == "--help" || all[0] == "help") {
+    std::cout << kUsage;
+    return all.empty() ? 2 : 0;
+  }
+  const std::string& command = all[0];
+  if (!kCommandUsage.contains(command)) {
+    std::cerr << "pipewright: unknown command '" << command << "' (try pipewright --help)\n";
+    return 2;
+  }
+  Flags flags;
+  std::string error;
+  if (!parse_flags({all.begin() + 1, all.end()}, flags, error)) {
+    std::cerr << "pipewright " << command << ": " << error << " (try pipewright " << command
+              << " --help)\n";
+    return 2;
+  }
+  if (flags.help) {
+    std::cout << kCommandUsage.at(command);
+    return 0;
+  }
+  if ((command == "up" || command == "validate" || command == "render") && flags.files.empty()) {
+    std::cerr << "pipewright " << command << ": give at least one -f FILE|DIR\n";
+    return 2;
+  }
+
+  if (command == "version") {
+    std::cout << "pipewright 0.1.0\n";
+    return 0;
+  }
+  if (command == "validate") return validate(flags);
+  if (command == "render") {
+    std::cerr
+        << "pipewright render: not yet: rendering Kubernetes objects arrives with the operator\n";
+    return 1;
+  }
+  if (command == "down") return local::down(flags.state_dir, std::cout, std::cerr);
+
+  // up: SIGINT/SIGTERM are taken by one thread, so children and library threads never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    stop = true;
+  });
+  waiter.detach();
+  local::UpOptions options;
+  options.files = flags.files;
+  options.bootstrap = flags.bootstrap;
+  options.state_dir = flags.state_dir;
+  return local::up(options, stop, std::cout, std::cerr);
+}

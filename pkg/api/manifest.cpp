@@ -1,0 +1,549 @@
+#include "pkg/api/manifest.h"
+
+#include <yaml-cpp/yaml.h>
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace pipewright::api {
+
+const std::vector<std::string>& builtin_workers() {
+  static const std::vector<std::string> workers = {
+      "upload", "rotate",     "grayscale", "notify",         "orders-api", "fraud",
+      "audit",  "events-api", "enrich",    "events-gateway", "mult",       "calc"};
+  return workers;
+}
+
+bool outputs_follow_inputs(const Step& step) {
+  static const std::set<std::string> http_sources = {"upload",         "orders-api", "events-api",
+                                                     "events-gateway", "mult",       "calc"};
+  return !http_sources.contains(step.worker);
+}
+
+std::string FieldError::to_string() const {
+  std::string out = source.file;
+  if (source.line > 0) out += ":" + std::to_string(source.line);
+  out += ": ";
+  if (!path.empty()) out += path + ": ";
+  return out + message;
+}
+
+namespace {
+
+std::string join_messages(const std::vector<FieldError>& errors) {
+  std::string out;
+  for (const auto& e : errors)
+    out += (out.empty() ? "" : "\n") + e.to_string();
+  return out;
+}
+
+// yaml-cpp throws on Type() of a missing key's node; these ask IsDefined() first.
+bool is_seq(const YAML::Node& n) {
+  return n.IsDefined() && n.IsSequence();
+}
+bool is_map(const YAML::Node& n) {
+  return n.IsDefined() && n.IsMap();
+}
+bool is_scalar(const YAML::Node& n) {
+  return n.IsDefined() && n.IsScalar();
+}
+bool is_null(const YAML::Node& n) {
+  return n.IsDefined() && n.IsNull();
+}
+
+const std::regex kDnsLabel("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
+const std::regex kTopicName("^[a-zA-Z0-9._-]{1,249}$");
+const std::regex kDuration("^[0-9]+(ms|s|m|h)$");
+
+// Walks one document, collecting every problem instead of stopping at the first.
+class Reader {
+ public:
+  Reader(std::string file, std::vector<FieldError>& errors)
+      : file_(std::move(file)), errors_(errors) {}
+
+  void error(const YAML::Node& at, const std::string& path, const std::string& message) {
+    errors_.push_back({{file_, line(at)}, path, message});
+  }
+  int line(const YAML::Node& n) const {
+    return n.IsDefined() && n.Mark().line >= 0 ? n.Mark().line + 1 : doc_line_;
+  }
+  Source source(const YAML::Node& n) const { return {file_, line(n)}; }
+  void set_doc_line(int l) { doc_line_ = l; }
+
+  // A mapping whose keys must all be in `allowed`.
+  bool map(const YAML::Node& n, const std::string& path, const std::set<std::string>& allowed) {
+    if (!is_map(n)) {
+      error(n, path, "must be a mapping");
+      return false;
+    }
+    for (const auto& kv : n) {
+      const auto key = kv.first.as<std::string>();
+      if (!allowed.contains(key)) {
+        error(kv.first, path.empty() ? key : path + "." + key, "unknown field");
+      }
+    }
+    return true;
+  }
+
+  std::string str(const YAML::Node& n, const std::string& path, bool required = false) {
+    if (!n.IsDefined() || is_null(n)) {
+      if (required) error(n, path, "is required");
+      return {};
+    }
+    if (!is_scalar(n)) {
+      error(n, path, "must be a string");
+      return {};
+    }
+    return n.as<std::string>();
+  }
+
+  int integer(const YAML::Node& n, const std::string& path, int fallback, int min, int max) {
+    if (!n.IsDefined() || is_null(n)) return fallback;
+    try {
+      if (!is_scalar(n) || n.Tag() == "!") throw YAML::BadConversion(n.Mark());
+      const long v = n.as<long>();
+      if (v < min || v > max) {
+        error(n, path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+        return fallback;
+      }
+      return static_cast<int>(v);
+    } catch (const YAML::Exception&) {
+      error(n, path, "must be an integer");
+      return fallback;
+    }
+  }
+
+  bool boolean(const YAML::Node& n, const std::string& path, bool fallback) {
+    if (!n.IsDefined() || is_null(n)) return fallback;
+    try {
+      if (n.Tag() == "!") throw YAML::BadConversion(n.Mark());
+      return n.as<bool>();
+    } catch (const YAML::Exception&) {
+      error(n, path, "must be true or false");
+      return fallback;
+    }
+  }
+
+  std::vector<std::string> strings(const YAML::Node& n, const std::string& path) {
+    std::vector<std::string> out;
+    if (!n.IsDefined() || is_null(n)) return out;
+    if (!is_seq(n)) {
+      error(n, path, "must be a list of strings");
+      return out;
+    }
+    for (std::size_t i = 0; i < n.size(); ++i)
+      out.push_back(str(n[i], path + "[" + std::to_string(i) + "]", true));
+    return out;
+  }
+
+  void duration(const YAML::Node& n, const std::string& path) {
+    const auto v = str(n, path);
+    if (!v.empty() && !std::regex_match(v, kDuration))
+      error(n, path, "must be a duration such as 200ms, 30s or 5m");
+  }
+
+  // Free-form config becomes JSON; quoted scalars stay strings, plain ones are typed.
+  nlohmann::json to_json(const YAML::Node& n) {
+    switch (n.Type()) {
+      case YAML::NodeType::Map: {
+        nlohmann::json out = nlohmann::json::object();
+        for (const auto& kv : n)
+          out[kv.first.as<std::string>()] = to_json(kv.second);
+        return out;
+      }
+      case YAML::NodeType::Sequence: {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& item : n)
+          out.push_back(to_json(item));
+        return out;
+      }
+      case YAML::NodeType::Scalar: {
+        const auto s = n.as<std::string>();
+        if (n.Tag() == "!") return s;
+        long l = 0;
+        double d = 0;
+        bool b = false;
+        if (YAML::convert<long>::decode(n, l)) return l;
+        if (YAML::convert<double>::decode(n, d)) return d;
+        if (YAML::convert<bool>::decode(n, b)) return b;
+        return s;
+      }
+      default:
+        return nullptr;
+    }
+  }
+
+  Meta meta(const YAML::Node& doc) {
+    Meta m;
+    m.source = source(doc["metadata"].IsDefined() ? doc["metadata"] : doc);
+    const auto md = doc["metadata"];
+    if (!md.IsDefined()) {
+      error(doc, "metadata", "is required");
+      return m;
+    }
+    if (!map(md, "metadata", {"name", "namespace", "labels", "annotations"})) return m;
+    m.name = str(md["name"], "metadata.name", true);
+    if (!m.name.empty() && !std::regex_match(m.name, kDnsLabel)) {
+      error(md["name"], "metadata.name",
+            "must be a DNS label: lowercase letters, digits and '-', at most 63");
+    }
+    if (md["namespace"].IsDefined()) {
+      m.namespace_ = str(md["namespace"], "metadata.namespace");
+      if (!std::regex_match(m.namespace_, kDnsLabel))
+        error(md["namespace"], "metadata.namespace", "must be a DNS label");
+    }
+    return m;
+  }
+
+  std::string expose(const YAML::Node& n, const std::string& path) {
+    if (!n.IsDefined() || is_null(n)) return {};
+    if (!map(n, path, {"path"})) return {};
+    auto p = str(n["path"], path + ".path", true);
+    if (!p.empty() && (p[0] != '/' || p.find("..") != std::string::npos ||
+                       p.find_first_of(" \t\r\n;{}\"'\\") != std::string::npos)) {
+      error(n["path"], path + ".path", "must be an absolute URL path such as /images");
+    }
+    return p;
+  }
+
+  Pipeline pipeline(const YAML::Node& doc);
+  WeightedService weighted_service(const YAML::Node& doc);
+
+ private:
+  std::string file_;
+  std::vector<FieldError>& errors_;
+  int doc_line_ = 0;
+};
+
+Pipeline Reader::pipeline(const YAML::Node& doc) {
+  Pipeline p;
+  p.meta = meta(doc);
+  const auto spec = doc["spec"];
+  if (!spec.IsDefined()) {
+    error(doc, "spec", "is required");
+    return p;
+  }
+  if (!map(spec, "spec", {"kafka", "topics", "ingress", "storage", "steps", "delivery"})) return p;
+  if (const auto k = spec["kafka"];
+      k.IsDefined() && map(k, "spec.kafka", {"bootstrapServers", "secretRef"})) {
+    p.bootstrap_servers = str(k["bootstrapServers"], "spec.kafka.bootstrapServers");
+    if (k["secretRef"].IsDefined() && map(k["secretRef"], "spec.kafka.secretRef", {"name"})) {
+      str(k["secretRef"]["name"], "spec.kafka.secretRef.name", true);
+    }
+  }
+  if (const auto ing = spec["ingress"]; ing.IsDefined()) {
+    map(ing, "spec.ingress", {"className", "host", "tlsSecretName"});
+  }
+  if (const auto st = spec["storage"]; st.IsDefined() && map(st, "spec.storage", {"size"})) {
+    str(st["size"], "spec.storage.size", true);
+  }
+  if (const auto d = spec["delivery"];
+      d.IsDefined() && map(d, "spec.delivery", {"maxAttempts", "backoff", "deadLetter"})) {
+    integer(d["maxAttempts"], "spec.delivery.maxAttempts", 5, 1, 1000);
+    boolean(d["deadLetter"], "spec.delivery.deadLetter", true);
+    if (const auto b = d["backoff"];
+        b.IsDefined() && map(b, "spec.delivery.backoff", {"initial", "max"})) {
+      duration(b["initial"], "spec.delivery.backoff.initial");
+      duration(b["max"], "spec.delivery.backoff.max");
+    }
+  }
+
+  std::set<std::string> topic_names;
+  const auto topics = spec["topics"];
+  if (topics.IsDefined() && !is_seq(topics)) error(topics, "spec.topics", "must be a list");
+  for (std::size_t i = 0; is_seq(topics) && i < topics.size(); ++i) {
+    const auto n = topics[i];
+    const std::string path = "spec.topics[" + std::to_string(i) + "]";
+    if (!map(n, path,
+             {"name", "topicName", "partitions", "replicationFactor", "config", "deletionPolicy"}))
+      continue;
+    Topic t;
+    t.name = str(n["name"], path + ".name", true);
+    if (!t.name.empty() && !std::regex_match(t.name, kTopicName)) {
+      error(n["name"], path + ".name", "may hold only letters, digits, '.', '_' and '-'");
+    }
+    if (!t.name.empty() && !topic_names.insert(t.name).second) {
+      error(n["name"], path + ".name", "duplicate topic name '" + t.name + "'");
+    }
+    t.topic_name = str(n["topicName"], path + ".topicName");
+    if (!t.topic_name.empty() && !std::regex_match(t.topic_name, kTopicName)) {
+      error(n["topicName"], path + ".topicName", "is not a valid Kafka topic name");
+    }
+    t.partitions = integer(n["partitions"], path + ".partitions", 1, 1, 10000);
+    t.replication_factor =
+        integer(n["replicationFactor"], path + ".replicationFactor", 1, 1, 32767);
+    if (const auto c = n["config"]; c.IsDefined()) {
+      if (!is_map(c)) {
+        error(c, path + ".config", "must be a mapping of Kafka topic settings");
+      } else {
+        for (const auto& kv : c) {
+          const auto key = kv.first.as<std::string>();
+          t.config[key] = str(kv.second, path + ".config." + key);
+        }
+      }
+    }
+    if (n["deletionPolicy"].IsDefined()) {
+      t.deletion_policy = str(n["deletionPolicy"], path + ".deletionPolicy");
+      if (t.deletion_policy != "Retain" && t.deletion_policy != "Delete") {
+        error(n["deletionPolicy"], path + ".deletionPolicy", "must be Retain or Delete");
+      }
+    }
+    p.topics.push_back(std::move(t));
+  }
+
+  const auto& workers = builtin_workers();
+  std::set<std::string> step_names;
+  const auto steps = spec["steps"];
+  if (!steps.IsDefined() || !is_seq(steps) || steps.size() == 0) {
+    error(steps.IsDefined() ? steps : spec, "spec.steps", "must be a list of at least one step");
+  }
+  for (std::size_t i = 0; is_seq(steps) && i < steps.size(); ++i) {
+    const auto n = steps[i];
+    const std::string path = "spec.steps[" + std::to_string(i) + "]";
+    if (!map(n, path,
+             {"name", "worker", "image", "replicas", "inputs", "outputs", "expose", "storage",
+              "config", "delivery"}))
+      continue;
+    Step s;
+    s.name = str(n["name"], path + ".name", true);
+    if (!s.name.empty() && !std::regex_match(s.name, kDnsLabel)) {
+      error(n["name"], path + ".name", "must be a DNS label");
+    }
+    if (!s.name.empty() && !step_names.insert(s.name).second) {
+      error(n["name"], path + ".name", "duplicate step name '" + s.name + "'");
+    }
+    s.worker = str(n["worker"], path + ".worker");
+    s.image = str(n["image"], path + ".image");
+    if (s.worker.empty() == s.image.empty()) {
+      error(n, path, "needs exactly one of worker or image");
+    } else if (!s.worker.empty() &&
+               std::find(workers.begin(), workers.end(), s.worker) == workers.end()) {
+      error(n["worker"], path + ".worker", "unknown worker '" + s.worker + "'");
+    }
+    s.replicas = integer(n["replicas"], path + ".replicas", 1, 0, 1000);
+    s.inputs = strings(n["inputs"], path + ".inputs");
+    s.outputs = strings(n["outputs"], path + ".outputs");
+    for (const auto* list : {&s.inputs, &s.outputs}) {
+      const char* field = list == &s.inputs ? ".inputs" : ".outputs";
+      for (std::size_t j = 0; j < list->size(); ++j) {
+        if (!(*list)[j].empty() && !topic_names.contains((*list)[j])) {
+          error(n[field + 1], path + field + "[" + std::to_string(j) + "]",
+                "topic '" + (*list)[j] + "' is not declared in spec.topics");
+        }
+      }
+    }
+    s.expose_path = expose(n["expose"], path + ".expose");
+    s.storage = boolean(n["storage"], path + ".storage", false);
+    if (const auto c = n["config"]; c.IsDefined()) {
+      if (is_map(c))
+        s.config = to_json(c);
+      else
+        error(c, path + ".config", "must be a mapping");
+    }
+    if (const auto d = n["delivery"];
+        d.IsDefined() && map(d, path + ".delivery", {"maxAttempts", "backoff", "deadLetter"})) {
+      integer(d["maxAttempts"], path + ".delivery.maxAttempts", 5, 1, 1000);
+    }
+    p.steps.push_back(std::move(s));
+  }
+
+  // A cycle through topics (a step that feeds, at any distance, its own input) is refused;
+  // only steps whose outputs follow their inputs carry messages along an edge.
+  std::map<std::string, std::vector<std::size_t>> readers;
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    for (const auto& t : p.steps[i].inputs)
+      readers[t].push_back(i);
+  }
+  std::vector<int> state(p.steps.size(), 0);  // 0 new, 1 on the path, 2 done
+  std::function<bool(std::size_t)> cyclic = [&](std::size_t i) {
+    state[i] = 1;
+    if (!outputs_follow_inputs(p.steps[i])) {
+      state[i] = 2;
+      return false;
+    }
+    for (const auto& t : p.steps[i].outputs) {
+      for (auto j : readers[t]) {
+        if (state[j] == 1 || (state[j] == 0 && cyclic(j))) return true;
+      }
+    }
+    state[i] = 2;
+    return false;
+  };
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    if (state[i] == 0 && cyclic(i)) {
+      error(steps[i], "spec.steps",
+            "the steps form a cycle through their topics (step '" + p.steps[i].name + "')");
+      break;
+    }
+  }
+  return p;
+}
+
+WeightedService Reader::weighted_service(const YAML::Node& doc) {
+  WeightedService w;
+  w.meta = meta(doc);
+  const auto spec = doc["spec"];
+  if (!spec.IsDefined()) {
+    error(doc, "spec", "is required");
+    return w;
+  }
+  if (!map(spec, "spec",
+           {"worker", "image", "port", "backends", "healthCheck", "expose", "config"}))
+    return w;
+  w.worker = str(spec["worker"], "spec.worker");
+  w.image = str(spec["image"], "spec.image");
+  const auto& workers = builtin_workers();
+  if (w.worker.empty() == w.image.empty()) {
+    error(spec, "spec", "needs exactly one of worker or image");
+  } else if (!w.worker.empty() &&
+             std::find(workers.begin(), workers.end(), w.worker) == workers.end()) {
+    error(spec["worker"], "spec.worker", "unknown worker '" + w.worker + "'");
+  }
+  w.port = integer(spec["port"], "spec.port", 8080, 1, 65535);
+  const auto backends = spec["backends"];
+  if (!backends.IsDefined() || !is_seq(backends) || backends.size() == 0) {
+    error(backends.IsDefined() ? backends : spec, "spec.backends",
+          "must be a list of at least one backend");
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; is_seq(backends) && i < backends.size(); ++i) {
+    const auto n = backends[i];
+    const std::string path = "spec.backends[" + std::to_string(i) + "]";
+    if (!map(n, path, {"name", "weight", "backup"})) continue;
+    Backend b;
+    b.name = str(n["name"], path + ".name", true);
+    if (!b.name.empty() && !std::regex_match(b.name, kDnsLabel))
+      error(n["name"], path + ".name", "must be a DNS label");
+    if (!b.name.empty() && !names.insert(b.name).second)
+      error(n["name"], path + ".name", "duplicate backend name '" + b.name + "'");
+    b.weight = integer(n["weight"], path + ".weight", 1, 1, 1000);
+    b.backup = boolean(n["backup"], path + ".backup", false);
+    if (b.backup && n["weight"].IsDefined())
+      error(n["weight"], path + ".weight", "a backup backend takes no weight");
+    w.backends.push_back(b);
+  }
+  if (!w.backends.empty() && std::all_of(w.backends.begin(), w.backends.end(),
+                                         [](const Backend& b) { return b.backup; })) {
+    error(backends, "spec.backends", "needs at least one backend that is not a backup");
+  }
+  if (const auto hc = spec["healthCheck"];
+      hc.IsDefined() &&
+      map(hc, "spec.healthCheck", {"maxFails", "failTimeout", "connectTimeout"})) {
+    integer(hc["maxFails"], "spec.healthCheck.maxFails", 1, 0, 100);
+    duration(hc["failTimeout"], "spec.healthCheck.failTimeout");
+    duration(hc["connectTimeout"], "spec.healthCheck.connectTimeout");
+  }
+  w.expose_path = expose(spec["expose"], "spec.expose");
+  return w;
+}
+
+}  // namespace
+
+ManifestError::ManifestError(std::vector<FieldError> errors)
+    : std::runtime_error(join_messages(errors)), errors_(std::move(errors)) {}
+
+namespace {
+
+void parse_into(const std::string& yaml, const std::string& file, Manifests& out,
+                std::vector<FieldError>& errors) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(yaml);
+  } catch (const YAML::Exception& e) {
+    errors.push_back(
+        {{file, e.mark.line >= 0 ? e.mark.line + 1 : 0}, "", "invalid YAML: " + e.msg});
+    return;
+  }
+  Reader r(file, errors);
+  for (const auto& doc : docs) {
+    if (is_null(doc)) continue;
+    r.set_doc_line(doc.Mark().line + 1);
+    if (!is_map(doc)) {
+      r.error(doc, "", "a manifest document must be a mapping");
+      continue;
+    }
+    const auto api_version = r.str(doc["apiVersion"], "apiVersion", true);
+    const auto kind = r.str(doc["kind"], "kind", true);
+    if (!r.map(doc, "", {"apiVersion", "kind", "metadata", "spec", "status"})) continue;
+    if (kind.empty() || api_version.empty()) continue;
+    if (api_version != kGroupVersion) {
+      r.error(doc["apiVersion"], "apiVersion",
+              "must be " + std::string(kGroupVersion) + ", not '" + api_version + "'");
+      continue;
+    }
+    if (kind == "Pipeline") {
+      out.pipelines.push_back(r.pipeline(doc));
+    } else if (kind == "WeightedService") {
+      out.weighted_services.push_back(r.weighted_service(doc));
+    } else {
+      r.error(doc["kind"], "kind", "unknown kind '" + kind + "' (Pipeline or WeightedService)");
+    }
+  }
+}
+
+}  // namespace
+
+Manifests parse(const std::string& yaml, const std::string& file) {
+  Manifests out;
+  std::vector<FieldError> errors;
+  parse_into(yaml, file, out, errors);
+  if (!errors.empty()) throw ManifestError(std::move(errors));
+  return out;
+}
+
+Manifests load(const std::vector<std::filesystem::path>& paths) {
+  std::vector<std::filesystem::path> files;
+  std::vector<FieldError> errors;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) {
+      std::vector<std::filesystem::path> in_dir;
+      for (const auto& e : std::filesystem::directory_iterator(p)) {
+        const auto ext = e.path().extension();
+        if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) in_dir.push_back(e.path());
+      }
+      std::sort(in_dir.begin(), in_dir.end());
+      if (in_dir.empty()) errors.push_back({{p.string(), 0}, "", "no .yaml files in this folder"});
+      files.insert(files.end(), in_dir.begin(), in_dir.end());
+    } else if (std::filesystem::is_regular_file(p, ec)) {
+      files.push_back(p);
+    } else {
+      errors.push_back({{p.string(), 0}, "", "no such file or folder"});
+    }
+  }
+  Manifests out;
+  constexpr std::uintmax_t kMaxBytes = std::uintmax_t{4} * 1024 * 1024;
+  for (const auto& f : files) {
+    if (std::filesystem::file_size(f) > kMaxBytes) {
+      errors.push_back({{f.string(), 0}, "", "larger than 4 MiB; not a manifest"});
+      continue;
+    }
+    std::ifstream in(f, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    parse_into(ss.str(), f.string(), out, errors);
+  }
+  // The same resource twice (kind, namespace, name) is a mistake, not an update.
+  std::set<std::string> keys;
+  for (const auto& p : out.pipelines) {
+    if (!keys.insert("Pipeline/" + p.meta.namespace_ + "/" + p.meta.name).second) {
+      errors.push_back(
+          {p.meta.source, "metadata.name",
+           "Pipeline " + p.meta.namespace_ + "/" + p.meta.name + " is declared twice"});
+    }
+  }
+  for (const auto& w : out.weighted_services) {
+    if (!keys.insert("WeightedService/" + w.meta.namespace_ + "/" + w.meta.name).second) {
+      errors.push_back(
+          {w.meta.source, "metadata.name",
+           "WeightedService " + w.meta.namespace_ + "/" + w.meta.name + " is declared twice"});
+    }
+  }
+  if (!errors.empty()) throw ManifestError(std::move(errors));
+  return out;
+}
+
+}  // namespace pipewright::api

@@ -1,0 +1,26 @@
+#pragma once
+// Where the real components live: the cache scripts/install fills (Kafka jars, etcd,
+// kube-apiserver, kubectl, helm, kwok, playwright-core) and Debian's programs (nginx, prometheus).
+
+#include <filesystem>
+#include <string_view>
+
+namespace pipewright::local {
+
+// $PIPEWRIGHT_CACHE, or the path scripts/versions.sh uses (fixed at build time).
+std::filesystem::path cache_dir();
+
+// A binary that scripts/install built into <cache>/bin. Throws std::runtime_error naming the
+// install command when it is missing.
+std::filesystem::path cached_tool(std::string_view name);
+
+// A program from Debian's packages, found on PATH or in /usr/sbin. Throws when missing.
+std::filesystem::path system_tool(std::string_view name);
+
+// The Kafka broker's classpath directory (one jar per dependency).
+std::filesystem::path kafka_libs();
+
+// playwright-core's node_modules folder.
+std::filesystem::path node_modules();
+
+}  // namespace pipewright::local

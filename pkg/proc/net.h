@@ -1,0 +1,22 @@
+#pragma once
+// Loopback ports and deadlines, for starting servers and waiting for them.
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace pipewright::proc {
+
+// A TCP port on 127.0.0.1 that the OS just handed out and released, for programs that need a
+// port number in their configuration (Kafka, nginx): a tiny race that callers retry on.
+int free_port();
+
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool port_open(int port);
+
+// Calls `ready` every `interval` until it returns true or `timeout` passes; returns its last
+// answer.
+bool poll_until(std::chrono::milliseconds timeout, const std::function<bool()>& ready,
+                std::chrono::milliseconds interval = std::chrono::milliseconds(50));
+
+}  // namespace pipewright::proc

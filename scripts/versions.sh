@@ -1,0 +1,13 @@
+# Pinned versions of the real components and where they are cached: sourced by every script, and
+# read by CMake (PW_CACHE) so the test support finds the same files.
+KAFKA_VERSION=3.9.1
+K8S_VERSION=v1.34.4
+ETCD_VERSION=v3.6.16
+HELM_VERSION=v3.19.5
+KWOK_VERSION=v0.7.0
+PLAYWRIGHT_VERSION=1.65.1
+
+PW_CACHE=${PIPEWRIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pipewright}
+PW_KAFKA_LIBS=$PW_CACHE/kafka-$KAFKA_VERSION/libs
+PW_NODE_MODULES=$PW_CACHE/node/node_modules
+export PW_CACHE

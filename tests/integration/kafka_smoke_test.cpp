@@ -1,0 +1,107 @@
+// The Kafka broker the project starts is real: the project's admin client creates a topic,
+// librdkafka produces with acks=all and idempotence, and a consumer group reads the message back.
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include "pkg/kafka/admin.h"
+#include "pkg/local/kafka_broker.h"
+#include "pkg/proc/net.h"
+#include "tests/support/shared.h"
+#include "tests/support/suite_logs.h"
+
+namespace pipewright {
+namespace {
+
+using testing::Shared;
+
+class KafkaSmoke : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    broker.start([] { return local::KafkaBroker::start({testing::component_dir("kafka")}); });
+  }
+  static void TearDownTestSuite() { broker.reset(); }
+  void SetUp() override { ASSERT_TRUE(broker) << broker.error; }
+  static inline Shared<local::KafkaBroker> broker;
+};
+
+TEST_F(KafkaSmoke, ProducesAndConsumesAMessageThroughARealBroker) {
+  plan::TopicPlan topic;
+  topic.name = "smoke.images";
+  topic.partitions = 3;
+  const auto created = kafka::make_admin(broker->bootstrap())->create({topic});
+  ASSERT_EQ(created.size(), 1u);
+  ASSERT_EQ(created[0].outcome, kafka::TopicOutcome::created) << created[0].error;
+
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> pconf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  ASSERT_EQ(pconf->set("bootstrap.servers", broker->bootstrap(), err), RdKafka::Conf::CONF_OK);
+  ASSERT_EQ(pconf->set("enable.idempotence", "true", err), RdKafka::Conf::CONF_OK) << err;
+  ASSERT_EQ(pconf->set("acks", "all", err), RdKafka::Conf::CONF_OK) << err;
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(pconf.get(), err));
+  ASSERT_TRUE(producer) << err;
+
+  const std::string payload = R"({"id":"f1","type":"image.uploaded","data":{"file":"perfil.jpg"}})";
+  auto* headers = RdKafka::Headers::create();
+  headers->add("ce_type", "image.uploaded");
+  const auto code = producer->produce(
+      "smoke.images", RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      const_cast<char*>(payload.data()), payload.size(), "f1", 2, 0, headers, nullptr);
+  ASSERT_EQ(code, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(code);
+  ASSERT_EQ(producer->flush(15000), RdKafka::ERR_NO_ERROR) << "not acknowledged by the broker";
+
+  std::unique_ptr<RdKafka::Conf> cconf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  cconf->set("bootstrap.servers", broker->bootstrap(), err);
+  cconf->set("group.id", "smoke", err);
+  cconf->set("auto.offset.reset", "earliest", err);
+  cconf->set("enable.auto.commit", "false", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(cconf.get(), err));
+  ASSERT_TRUE(consumer) << err;
+  ASSERT_EQ(consumer->subscribe({"smoke.images"}), RdKafka::ERR_NO_ERROR);
+
+  std::unique_ptr<RdKafka::Message> got;
+  proc::poll_until(
+      std::chrono::seconds(30),
+      [&] {
+        std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
+        if (m->err() == RdKafka::ERR_NO_ERROR) got = std::move(m);
+        return got != nullptr;
+      },
+      std::chrono::milliseconds(0));
+  ASSERT_TRUE(got) << "no message consumed within 30 s";
+  EXPECT_EQ(std::string(static_cast<const char*>(got->payload()), got->len()), payload);
+  ASSERT_NE(got->key(), nullptr);
+  EXPECT_EQ(*got->key(), "f1");
+  RdKafka::Headers::Header h = got->headers()->get_last("ce_type");
+  EXPECT_EQ(std::string(static_cast<const char*>(h.value()), h.value_size()), "image.uploaded");
+  EXPECT_EQ(consumer->commitSync(got.get()), RdKafka::ERR_NO_ERROR);
+  consumer->close();
+}
+
+struct DeliveryReport : RdKafka::DeliveryReportCb {
+  RdKafka::ErrorCode result = RdKafka::ERR__IN_PROGRESS;
+  void dr_cb(RdKafka::Message& m) override { result = m.err(); }
+};
+
+TEST_F(KafkaSmoke, RefusesToProduceToATopicThatDoesNotExist) {
+  // auto.create.topics.enable=false: topics exist only when someone declared them.
+  std::string err;
+  DeliveryReport report;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", broker->bootstrap(), err);
+  conf->set("message.timeout.ms", "3000", err);
+  ASSERT_EQ(conf->set("dr_cb", &report, err), RdKafka::Conf::CONF_OK) << err;
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  ASSERT_TRUE(producer) << err;
+  std::string payload = "x";
+  producer->produce("nobody.declared.this", RdKafka::Topic::PARTITION_UA,
+                    RdKafka::Producer::RK_MSG_COPY, payload.data(), payload.size(), nullptr, 0, 0,
+                    nullptr);
+  producer->flush(15000);
+  EXPECT_NE(report.result, RdKafka::ERR_NO_ERROR);
+  EXPECT_NE(report.result, RdKafka::ERR__IN_PROGRESS) << "no delivery report within 15 s";
+}
+
+}  // namespace
+}  // namespace pipewright

@@ -1,0 +1,60 @@
+#pragma once
+// Real servers from Debian's packages, each on free 127.0.0.1 ports in its own folder of the
+// suite's log directory: Prometheus, nginx, and an SMTP server (aiosmtpd) that keeps every
+// message it receives in a Maildir.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pkg/proc/process.h"
+
+namespace pipewright::testing {
+
+class Prometheus {
+ public:
+  // Scrapes each "host:port" target every second.
+  static std::unique_ptr<Prometheus> start(const std::vector<std::string>& targets);
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::filesystem::path log_file() const { return dir_ / "prometheus.log"; }
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+  proc::Process process_;
+};
+
+class Nginx {
+ public:
+  // `http_body` goes inside `http { }`; "{{port}}" in it becomes the port nginx listens on.
+  static std::unique_ptr<Nginx> start(const std::string& http_body);
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void stop() { process_.stop(); }
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+  proc::Process process_;
+};
+
+struct MailMessage {
+  std::string from, to, subject, body;  // headers as sent; body without headers
+};
+
+class SmtpServer {
+ public:
+  static std::unique_ptr<SmtpServer> start();
+  int port() const { return port_; }
+  // Every message received so far, oldest first.
+  std::vector<MailMessage> messages() const;
+  void stop() { process_.stop(); }
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+  proc::Process process_;
+};
+
+}  // namespace pipewright::testing

@@ -1,0 +1,183 @@
+#include <gtest/gtest.h>
+
+#include "pkg/api/manifest.h"
+#include "pkg/plan/topics.h"
+#include "tests/support/suite_logs.h"
+
+namespace pipewright::api {
+namespace {
+
+std::vector<FieldError> errors_of(const std::string& yaml) {
+  try {
+    parse(yaml, "m.yaml");
+  } catch (const ManifestError& e) {
+    return e.errors();
+  }
+  return {};
+}
+
+bool has_error(const std::vector<FieldError>& errors, const std::string& path,
+               const std::string& words, int line = 0) {
+  for (const auto& e : errors) {
+    if (e.path == path && e.message.find(words) != std::string::npos &&
+        (line == 0 || e.source.line == line))
+      return true;
+  }
+  return false;
+}
+
+std::string dump(const std::vector<FieldError>& errors) {
+  std::string out;
+  for (const auto& e : errors)
+    out += e.to_string() + "\n";
+  return out;
+}
+
+TEST(Manifest, TheShippedExamplesAreValid) {
+  const auto m = load({testing::source_dir() / "examples"});
+  EXPECT_EQ(m.pipelines.size(), 3u);
+  ASSERT_EQ(m.weighted_services.size(), 1u);
+  const auto& mult = m.weighted_services[0];
+  EXPECT_EQ(mult.backends.size(), 3u);
+  EXPECT_EQ(mult.backends[0].weight, 3);
+  EXPECT_TRUE(mult.backends[2].backup);
+}
+
+TEST(Manifest, DefaultsAndTopicNames) {
+  const auto m = parse(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: images, namespace: demo}
+spec:
+  topics:
+    - {name: images, partitions: 3}
+    - {name: out, topicName: custom.out}
+  steps:
+    - {name: rotate, worker: rotate, inputs: [images], outputs: [out], config: {angle: 90, note: "090"}}
+)",
+                       "m.yaml");
+  ASSERT_EQ(m.pipelines.size(), 1u);
+  const auto& p = m.pipelines[0];
+  EXPECT_EQ(p.steps[0].replicas, 1);
+  EXPECT_EQ(p.steps[0].config["angle"], 90);
+  EXPECT_EQ(p.steps[0].config["note"], "090");
+  const auto topics = plan::topics(p);
+  ASSERT_EQ(topics.size(), 2u);
+  EXPECT_EQ(topics[0].name, "demo.images.images");
+  EXPECT_EQ(topics[0].partitions, 3);
+  EXPECT_EQ(topics[1].name, "custom.out");
+  EXPECT_EQ(topics[1].partitions, 1);
+  EXPECT_FALSE(topics[1].delete_with_pipeline);
+  EXPECT_EQ(plan::consumer_group(p, p.steps[0]), "demo.images.rotate");
+}
+
+TEST(Manifest, ErrorsNameFileLineAndFieldPath) {
+  const auto errors = errors_of(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: images}
+spec:
+  topics:
+    - {name: images}
+  steps:
+    - name: rotate
+      worker: rotat
+      inputs: [imagez]
+      replicas: many
+      colour: blue
+)");
+  EXPECT_TRUE(has_error(errors, "spec.steps[0].worker", "unknown worker 'rotat'", 9))
+      << dump(errors);
+  EXPECT_TRUE(has_error(errors, "spec.steps[0].inputs[0]", "'imagez' is not declared", 10))
+      << dump(errors);
+  EXPECT_TRUE(has_error(errors, "spec.steps[0].replicas", "integer", 11)) << dump(errors);
+  EXPECT_TRUE(has_error(errors, "spec.steps[0].colour", "unknown field", 12)) << dump(errors);
+  ASSERT_FALSE(errors.empty());
+  EXPECT_EQ(errors[0].to_string().rfind("m.yaml:", 0), 0u);
+}
+
+TEST(Manifest, RefusesDuplicatesCyclesAndBadKinds) {
+  const auto cyc = errors_of(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: loop}
+spec:
+  topics: [{name: a}, {name: b}, {name: a}]
+  steps:
+    - {name: x, worker: enrich, inputs: [a], outputs: [b]}
+    - {name: x, worker: enrich, inputs: [b], outputs: [a]}
+)");
+  EXPECT_TRUE(has_error(cyc, "spec.topics[2].name", "duplicate")) << dump(cyc);
+  EXPECT_TRUE(has_error(cyc, "spec.steps[1].name", "duplicate")) << dump(cyc);
+  EXPECT_TRUE(has_error(cyc, "spec.steps", "cycle")) << dump(cyc);
+
+  const auto kind =
+      errors_of("apiVersion: pipewright.io/v1alpha1\nkind: Pipe\nmetadata: {name: x}\n");
+  EXPECT_TRUE(has_error(kind, "kind", "unknown kind 'Pipe'", 2)) << dump(kind);
+  const auto version = errors_of("apiVersion: v1\nkind: Pipeline\nmetadata: {name: x}\n");
+  EXPECT_TRUE(has_error(version, "apiVersion", "must be pipewright.io/v1alpha1")) << dump(version);
+  const auto yaml = errors_of("apiVersion: [oops\n");
+  ASSERT_EQ(yaml.size(), 1u);
+  EXPECT_NE(yaml[0].message.find("invalid YAML"), std::string::npos);
+}
+
+TEST(Manifest, RequestReplyThroughAnHttpWorkerIsNotACycle) {
+  EXPECT_TRUE(errors_of(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: events}
+spec:
+  topics: [{name: events}, {name: enriched}]
+  steps:
+    - {name: api, worker: events-api, inputs: [enriched], outputs: [events]}
+    - {name: enrich, worker: enrich, inputs: [events], outputs: [enriched]}
+)")
+                  .empty());
+}
+
+TEST(Manifest, WeightedServiceRules) {
+  const auto errors = errors_of(R"(apiVersion: pipewright.io/v1alpha1
+kind: WeightedService
+metadata: {name: mult}
+spec:
+  worker: mult
+  port: 70000
+  backends:
+    - {name: standby, backup: true, weight: 2}
+  expose: {path: "../etc"}
+)");
+  EXPECT_TRUE(has_error(errors, "spec.port", "between 1 and 65535")) << dump(errors);
+  EXPECT_TRUE(has_error(errors, "spec.backends[0].weight", "backup")) << dump(errors);
+  EXPECT_TRUE(has_error(errors, "spec.backends", "not a backup")) << dump(errors);
+  EXPECT_TRUE(has_error(errors, "spec.expose.path", "absolute URL path")) << dump(errors);
+}
+
+TEST(Manifest, PartialDocumentsAreErrorsNotCrashes) {
+  const std::string head =
+      "apiVersion: pipewright.io/v1alpha1\nkind: Pipeline\nmetadata: {name: p}\n";
+  for (const std::string spec :
+       {"", "spec: {}\n", "spec: 3\n", "spec: {steps: {}}\n", "spec: {steps: [3]}\n",
+        "spec: {steps: [{name: a}]}\n",
+        "spec: {topics: 3, steps: [{name: a, worker: enrich, inputs: 3}]}\n",
+        "spec: {topics: [{}], steps: [{name: a, worker: enrich, config: [1]}]}\n",
+        "spec: {delivery: {backoff: {initial: soon}}, steps: [{name: a, worker: enrich}]}\n"}) {
+    try {
+      parse(head + spec, "m.yaml");
+      ADD_FAILURE() << "accepted: " << spec;
+    } catch (const ManifestError& e) {
+      EXPECT_FALSE(e.errors().empty()) << spec;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "crashed on '" << spec << "': " << e.what();
+    }
+  }
+}
+
+TEST(Manifest, MissingFilesAndFoldersAreNamed) {
+  try {
+    load({"/nonexistent/pipeline.yaml"});
+    FAIL();
+  } catch (const ManifestError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/pipeline.yaml: no such file"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace pipewright::api
