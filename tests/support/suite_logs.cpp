@@ -50,6 +50,10 @@ std::filesystem::path source_dir() {
 // Keeps or removes a suite's logs once its components are torn down (TearDownTestSuite runs
 // before OnTestSuiteEnd).
 class KeepLogsOnFailure : public ::testing::EmptyTestEventListener {
+  // Whatever an earlier run kept is stale for this one.
+  void OnTestSuiteStart(const ::testing::TestSuite& suite) override {
+    std::filesystem::remove_all(logs_root() / suite.name());
+  }
   void OnTestSuiteEnd(const ::testing::TestSuite& suite) override {
     const auto dir = logs_root() / suite.name();
     if (!std::filesystem::exists(dir)) return;
