@@ -139,10 +139,12 @@ class Reader {
     return out;
   }
 
-  void duration(const YAML::Node& n, const std::string& path) {
+  std::string duration(const YAML::Node& n, const std::string& path) {
     const auto v = str(n, path);
-    if (!v.empty() && !std::regex_match(v, kDuration))
+    if (!v.empty() && !std::regex_match(v, kDuration)) {
       error(n, path, "must be a duration such as 200ms, 30s or 5m");
+    }
+    return v;
   }
 
   // Free-form config becomes JSON; quoted scalars stay strings, plain ones are typed.
@@ -184,7 +186,15 @@ class Reader {
       error(doc, "metadata", "is required");
       return m;
     }
-    if (!map(md, "metadata", {"name", "namespace", "labels", "annotations"})) return m;
+    // Other metadata (uid, labels, managedFields...) is the API server's to validate.
+    if (!is_map(md)) {
+      error(md, "metadata", "must be a mapping");
+      return m;
+    }
+    m.uid = str(md["uid"], "metadata.uid");
+    m.generation = integer(md["generation"], "metadata.generation", 0, 0, 2147483647);
+    m.deleting = md["deletionTimestamp"].IsDefined() && !is_null(md["deletionTimestamp"]);
+    m.finalizers = strings(md["finalizers"], "metadata.finalizers");
     m.name = str(md["name"], "metadata.name", true);
     if (!m.name.empty() && !std::regex_match(m.name, kDnsLabel)) {
       error(md["name"], "metadata.name",
@@ -196,6 +206,29 @@ class Reader {
         error(md["namespace"], "metadata.namespace", "must be a DNS label");
     }
     return m;
+  }
+
+  std::optional<Ingress> ingress(const YAML::Node& n, const std::string& path) {
+    if (!n.IsDefined() || is_null(n) || !map(n, path, {"className", "host", "tlsSecretName"})) {
+      return std::nullopt;
+    }
+    return Ingress{str(n["className"], path + ".className"), str(n["host"], path + ".host"),
+                   str(n["tlsSecretName"], path + ".tlsSecretName")};
+  }
+
+  // Fields left out keep the values of `base` (a step's override starts from the pipeline's).
+  Delivery delivery(const YAML::Node& d, const std::string& path, Delivery base) {
+    if (!map(d, path, {"maxAttempts", "backoff", "deadLetter"})) return base;
+    base.max_attempts =
+        integer(d["maxAttempts"], path + ".maxAttempts", base.max_attempts, 1, 1000);
+    base.dead_letter = boolean(d["deadLetter"], path + ".deadLetter", base.dead_letter);
+    if (const auto b = d["backoff"];
+        b.IsDefined() && map(b, path + ".backoff", {"initial", "max"})) {
+      if (b["initial"].IsDefined())
+        base.backoff_initial = duration(b["initial"], path + ".backoff.initial");
+      if (b["max"].IsDefined()) base.backoff_max = duration(b["max"], path + ".backoff.max");
+    }
+    return base;
   }
 
   std::string expose(const YAML::Node& n, const std::string& path) {
@@ -231,25 +264,24 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
       k.IsDefined() && map(k, "spec.kafka", {"bootstrapServers", "secretRef"})) {
     p.bootstrap_servers = str(k["bootstrapServers"], "spec.kafka.bootstrapServers");
     if (k["secretRef"].IsDefined() && map(k["secretRef"], "spec.kafka.secretRef", {"name"})) {
-      str(k["secretRef"]["name"], "spec.kafka.secretRef.name", true);
+      p.kafka_secret = str(k["secretRef"]["name"], "spec.kafka.secretRef.name", true);
     }
   }
-  if (const auto ing = spec["ingress"]; ing.IsDefined()) {
-    map(ing, "spec.ingress", {"className", "host", "tlsSecretName"});
-  }
-  if (const auto st = spec["storage"]; st.IsDefined() && map(st, "spec.storage", {"size"})) {
-    str(st["size"], "spec.storage.size", true);
-  }
-  if (const auto d = spec["delivery"];
-      d.IsDefined() && map(d, "spec.delivery", {"maxAttempts", "backoff", "deadLetter"})) {
-    integer(d["maxAttempts"], "spec.delivery.maxAttempts", 5, 1, 1000);
-    boolean(d["deadLetter"], "spec.delivery.deadLetter", true);
-    if (const auto b = d["backoff"];
-        b.IsDefined() && map(b, "spec.delivery.backoff", {"initial", "max"})) {
-      duration(b["initial"], "spec.delivery.backoff.initial");
-      duration(b["max"], "spec.delivery.backoff.max");
+  p.ingress = ingress(spec["ingress"], "spec.ingress");
+  if (const auto st = spec["storage"];
+      st.IsDefined() && map(st, "spec.storage", {"size", "storageClassName", "accessMode"})) {
+    p.storage.size = str(st["size"], "spec.storage.size", true);
+    p.storage.storage_class_name = str(st["storageClassName"], "spec.storage.storageClassName");
+    if (st["accessMode"].IsDefined()) {
+      p.storage.access_mode = str(st["accessMode"], "spec.storage.accessMode");
+      if (p.storage.access_mode != "ReadWriteOnce" && p.storage.access_mode != "ReadWriteMany") {
+        error(st["accessMode"], "spec.storage.accessMode",
+              "must be ReadWriteOnce or ReadWriteMany");
+      }
     }
   }
+  if (const auto d = spec["delivery"]; d.IsDefined())
+    p.delivery = delivery(d, "spec.delivery", p.delivery);
 
   std::set<std::string> topic_names;
   const auto topics = spec["topics"];
@@ -343,11 +375,17 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
       else
         error(c, path + ".config", "must be a mapping");
     }
-    if (const auto d = n["delivery"];
-        d.IsDefined() && map(d, path + ".delivery", {"maxAttempts", "backoff", "deadLetter"})) {
-      integer(d["maxAttempts"], path + ".delivery.maxAttempts", 5, 1, 1000);
+    if (const auto d = n["delivery"]; d.IsDefined()) {
+      s.delivery = delivery(d, path + ".delivery", p.delivery);
     }
     p.steps.push_back(std::move(s));
+  }
+
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    if (p.steps[i].storage && p.storage.size.empty()) {
+      error(steps[i], "spec.steps[" + std::to_string(i) + "].storage",
+            "a step with storage: true needs spec.storage (the shared volume's size)");
+    }
   }
 
   // A cycle through topics (a step that feeds, at any distance, its own input) is refused;
@@ -391,7 +429,8 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
     return w;
   }
   if (!map(spec, "spec",
-           {"worker", "image", "port", "backends", "healthCheck", "expose", "config"}))
+           {"worker", "image", "port", "backends", "healthCheck", "expose", "ingress", "gatewayRef",
+            "config"}))
     return w;
   w.worker = str(spec["worker"], "spec.worker");
   w.image = str(spec["image"], "spec.image");
@@ -412,7 +451,7 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
   for (std::size_t i = 0; is_seq(backends) && i < backends.size(); ++i) {
     const auto n = backends[i];
     const std::string path = "spec.backends[" + std::to_string(i) + "]";
-    if (!map(n, path, {"name", "weight", "backup"})) continue;
+    if (!map(n, path, {"name", "weight", "backup", "replicas"})) continue;
     Backend b;
     b.name = str(n["name"], path + ".name", true);
     if (!b.name.empty() && !std::regex_match(b.name, kDnsLabel))
@@ -421,6 +460,7 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
       error(n["name"], path + ".name", "duplicate backend name '" + b.name + "'");
     b.weight = integer(n["weight"], path + ".weight", 1, 1, 1000);
     b.backup = boolean(n["backup"], path + ".backup", false);
+    b.replicas = integer(n["replicas"], path + ".replicas", 1, 0, 100);
     if (b.backup && n["weight"].IsDefined())
       error(n["weight"], path + ".weight", "a backup backend takes no weight");
     w.backends.push_back(b);
@@ -432,11 +472,26 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
   if (const auto hc = spec["healthCheck"];
       hc.IsDefined() &&
       map(hc, "spec.healthCheck", {"maxFails", "failTimeout", "connectTimeout"})) {
-    integer(hc["maxFails"], "spec.healthCheck.maxFails", 1, 0, 100);
-    duration(hc["failTimeout"], "spec.healthCheck.failTimeout");
-    duration(hc["connectTimeout"], "spec.healthCheck.connectTimeout");
+    w.health.max_fails = integer(hc["maxFails"], "spec.healthCheck.maxFails", 1, 0, 100);
+    if (hc["failTimeout"].IsDefined())
+      w.health.fail_timeout = duration(hc["failTimeout"], "spec.healthCheck.failTimeout");
+    if (hc["connectTimeout"].IsDefined())
+      w.health.connect_timeout = duration(hc["connectTimeout"], "spec.healthCheck.connectTimeout");
   }
   w.expose_path = expose(spec["expose"], "spec.expose");
+  w.ingress = ingress(spec["ingress"], "spec.ingress");
+  if (const auto g = spec["gatewayRef"];
+      g.IsDefined() && map(g, "spec.gatewayRef", {"name", "namespace"})) {
+    w.gateway = GatewayRef{str(g["name"], "spec.gatewayRef.name", true),
+                           str(g["namespace"], "spec.gatewayRef.namespace")};
+  }
+  if (const auto c = spec["config"]; c.IsDefined()) {
+    if (is_map(c)) {
+      w.config = to_json(c);
+    } else {
+      error(c, "spec.config", "must be a mapping");
+    }
+  }
   return w;
 }
 
@@ -492,6 +547,40 @@ Manifests parse(const std::string& yaml, const std::string& file) {
   parse_into(yaml, file, out, errors);
   if (!errors.empty()) throw ManifestError(std::move(errors));
   return out;
+}
+
+namespace {
+
+// JSON is YAML: one validator serves manifests and objects read from the API server. Lines mean
+// nothing there, so messages carry only the field path.
+Manifests parse_object(const nlohmann::json& object) {
+  const std::string where = object.value("kind", std::string("object")) + " " +
+                            object["metadata"].value("namespace", std::string()) + "/" +
+                            object["metadata"].value("name", std::string());
+  try {
+    return parse(object.dump(), where);
+  } catch (ManifestError& e) {
+    auto errors = e.errors();
+    for (auto& err : errors)
+      err.source.line = 0;
+    throw ManifestError(std::move(errors));
+  }
+}
+
+}  // namespace
+
+Pipeline pipeline_from_json(const nlohmann::json& object) {
+  auto m = parse_object(object);
+  if (m.pipelines.size() != 1) throw ManifestError({{{"object", 0}, "kind", "is not a Pipeline"}});
+  return std::move(m.pipelines[0]);
+}
+
+WeightedService weighted_service_from_json(const nlohmann::json& object) {
+  auto m = parse_object(object);
+  if (m.weighted_services.size() != 1) {
+    throw ManifestError({{{"object", 0}, "kind", "is not a WeightedService"}});
+  }
+  return std::move(m.weighted_services[0]);
 }
 
 Manifests load(const std::vector<std::filesystem::path>& paths) {

@@ -34,4 +34,9 @@ Manifests load(const std::vector<std::filesystem::path>& paths);
 // Parses one YAML text; `file` is only used in messages.
 Manifests parse(const std::string& yaml, const std::string& file);
 
+// An object as the API server returns it (JSON). Throws ManifestError whose messages carry the
+// field path (no line).
+Pipeline pipeline_from_json(const nlohmann::json& object);
+WeightedService weighted_service_from_json(const nlohmann::json& object);
+
 }  // namespace pipewright::api

@@ -21,6 +21,22 @@ struct Meta {
   std::string name;
   std::string namespace_ = "default";
   Source source;
+  // Set when the resource came from the API server (empty in local manifests).
+  std::string uid;
+  long generation = 0;
+  bool deleting = false;  // metadata.deletionTimestamp is set
+  std::vector<std::string> finalizers;
+};
+
+struct Ingress {
+  std::string class_name, host, tls_secret_name;
+};
+
+struct Delivery {
+  int max_attempts = 5;
+  std::string backoff_initial = "200ms";
+  std::string backoff_max = "30s";
+  bool dead_letter = true;
 };
 
 struct Topic {
@@ -41,19 +57,41 @@ struct Step {
   std::string expose_path;  // empty: not exposed
   bool storage = false;
   nlohmann::json config = nlohmann::json::object();
+  std::optional<Delivery> delivery;  // empty: the pipeline's
+};
+
+struct Storage {
+  std::string size;  // empty: no shared volume
+  std::string storage_class_name;
+  std::string access_mode = "ReadWriteOnce";
 };
 
 struct Pipeline {
   Meta meta;
   std::string bootstrap_servers;  // empty: the operator's (or local mode's) default
+  std::string kafka_secret;       // Secret with librdkafka SASL/TLS settings, or empty
   std::vector<Topic> topics;
   std::vector<Step> steps;
+  std::optional<Ingress> ingress;
+  Storage storage;
+  Delivery delivery;
 };
 
 struct Backend {
   std::string name;
   int weight = 1;
   bool backup = false;
+  int replicas = 1;
+};
+
+struct HealthCheck {
+  int max_fails = 1;
+  std::string fail_timeout = "10s";
+  std::string connect_timeout = "1s";
+};
+
+struct GatewayRef {
+  std::string name, namespace_;
 };
 
 struct WeightedService {
@@ -62,7 +100,11 @@ struct WeightedService {
   std::string image;
   int port = 8080;
   std::vector<Backend> backends;
+  HealthCheck health;
   std::string expose_path;
+  std::optional<Ingress> ingress;
+  std::optional<GatewayRef> gateway;
+  nlohmann::json config = nlohmann::json::object();
 };
 
 struct Manifests {

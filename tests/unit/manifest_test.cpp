@@ -181,3 +181,45 @@ TEST(Manifest, MissingFilesAndFoldersAreNamed) {
 
 }  // namespace
 }  // namespace pipewright::api
+
+namespace pipewright::api {
+namespace {
+
+TEST(Manifest, ObjectsFromTheApiServerParseWithTheirMetadata) {
+  const auto object = nlohmann::json::parse(R"({
+    "apiVersion": "pipewright.io/v1alpha1", "kind": "Pipeline",
+    "metadata": {"name": "p", "namespace": "demo", "uid": "u-1", "generation": 3,
+                 "resourceVersion": "42", "deletionTimestamp": "2026-01-01T00:00:00Z",
+                 "finalizers": ["pipewright.io/topics"], "managedFields": []},
+    "spec": {"topics": [{"name": "t", "partitions": 2}],
+             "storage": {"size": "1Gi"},
+             "steps": [{"name": "s", "worker": "enrich", "inputs": ["t"], "storage": true,
+                        "config": {"dictionary": "/words", "limit": 3},
+                        "delivery": {"maxAttempts": 2}}],
+             "delivery": {"backoff": {"initial": "1s"}}},
+    "status": {"phase": "Running"}})");
+  const auto p = pipeline_from_json(object);
+  EXPECT_EQ(p.meta.uid, "u-1");
+  EXPECT_EQ(p.meta.generation, 3);
+  EXPECT_TRUE(p.meta.deleting);
+  EXPECT_EQ(p.meta.finalizers, std::vector<std::string>{"pipewright.io/topics"});
+  EXPECT_EQ(p.storage.size, "1Gi");
+  EXPECT_EQ(p.steps[0].config["limit"], 3);
+  ASSERT_TRUE(p.steps[0].delivery.has_value());
+  EXPECT_EQ(p.steps[0].delivery->max_attempts, 2);
+  EXPECT_EQ(p.steps[0].delivery->backoff_initial, "1s");  // inherited from the pipeline
+  EXPECT_EQ(p.delivery.backoff_max, "30s");
+
+  auto bad = object;
+  bad["spec"]["steps"][0]["worker"] = "rotat";
+  try {
+    pipeline_from_json(bad);
+    FAIL();
+  } catch (const ManifestError& e) {
+    EXPECT_EQ(e.errors().at(0).to_string(),
+              "Pipeline demo/p: spec.steps[0].worker: unknown worker 'rotat'");
+  }
+}
+
+}  // namespace
+}  // namespace pipewright::api
