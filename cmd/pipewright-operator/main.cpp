@@ -1,10 +1,17 @@
 // pipewright-operator: reconciles Pipelines and WeightedServices (SPEC section 7).
-// This build only knows its flags; the controller itself is the operator issue's work.
+// Only wiring: flags into OperatorOptions, signals into a stop flag.
 
-#include <cstring>
+#include <pthread.h>
+#include <unistd.h>
+#include <atomic>
+#include <csignal>
+#include <functional>
 #include <iostream>
-#include <string_view>
+#include <map>
+#include <string>
+#include <thread>
 
+#include "pkg/controller/operator.h"
 #include "pkg/log/log.h"
 
 namespace {
@@ -15,26 +22,121 @@ Reconciles pipewright.io Pipelines and WeightedServices: Kafka topics, worker De
 Services, Ingress routes and weighted nginx routers.
 
 Flags:
-  --kubeconfig=PATH|in-cluster        how to reach the API server (default in-cluster)
-  --metrics-bind-address=:9090        where /metrics listens
-  --health-probe-bind-address=:8081   where /healthz and /readyz listen
-  --leader-elect                      run as one of several replicas, one active at a time
-  --worker-image=IMAGE                image of the workers' Deployments
-  --default-bootstrap-servers=HOST:PORT  Kafka for Pipelines that name none
-  -h, --help                          this text
+  --kubeconfig=PATH|in-cluster          how to reach the API server (default in-cluster)
+  --context=NAME                        kubeconfig context (default: its current context)
+  --metrics-bind-address=:9090          where /metrics listens
+  --health-probe-bind-address=:8081     where /healthz and /readyz listen
+  --leader-elect                        one active replica at a time (Lease pipewright-operator)
+  --leader-election-namespace=NS        namespace of the Lease (default $POD_NAMESPACE or
+                                        pipewright-system)
+  --leader-election-lease-duration=S    a leader that stops renewing is replaced after S seconds
+                                        (default 15)
+  --leader-election-renew-deadline=S    a leader that cannot renew for S seconds steps down (10)
+  --leader-election-retry-period=MS     how often to try and to renew, in milliseconds (2000)
+  --worker-image=IMAGE                  image of the workers' Deployments
+  --router-image=IMAGE                  nginx image of the WeightedService routers
+  --default-bootstrap-servers=HOST:PORT Kafka for Pipelines that name none
+  --namespace=NS                        watch one namespace (default: all)
+  --workers=N                           concurrent reconciles (default 2)
+  --resync-period=SECONDS               re-check everything this often (default 300)
+  -h, --help                            this text
 )";
+
+// "--name=value" or "--name value"; returns false and says why for anything else.
+bool parse(int argc, char** argv, pipewright::controller::OperatorOptions& o) {
+  std::string kubeconfig = "in-cluster", context;
+  if (const char* ns = std::getenv("POD_NAMESPACE"); ns != nullptr && *ns != '\0') o.leader.ns = ns;
+  char host[256] = "operator";
+  gethostname(host, sizeof host - 1);
+  o.leader.identity = std::string(host) + "-" + std::to_string(getpid());
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  const std::map<std::string, std::function<void(const std::string&)>> setters = {
+      {"--kubeconfig", [&](const std::string& v) { kubeconfig = v; }},
+      {"--context", [&](const std::string& v) { context = v; }},
+      {"--metrics-bind-address", [&](const std::string& v) { o.metrics_bind = v; }},
+      {"--health-probe-bind-address", [&](const std::string& v) { o.health_bind = v; }},
+      {"--leader-elect", [&](const std::string& v) { o.leader_elect = v == "true"; }},
+      {"--leader-election-namespace", [&](const std::string& v) { o.leader.ns = v; }},
+      {"--leader-election-lease-duration",
+       [&](const std::string& v) { o.leader.lease_duration = seconds(std::stoi(v)); }},
+      {"--leader-election-renew-deadline",
+       [&](const std::string& v) { o.leader.renew_deadline = seconds(std::stoi(v)); }},
+      {"--leader-election-retry-period",
+       [&](const std::string& v) { o.leader.retry_period = milliseconds(std::stoi(v)); }},
+      {"--worker-image", [&](const std::string& v) { o.manager.render.worker_image = v; }},
+      {"--router-image", [&](const std::string& v) { o.manager.render.router_image = v; }},
+      {"--default-bootstrap-servers",
+       [&](const std::string& v) { o.manager.render.default_bootstrap_servers = v; }},
+      {"--namespace", [&](const std::string& v) { o.manager.ns = v; }},
+      {"--workers", [&](const std::string& v) { o.manager.workers = std::stoi(v); }},
+      {"--resync-period", [&](const std::string& v) { o.manager.resync = seconds(std::stoi(v)); }},
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    if (arg == "--leader-elect" || arg == "--leader-elect=true") {
+      o.leader_elect = true;
+      continue;
+    }
+    if (const auto eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::cerr << "pipewright-operator: flag " << arg << " needs a value\n";
+      return false;
+    }
+    const auto setter = setters.find(arg);
+    if (setter == setters.end()) {
+      std::cerr << "pipewright-operator: unknown flag '" << arg << "' (try --help)\n";
+      return false;
+    }
+    try {
+      setter->second(value);
+    } catch (const std::logic_error&) {  // std::stoi: not a number, or out of range
+      std::cerr << "pipewright-operator: " << arg << " needs a number, not '" << value << "'\n";
+      return false;
+    }
+  }
+  try {
+    o.kube = kubeconfig == "in-cluster" ? pipewright::kube::in_cluster_config()
+                                        : pipewright::kube::load_kubeconfig(kubeconfig, context);
+  } catch (const std::exception& e) {
+    std::cerr << "pipewright-operator: " << e.what() << "\n";
+    return false;
+  }
+  return true;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  pipewright::controller::OperatorOptions options;
+  // --help must work without a cluster: look for it before loading any configuration.
   for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
       std::cout << kUsage;
       return 0;
     }
   }
-  pipewright::log::error("not yet: the operator's controller is not built in this version",
-                         {{"see", "issue 3"}});
-  return 1;
+  if (!parse(argc, argv, options)) return 2;
+
+  // SIGINT/SIGTERM reach one thread only; every other thread (informers, librdkafka) blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    pipewright::log::info("signal received; shutting down", {{"signal", sig}});
+    stop = true;
+  });
+  waiter.detach();
+  return pipewright::controller::run_operator(options, stop);
 }

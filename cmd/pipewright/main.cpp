@@ -11,6 +11,7 @@
 
 #include "pkg/api/manifest.h"
 #include "pkg/local/up.h"
+#include "pkg/plan/render.h"
 
 namespace {
 
@@ -52,9 +53,19 @@ Stops the run that `pipewright up` started with the same state folder, and waits
 Checks the manifests without running anything; prints file:line: field path: message for every
 problem and exits 1, or prints what it found and exits 0.
 )"},
-    {"render", R"(Usage: pipewright render -f FILE|DIR [-f ...]
+    {"render", R"(Usage: pipewright render -f FILE|DIR [-f ...] [flags]
 
-Prints the Kubernetes objects the operator would create for the manifests.
+Prints the Kubernetes objects the operator would create for the manifests, as one YAML stream
+(`pipewright render -f examples/ | kubectl apply --dry-run=server -f -` checks them). Invalid
+manifests print file:line: field path: message and exit 1.
+
+Flags:
+  -f, --filename FILE|DIR      manifests (repeatable)
+  --worker-image IMAGE         the pipewright-worker image (default pipewright/worker:latest)
+  --router-image IMAGE         the routers' nginx image (default nginx:1.27-alpine)
+  --default-bootstrap-servers HOST:PORT
+                               Kafka for Pipelines that name no spec.kafka.bootstrapServers
+  -h, --help                   this text
 )"},
     {"version", "Usage: pipewright version\n"},
 };
@@ -64,10 +75,13 @@ struct Flags {
   std::string bootstrap;
   std::filesystem::path state_dir = local::default_state_dir();
   bool help = false;
+  pipewright::plan::RenderOptions render;
 };
 
 // Parses "--name value" and "--name=value" forms; unknown flags are an error that names them.
-bool parse_flags(const std::vector<std::string>& args, Flags& flags, std::string& error) {
+bool parse_flags(const std::string& command, const std::vector<std::string>& args, Flags& flags,
+                 std::string& error) {
+  const bool for_render = command == "render";
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i], value;
     bool has_value = false;
@@ -96,6 +110,15 @@ bool parse_flags(const std::vector<std::string>& args, Flags& flags, std::string
     } else if (name == "--state-dir") {
       if (!take()) return false;
       flags.state_dir = value;
+    } else if (for_render && name == "--worker-image") {
+      if (!take()) return false;
+      flags.render.worker_image = value;
+    } else if (for_render && name == "--router-image") {
+      if (!take()) return false;
+      flags.render.router_image = value;
+    } else if (for_render && name == "--default-bootstrap-servers") {
+      if (!take()) return false;
+      flags.render.default_bootstrap_servers = value;
     } else {
       error = "unknown flag '" + name + "'";
       return false;
@@ -123,6 +146,27 @@ int validate(const Flags& flags) {
   }
 }
 
+// Pipelines first, then WeightedServices, each in file order: the same files print the same bytes.
+int render(const Flags& flags) {
+  try {
+    const auto m = pipewright::api::load(flags.files);
+    std::vector<nlohmann::json> objects;
+    for (const auto& p : m.pipelines) {
+      auto children = pipewright::plan::render(p, flags.render);
+      objects.insert(objects.end(), children.begin(), children.end());
+    }
+    for (const auto& w : m.weighted_services) {
+      auto children = pipewright::plan::render(w, flags.render);
+      objects.insert(objects.end(), children.begin(), children.end());
+    }
+    std::cout << pipewright::plan::to_yaml(objects);
+    return 0;
+  } catch (const pipewright::api::ManifestError& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,7 +182,7 @@ int main(int argc, char** argv) {
   }
   Flags flags;
   std::string error;
-  if (!parse_flags({all.begin() + 1, all.end()}, flags, error)) {
+  if (!parse_flags(command, {all.begin() + 1, all.end()}, flags, error)) {
     std::cerr << "pipewright " << command << ": " << error << " (try pipewright " << command
               << " --help)\n";
     return 2;
@@ -157,11 +201,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "validate") return validate(flags);
-  if (command == "render") {
-    std::cerr
-        << "pipewright render: not yet: rendering Kubernetes objects arrives with the operator\n";
-    return 1;
-  }
+  if (command == "render") return render(flags);
   if (command == "down") return local::down(flags.state_dir, std::cout, std::cerr);
 
   // up: SIGINT/SIGTERM are taken by one thread, so children and library threads never see them.

@@ -140,7 +140,7 @@ class Reader {
   }
 
   std::string duration(const YAML::Node& n, const std::string& path) {
-    const auto v = str(n, path);
+    auto v = str(n, path);
     if (!v.empty() && !std::regex_match(v, kDuration)) {
       error(n, path, "must be a duration such as 200ms, 30s or 5m");
     }

@@ -2,6 +2,7 @@
 // The HTTP door to a kube-apiserver (cpprestsdk): one request, or a streamed watch. Knows TLS
 // and authentication; knows nothing of resource kinds.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -43,6 +44,13 @@ class Rest {
   // until `on_event` returns false or the server ends the stream. Returns the HTTP status (200
   // for a stream that ran; 410 and others come back with no events).
   int watch(const std::string& path, const std::function<bool(const nlohmann::json&)>& on_event);
+  // The same, and also returns within about 100 ms once `stop` becomes true, even when no event
+  // is in flight. A non-200 answer comes back with its body (a metav1.Status); status 0 when
+  // `stop` ended it before the server answered. Exceptions thrown by `on_event` pass through
+  // unchanged; a broken stream is a TransportError.
+  Response watch(const std::string& path,
+                 const std::function<bool(const nlohmann::json&)>& on_event,
+                 const std::atomic<bool>& stop);
 
  private:
   struct Impl;

@@ -1,8 +1,10 @@
 #include "pkg/proc/process.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cerrno>
@@ -79,6 +81,12 @@ Process Process::start(const Spec& spec) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Descriptors we inherited (sockets of HTTP clients, other children's pipes) must not leak
+    // into the child: mark them close-on-exec (the exec pipe already is).
+    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      for (int fd = 3; fd < 4096; ++fd)
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
     const int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);
     ::dup2(log_fd, 1);

@@ -1,6 +1,7 @@
 #include "tests/support/control_plane.h"
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 
@@ -133,9 +134,7 @@ void ControlPlane::start_kcm() {
   const auto log = dir_ / "kube-controller-manager.log";
   kcm_ = proc::Process::start(
       {{local::cached_tool("kube-controller-manager").string(),
-        "--kubeconfig=" + admin_kubeconfig().string(),
-        "--controllers=garbage-collector-controller,deployment-controller,"
-        "replicaset-controller,namespace-controller,serviceaccount-controller",
+        "--kubeconfig=" + admin_kubeconfig().string(), "--controllers=" + controllers_,
         "--leader-elect=false", "--bind-address=127.0.0.1",
         "--secure-port=" + std::to_string(kcm_port_), "--cert-dir=" + d + "/kcm-certs",
         "--service-account-private-key-file=" + d + "/sa.key", "--root-ca-file=" + d + "/ca.crt",
@@ -175,6 +174,7 @@ std::unique_ptr<ControlPlane> ControlPlane::start(const Options& options) {
   }
   cp->start_etcd();
   cp->start_apiserver();
+  cp->controllers_ = options.controllers;
   if (options.controller_manager) cp->start_kcm();
   return cp;
 }
@@ -191,6 +191,28 @@ void ControlPlane::stop_apiserver() {
 }
 void ControlPlane::stop_controller_manager() {
   kcm_.stop(seconds(10));
+}
+
+std::int64_t ControlPlane::compact_etcd() {
+  const std::string base = "http://127.0.0.1:" + std::to_string(etcd_port_);
+  // Any range read answers with the store's revision in its header; "Lw==" is the key "/".
+  const auto range = http_request("POST", base + "/v3/kv/range", R"({"key": "Lw==", "limit": 1})",
+                                  "application/json");
+  if (range.status != 200) {
+    throw std::runtime_error("etcd range: " + std::to_string(range.status) + " " + range.error +
+                             range.body);
+  }
+  // int64 fields are strings in the gateway's JSON.
+  const std::string revision =
+      nlohmann::json::parse(range.body)["header"]["revision"].get<std::string>();
+  const auto compact = http_request(
+      "POST", base + "/v3/kv/compaction",
+      nlohmann::json{{"revision", revision}, {"physical", true}}.dump(), "application/json");
+  if (compact.status != 200) {
+    throw std::runtime_error("etcd compaction to " + revision + ": " +
+                             std::to_string(compact.status) + " " + compact.error + compact.body);
+  }
+  return std::stoll(revision);
 }
 
 ControlPlane::~ControlPlane() {

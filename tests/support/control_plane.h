@@ -3,6 +3,7 @@
 // RBAC, a static admin token) and optionally kube-controller-manager (garbage collection,
 // Deployment -> ReplicaSet -> Pod, namespaces, service accounts). No kubelet: pods stay Pending.
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -18,6 +19,11 @@ class ControlPlane {
  public:
   struct Options {
     bool controller_manager = true;
+    // kube-controller-manager --controllers; without the deployment controller nothing
+    // overwrites a Deployment status that a test patches in place of a kubelet.
+    std::string controllers =
+        "garbage-collector-controller,deployment-controller,replicaset-controller,"
+        "namespace-controller,serviceaccount-controller";
   };
   // Starts everything in component_dir("control-plane") and waits (with a deadline) until
   // /readyz answers 200. Throws with the logs' tails when something does not come up.
@@ -38,6 +44,10 @@ class ControlPlane {
   void stop_apiserver();
   void start_apiserver();
   void stop_controller_manager();
+  // Compacts etcd to its current revision (physically) through etcd's JSON gateway and returns
+  // that revision: versions older than it are gone from storage (410 Gone from the API server
+  // once its watch cache no longer holds them either).
+  std::int64_t compact_etcd();
   bool controller_manager_running() { return kcm_.running(); }
 
  private:
@@ -48,6 +58,7 @@ class ControlPlane {
   std::filesystem::path dir_;
   int etcd_port_ = 0, etcd_peer_port_ = 0, apiserver_port_ = 0, kcm_port_ = 0;
   std::string admin_token_;
+  std::string controllers_;
   proc::Process etcd_, apiserver_, kcm_;
 };
 

@@ -22,6 +22,7 @@ struct Shared {
   }
   void reset() { value.reset(); }
   T* operator->() const { return value.get(); }
+  T& operator*() const { return *value; }
   explicit operator bool() const { return value != nullptr; }
 };
 

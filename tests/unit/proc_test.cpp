@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <csignal>
 
 #include "pkg/proc/net.h"
@@ -73,6 +75,15 @@ TEST(Process, EnvironmentAndLogFileReachTheChild) {
   ASSERT_TRUE(poll_until(seconds(5), [&] { return !p.running(); }));
   EXPECT_EQ(p.exit_code(), 0);
   EXPECT_EQ(testing::read_file(log), "value=42\n");
+}
+
+TEST(Process, ChildrenInheritNoSocketsOfOurs) {
+  // A socket without close-on-exec, as HTTP client libraries leave them.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 3);
+  const auto r = run({"sh", "-c", "ls -l /proc/$$/fd | grep -c socket || true"});
+  ::close(fd);
+  EXPECT_EQ(r.output, "0\n");
 }
 
 TEST(Net, FreePortIsBindableAndClosedPortsAreReportedClosed) {

@@ -1,0 +1,156 @@
+#include "pkg/controller/manager.h"
+
+#include "pkg/log/log.h"
+
+namespace pipewright::controller {
+
+using nlohmann::json;
+
+namespace {
+
+std::string key(const std::string& kind, const json& object) {
+  const auto& md = object["metadata"];
+  return kind + "/" + md.value("namespace", "") + "/" + md.value("name", "");
+}
+
+}  // namespace
+
+Manager::Manager(kube::Client& client, Metrics& metrics, ManagerOptions options, AdminFor admin)
+    : client_(client),
+      metrics_(metrics),
+      options_(std::move(options)),
+      reconciler_(client, *this, std::move(admin), options_.render) {
+  const auto owner = [this](const kube::Resource& r) {
+    return [this, kind = r.kind](kube::Change, const json& object) {
+      queue_.add(key(kind, object));
+      metrics_.queue_depth(queue_.depth());
+    };
+  };
+  informers_.push_back(std::make_unique<kube::Informer>(
+      client_, kube::resources::pipelines, options_.ns, owner(kube::resources::pipelines)));
+  informers_.push_back(std::make_unique<kube::Informer>(client_, kube::resources::weighted_services,
+                                                        options_.ns,
+                                                        owner(kube::resources::weighted_services)));
+  for (const auto* r : Reconciler::child_kinds()) {
+    informers_.push_back(std::make_unique<kube::Informer>(
+        client_, *r, options_.ns,
+        [this](kube::Change, const json& child) { enqueue_owner(child); }));
+  }
+}
+
+Manager::~Manager() {
+  stop_informers();
+}
+
+void Manager::start_informers() {
+  for (auto& i : informers_)
+    i->start();
+}
+
+void Manager::stop_informers() {
+  queue_.shutdown();
+  for (auto& i : informers_)
+    i->stop();
+}
+
+bool Manager::synced() const {
+  for (const auto& i : informers_) {
+    if (!i->synced()) return false;
+  }
+  return true;
+}
+
+kube::Informer* Manager::informer(const kube::Resource& r) const {
+  for (const auto& i : informers_) {
+    if (i->resource().kind == r.kind) return i.get();
+  }
+  return nullptr;
+}
+
+std::optional<json> Manager::get(const kube::Resource& r, const std::string& ns,
+                                 const std::string& name) const {
+  const auto* i = informer(r);
+  return i != nullptr ? i->get(ns, name) : std::nullopt;
+}
+
+std::vector<json> Manager::list(const kube::Resource& r, const std::string& ns) const {
+  const auto* i = informer(r);
+  return i != nullptr ? i->list(ns) : std::vector<json>{};
+}
+
+void Manager::enqueue_owner(const json& child) {
+  const auto& md = child["metadata"];
+  for (const auto& ref : md.value("ownerReferences", json::array())) {
+    if (!ref.value("controller", false) ||
+        ref.value("apiVersion", "") != "pipewright.io/v1alpha1") {
+      continue;
+    }
+    queue_.add(ref.value("kind", "") + "/" + md.value("namespace", "") + "/" +
+               ref.value("name", ""));
+  }
+  metrics_.queue_depth(queue_.depth());
+}
+
+void Manager::enqueue_all() {
+  for (const auto* r : {&kube::resources::pipelines, &kube::resources::weighted_services}) {
+    const auto all = list(*r, options_.ns);
+    metrics_.managed(r->kind, static_cast<double>(all.size()));
+    for (const auto& object : all)
+      queue_.add(key(r->kind, object));
+  }
+  metrics_.queue_depth(queue_.depth());
+}
+
+void Manager::work(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    const auto item = queue_.get(std::chrono::milliseconds(500));
+    if (!item) continue;
+    const auto first = item->find('/');
+    const auto second = item->find('/', first + 1);
+    const std::string kind = item->substr(0, first);
+    const std::string ns = item->substr(first + 1, second - first - 1);
+    const std::string name = item->substr(second + 1);
+    const auto start = std::chrono::steady_clock::now();
+    Outcome outcome;
+    try {
+      outcome = kind == kube::resources::pipelines.kind ? reconciler_.pipeline(ns, name)
+                                                        : reconciler_.weighted_service(ns, name);
+    } catch (const std::exception& e) {
+      outcome = {false, std::nullopt, e.what()};
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics_.reconciled(kind, outcome.ok, seconds);
+    if (outcome.ok) {
+      queue_.forget(*item);
+      if (outcome.after) queue_.add_after(*item, *outcome.after);
+    } else {
+      log::warn(
+          "reconcile failed; retrying with backoff",
+          {{"key", *item}, {"error", outcome.error}, {"failures", queue_.failures(*item) + 1}});
+      queue_.add_rate_limited(*item);
+    }
+    queue_.done(*item);
+    metrics_.queue_depth(queue_.depth());
+  }
+}
+
+void Manager::run(const std::atomic<bool>& stop) {
+  enqueue_all();
+  std::vector<std::thread> workers;
+  for (int i = 0; i < options_.workers; ++i)
+    workers.emplace_back([this, &stop] { work(stop); });
+  auto next_resync = std::chrono::steady_clock::now() + options_.resync;
+  while (!stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (std::chrono::steady_clock::now() >= next_resync) {
+      enqueue_all();
+      next_resync = std::chrono::steady_clock::now() + options_.resync;
+    }
+  }
+  queue_.shutdown();
+  for (auto& w : workers)
+    w.join();
+}
+
+}  // namespace pipewright::controller

@@ -1,0 +1,57 @@
+#pragma once
+// Wires informers, the work queue and the reconciler: every Pipeline and WeightedService event
+// enqueues its key; every event of an owned child enqueues its owner; a periodic resync catches
+// what no watch reports (a Kafka topic deleted by hand).
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pkg/controller/metrics.h"
+#include "pkg/controller/reconciler.h"
+#include "pkg/controller/workqueue.h"
+#include "pkg/kube/informer.h"
+
+namespace pipewright::controller {
+
+struct ManagerOptions {
+  std::string ns;  // empty: every namespace
+  plan::RenderOptions render;
+  int workers = 2;
+  std::chrono::seconds resync{300};
+};
+
+class Manager final : public Cache {
+ public:
+  Manager(kube::Client& client, Metrics& metrics, ManagerOptions options, AdminFor admin);
+  ~Manager() override;
+
+  // Starts the informers (all replicas do, so a new leader starts warm).
+  void start_informers();
+  bool synced() const;
+  // Reconciles until `stop` (call once this replica leads).
+  void run(const std::atomic<bool>& stop);
+  void stop_informers();
+
+  std::optional<nlohmann::json> get(const kube::Resource& r, const std::string& ns,
+                                    const std::string& name) const override;
+  std::vector<nlohmann::json> list(const kube::Resource& r, const std::string& ns) const override;
+
+ private:
+  void enqueue_owner(const nlohmann::json& child);
+  void enqueue_all();
+  void work(const std::atomic<bool>& stop);
+  kube::Informer* informer(const kube::Resource& r) const;
+
+  kube::Client& client_;
+  Metrics& metrics_;
+  ManagerOptions options_;
+  WorkQueue queue_;
+  Reconciler reconciler_;
+  std::vector<std::unique_ptr<kube::Informer>> informers_;
+};
+
+}  // namespace pipewright::controller

@@ -1,0 +1,94 @@
+#include "pkg/controller/operator.h"
+
+#include <prometheus/exposer.h>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "pkg/http/server.h"
+#include "pkg/log/log.h"
+
+namespace pipewright::controller {
+
+namespace {
+
+// prometheus-cpp (civetweb) takes "port" for every interface and "host:port" otherwise.
+std::string civetweb_address(const std::string& bind) {
+  return !bind.empty() && bind[0] == ':' ? bind.substr(1) : bind;
+}
+
+}  // namespace
+
+int run_operator(const OperatorOptions& options, const std::atomic<bool>& stop) {
+  Metrics metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(civetweb_address(options.metrics_bind));
+  } catch (const std::exception& e) {
+    log::error("metrics server did not start",
+               {{"bind", options.metrics_bind}, {"error", e.what()}});
+    return 1;
+  }
+  exposer->RegisterCollectable(metrics.registry());
+
+  auto raw_client = kube::make_client(options.kube);
+  auto client = counting_client(*raw_client, metrics);
+
+  std::mutex admins_mu;
+  std::map<std::string, std::unique_ptr<kafka::TopicAdmin>> admins;
+  AdminFor admin_for = [&](const std::string& bootstrap) -> kafka::TopicAdmin& {
+    const std::lock_guard lock(admins_mu);
+    auto& slot = admins[bootstrap];
+    if (!slot) slot = kafka::make_admin(bootstrap);
+    return *slot;
+  };
+
+  Manager manager(*client, metrics, options.manager, admin_for);
+  std::atomic<bool> leading{!options.leader_elect};
+  std::unique_ptr<http::Server> health;
+  try {
+    health = std::make_unique<http::Server>(options.health_bind, [&](const http::Request& req) {
+      if (req.target == "/healthz") return http::Response{200, "text/plain", "ok", {}};
+      if (req.target == "/readyz") {
+        return manager.synced() ? http::Response{200, "text/plain", "ok", {}}
+                                : http::Response{503, "text/plain", "informers not synced", {}};
+      }
+      return http::Response{404, "text/plain", "not found", {}};
+    });
+  } catch (const std::exception& e) {
+    log::error("probe server did not start", {{"bind", options.health_bind}, {"error", e.what()}});
+    return 1;
+  }
+  log::info("operator starting",
+            {{"metrics", options.metrics_bind},
+             {"health", options.health_bind},
+             {"leader_elect", options.leader_elect},
+             {"namespace", options.manager.ns.empty() ? "*" : options.manager.ns}});
+  manager.start_informers();
+
+  int code = 0;
+  std::unique_ptr<LeaderElector> elector;
+  if (options.leader_elect) {
+    elector = std::make_unique<LeaderElector>(*client, options.leader);
+    if (!elector->acquire(stop)) {
+      manager.stop_informers();
+      return 0;
+    }
+  }
+  std::atomic<bool> stop_workers{false};
+  std::thread workers([&] { manager.run(stop_workers); });
+  if (elector) {
+    if (!elector->hold(stop)) code = 1;  // lost: stop reconciling at once, exit, restart
+  } else {
+    while (!stop.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  stop_workers = true;
+  workers.join();
+  manager.stop_informers();
+  if (elector && code == 0) elector->release();
+  log::info("operator stopped", {{"api_writes", metrics.api_writes()}});
+  return code;
+}
+
+}  // namespace pipewright::controller

@@ -1,0 +1,261 @@
+#include "pkg/controller/reconciler.h"
+
+#include <algorithm>
+#include <set>
+
+#include "pkg/api/manifest.h"
+#include "pkg/controller/status.h"
+#include "pkg/log/log.h"
+#include "pkg/plan/topics.h"
+
+namespace pipewright::controller {
+
+using nlohmann::json;
+
+bool contains(const json& live, const json& desired) {
+  if (desired.is_object()) {
+    if (!live.is_object()) return false;
+    for (const auto& [key, value] : desired.items()) {
+      const auto it = live.find(key);
+      if (it == live.end() || !contains(*it, value)) return false;
+    }
+    return true;
+  }
+  if (desired.is_array()) {
+    if (!live.is_array() || live.size() != desired.size()) return false;
+    for (std::size_t i = 0; i < desired.size(); ++i) {
+      if (!contains(live[i], desired[i])) return false;
+    }
+    return true;
+  }
+  return live == desired;  // numbers compare by value whatever their stored type
+}
+
+namespace {
+
+const kube::Resource& resource_of(const json& object) {
+  const std::string kind = object.value("kind", "");
+  for (const auto* r : Reconciler::child_kinds()) {
+    if (r->kind == kind) return *r;
+  }
+  if (kind == kube::resources::http_routes.kind) return kube::resources::http_routes;
+  throw std::logic_error("no resource for kind " + kind);
+}
+
+bool owned_by(const json& object, const std::string& uid) {
+  for (const auto& ref : object["metadata"].value("ownerReferences", json::array())) {
+    if (ref.value("uid", "") == uid) return true;
+  }
+  return false;
+}
+
+std::string describe(const std::exception& e) {
+  if (const auto* api = dynamic_cast<const kube::ApiError*>(&e)) {
+    return std::to_string(api->status()) + " " + api->reason() + ": " + api->what();
+  }
+  return e.what();
+}
+
+}  // namespace
+
+const std::vector<const kube::Resource*>& Reconciler::child_kinds() {
+  static const std::vector<const kube::Resource*> kinds = {
+      &kube::resources::config_maps, &kube::resources::persistent_volume_claims,
+      &kube::resources::deployments, &kube::resources::services, &kube::resources::ingresses};
+  return kinds;
+}
+
+Reconciler::Reconciler(kube::Client& client, const Cache& cache, AdminFor admin,
+                       plan::RenderOptions options)
+    : client_(client), cache_(cache), admin_(std::move(admin)), options_(std::move(options)) {}
+
+std::string Reconciler::sync_children(const std::vector<json>& desired, const std::string& ns,
+                                      const std::string& owner_label, const std::string& owner_name,
+                                      const std::string& owner_uid) {
+  std::string first_error;
+  std::set<std::pair<std::string, std::string>> wanted;  // (kind, name)
+  for (const auto& object : desired) {
+    const auto& r = resource_of(object);
+    const std::string name = object["metadata"]["name"];
+    wanted.emplace(r.kind, name);
+    try {
+      // HTTPRoutes are optional (Gateway API may be absent), so no informer caches them.
+      const auto live =
+          &r == &kube::resources::http_routes ? client_.get(r, ns, name) : cache_.get(r, ns, name);
+      if (live && contains(*live, object)) continue;
+      client_.apply(r, object);
+      log::info(live ? "child brought to its plan" : "child created",
+                {{"kind", r.kind}, {"namespace", ns}, {"name", name}, {"owner", owner_name}});
+    } catch (const std::exception& e) {
+      if (first_error.empty()) first_error = r.kind + " " + name + ": " + describe(e);
+    }
+  }
+  for (const auto* r : child_kinds()) {
+    for (const auto& live : cache_.list(*r, ns)) {
+      const auto& md = live["metadata"];
+      const auto labels = md.value("labels", json::object());
+      if (labels.value(owner_label, "") != owner_name || !owned_by(live, owner_uid)) continue;
+      const std::string name = md["name"];
+      if (wanted.contains({r->kind, name})) continue;
+      try {
+        client_.remove(*r, ns, name);
+        log::info("stale child deleted", {{"kind", r->kind}, {"namespace", ns}, {"name", name}});
+      } catch (const std::exception& e) {
+        if (first_error.empty()) first_error = r->kind + " " + name + ": " + describe(e);
+      }
+    }
+  }
+  return first_error;
+}
+
+void Reconciler::write_status(const kube::Resource& r, const json& object, const json& status) {
+  const json previous = object.value("status", json());
+  if (previous == status) return;  // steady state: no write
+  client_.merge_patch(r, object["metadata"]["namespace"], object["metadata"]["name"],
+                      {{"status", status}}, "status");
+}
+
+bool Reconciler::set_finalizer(const kube::Resource& r, const json& object, bool wanted) {
+  auto finalizers = object["metadata"].value("finalizers", std::vector<std::string>{});
+  const auto it = std::find(finalizers.begin(), finalizers.end(), kTopicsFinalizer);
+  const bool has = it != finalizers.end();
+  if (has == wanted) return false;
+  if (wanted) {
+    finalizers.emplace_back(kTopicsFinalizer);
+  } else {
+    finalizers.erase(it);
+  }
+  // The resourceVersion makes this a compare-and-swap: a concurrent edit of the list conflicts.
+  client_.merge_patch(
+      r, object["metadata"]["namespace"], object["metadata"]["name"],
+      {{"metadata",
+        {{"finalizers", finalizers}, {"resourceVersion", object["metadata"]["resourceVersion"]}}}});
+  return true;
+}
+
+int Reconciler::ready_replicas(const std::string& ns, const std::string& deployment) const {
+  const auto d = cache_.get(kube::resources::deployments, ns, deployment);
+  if (!d) return 0;
+  // Status that describes an older spec does not count.
+  const auto status = d->value("status", json::object());
+  if (status.value("observedGeneration", 0L) < (*d)["metadata"].value("generation", 0L)) return 0;
+  return status.value("readyReplicas", 0);
+}
+
+Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
+  const auto& kind = kube::resources::pipelines;
+  const auto object = cache_.get(kind, ns, name);
+  if (!object) return {};  // deleted: the garbage collector takes the children
+  api::Pipeline p;
+  PipelineObservation o;
+  o.generation = (*object)["metadata"].value("generation", 0L);
+  try {
+    p = api::pipeline_from_json(*object);
+  } catch (const api::ManifestError& e) {
+    o.invalid_spec =
+        e.errors().empty() ? e.what() : e.errors()[0].path + ": " + e.errors()[0].message;
+    write_status(kind, *object, pipeline_status(o, object->value("status", json()), now_rfc3339()));
+    return {};  // nothing to retry until the spec changes
+  }
+
+  const auto topics = plan::topics(p);
+  const std::string bootstrap =
+      p.bootstrap_servers.empty() ? options_.default_bootstrap_servers : p.bootstrap_servers;
+  const bool delete_topics = std::any_of(topics.begin(), topics.end(),
+                                         [](const auto& t) { return t.delete_with_pipeline; });
+
+  if (p.meta.deleting) {
+    if (std::find(p.meta.finalizers.begin(), p.meta.finalizers.end(), kTopicsFinalizer) ==
+        p.meta.finalizers.end()) {
+      return {};
+    }
+    try {
+      for (const auto& t : topics) {
+        if (!t.delete_with_pipeline) continue;
+        if (auto err = admin_(bootstrap).remove(t.name); !err.empty()) {
+          return {false, std::nullopt, "deleting topic " + t.name + ": " + err};
+        }
+        log::info("topic deleted with its pipeline",
+                  {{"topic", t.name}, {"pipeline", ns + "/" + name}});
+      }
+      set_finalizer(kind, *object, false);
+    } catch (const std::exception& e) {
+      return {false, std::nullopt, describe(e)};
+    }
+    return {};
+  }
+
+  try {
+    if (set_finalizer(kind, *object, delete_topics)) return {};  // the update brings us back
+  } catch (const std::exception& e) {
+    return {false, std::nullopt, describe(e)};
+  }
+
+  bool retry = false;
+  if (bootstrap.empty()) {
+    o.topics_error =
+        "no Kafka: set spec.kafka.bootstrapServers or the operator's --default-bootstrap-servers";
+  } else {
+    try {
+      o.topics = kafka::reconcile_topics(admin_(bootstrap), topics).topics;
+    } catch (const std::exception& e) {
+      o.topics_error = "Kafka at " + bootstrap + ": " + e.what();
+      retry = true;
+    }
+  }
+
+  o.children_error =
+      sync_children(plan::render(p, options_), ns, plan::kPipelineLabel, name, p.meta.uid);
+  retry = retry || !o.children_error.empty();
+  for (const auto& s : p.steps) {
+    o.steps.push_back({s.name, s.replicas, ready_replicas(ns, name + "-" + s.name)});
+  }
+  try {
+    write_status(kind, *object, pipeline_status(o, object->value("status", json()), now_rfc3339()));
+  } catch (const std::exception& e) {
+    return {false, std::nullopt, "status: " + describe(e)};
+  }
+  if (retry)
+    return {false, std::nullopt, o.topics_error.empty() ? o.children_error : o.topics_error};
+  return {};
+}
+
+Outcome Reconciler::weighted_service(const std::string& ns, const std::string& name) {
+  const auto& kind = kube::resources::weighted_services;
+  const auto object = cache_.get(kind, ns, name);
+  if (!object) return {};
+  ServiceObservation o;
+  o.generation = (*object)["metadata"].value("generation", 0L);
+  api::WeightedService w;
+  try {
+    w = api::weighted_service_from_json(*object);
+  } catch (const api::ManifestError& e) {
+    o.invalid_spec =
+        e.errors().empty() ? e.what() : e.errors()[0].path + ": " + e.errors()[0].message;
+    write_status(kind, *object, service_status(o, object->value("status", json()), now_rfc3339()));
+    return {};
+  }
+  if (w.meta.deleting) return {};
+  o.children_error =
+      sync_children(plan::render(w, options_), ns, plan::kWeightedServiceLabel, name, w.meta.uid);
+  for (const auto& b : w.backends) {
+    o.backends.push_back(
+        {b.name, b.weight, b.backup, b.replicas, ready_replicas(ns, name + "-" + b.name)});
+  }
+  o.router_ready = ready_replicas(ns, name + "-router");
+  if (w.gateway &&
+      std::any_of(w.backends.begin(), w.backends.end(), [](const auto& b) { return b.backup; })) {
+    o.warning =
+        "the HTTPRoute carries the weights but cannot express a backup backend; "
+        "backups serve only through the nginx router";
+  }
+  try {
+    write_status(kind, *object, service_status(o, object->value("status", json()), now_rfc3339()));
+  } catch (const std::exception& e) {
+    return {false, std::nullopt, "status: " + describe(e)};
+  }
+  if (!o.children_error.empty()) return {false, std::nullopt, o.children_error};
+  return {};
+}
+
+}  // namespace pipewright::controller

@@ -1,0 +1,71 @@
+#pragma once
+// Reconcile, keyed by kind and namespace/name, level-triggered, safe to run any number of times:
+// read (from the informers' caches), compute desired (plan), diff, act (server-side apply,
+// delete), report (one status write, only when it changed). NotFound means done.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pkg/kafka/admin.h"
+#include "pkg/kube/client.h"
+#include "pkg/plan/render.h"
+
+namespace pipewright::controller {
+
+inline constexpr const char* kTopicsFinalizer = "pipewright.io/topics";
+
+// What the reconciler reads: the informers' caches.
+class Cache {
+ public:
+  virtual ~Cache() = default;
+  virtual std::optional<nlohmann::json> get(const kube::Resource& r, const std::string& ns,
+                                            const std::string& name) const = 0;
+  virtual std::vector<nlohmann::json> list(const kube::Resource& r,
+                                           const std::string& ns) const = 0;
+};
+
+// Kafka admin clients by bootstrap servers (kept open between reconciles).
+using AdminFor = std::function<kafka::TopicAdmin&(const std::string& bootstrap)>;
+
+struct Outcome {
+  bool ok = true;                                  // false: retry with backoff
+  std::optional<std::chrono::milliseconds> after;  // retry this much later even when ok
+  std::string error;
+};
+
+class Reconciler {
+ public:
+  Reconciler(kube::Client& client, const Cache& cache, AdminFor admin, plan::RenderOptions options);
+
+  Outcome pipeline(const std::string& ns, const std::string& name);
+  Outcome weighted_service(const std::string& ns, const std::string& name);
+
+  // The kinds of children, in apply order (config before the workloads that mount it).
+  static const std::vector<const kube::Resource*>& child_kinds();
+
+ private:
+  // Applies what differs, deletes what the owner no longer names; returns the first error.
+  std::string sync_children(const std::vector<nlohmann::json>& desired, const std::string& ns,
+                            const std::string& owner_label, const std::string& owner_name,
+                            const std::string& owner_uid);
+  void write_status(const kube::Resource& r, const nlohmann::json& object,
+                    const nlohmann::json& status);
+  bool set_finalizer(const kube::Resource& r, const nlohmann::json& object, bool wanted);
+  int ready_replicas(const std::string& ns, const std::string& deployment) const;
+
+  kube::Client& client_;
+  const Cache& cache_;
+  AdminFor admin_;
+  plan::RenderOptions options_;
+};
+
+// True when every field of `desired` is in `live` with the same value (arrays: same length,
+// element by element); fields the server added are ignored. Decides drift.
+bool contains(const nlohmann::json& live, const nlohmann::json& desired);
+
+}  // namespace pipewright::controller

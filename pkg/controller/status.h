@@ -1,0 +1,57 @@
+#pragma once
+// Status from observations (pure): conditions with stable lastTransitionTime, phase, per-topic
+// and per-step lines. The same observations give the same status, so an unchanged world causes
+// no status write.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pkg/kafka/admin.h"
+
+namespace pipewright::controller {
+
+struct StepObservation {
+  std::string name;
+  int replicas = 0;        // desired
+  int ready_replicas = 0;  // from the Deployment's status (0 when it does not exist yet)
+};
+
+struct PipelineObservation {
+  long generation = 0;
+  std::optional<std::string> invalid_spec;  // "spec.steps[1].worker: ..." when refused
+  std::vector<kafka::TopicStatus> topics;
+  std::string topics_error;    // Kafka unreachable or not configured
+  std::string children_error;  // an API write the server refused
+  std::vector<StepObservation> steps;
+};
+
+struct BackendObservation {
+  std::string name;
+  int weight = 1;
+  bool backup = false;
+  int replicas = 0;
+  int ready_replicas = 0;
+};
+
+struct ServiceObservation {
+  long generation = 0;
+  std::optional<std::string> invalid_spec;
+  std::string children_error;
+  std::vector<BackendObservation> backends;
+  int router_replicas = 1;
+  int router_ready = 0;
+  std::string warning;  // e.g. a backup that an HTTPRoute cannot express
+};
+
+// `previous` is the resource's current .status (or null); `now` an RFC 3339 time.
+nlohmann::json pipeline_status(const PipelineObservation& o, const nlohmann::json& previous,
+                               const std::string& now);
+nlohmann::json service_status(const ServiceObservation& o, const nlohmann::json& previous,
+                              const std::string& now);
+
+// RFC 3339 UTC with seconds, as metav1.Time expects.
+std::string now_rfc3339();
+
+}  // namespace pipewright::controller

@@ -1,0 +1,498 @@
+#include "pkg/plan/render.h"
+
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+
+namespace pipewright::plan {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kConfigKey = "config.json";
+constexpr const char* kNginxKey = "nginx.conf";
+constexpr int kRouterPort = 8080;
+
+std::string sha256_hex(const std::string& data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  static constexpr const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < size; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+// The resource whose children are rendered.
+struct Owner {
+  std::string kind;  // Pipeline | WeightedService
+  api::Meta meta;
+  std::string label;  // kPipelineLabel | kWeightedServiceLabel
+};
+
+// Labels a Deployment selects its pods by (and a Service its endpoints by).
+json selector(const Owner& owner, const std::string& component) {
+  return {{owner.label, owner.meta.name}, {"app.kubernetes.io/component", component}};
+}
+
+json labels(const Owner& owner, const std::string& app, const std::string& component) {
+  json l = selector(owner, component);
+  l["app.kubernetes.io/name"] = app;
+  l["app.kubernetes.io/instance"] = owner.meta.name;
+  l[kManagedBy] = "pipewright";
+  return l;
+}
+
+// The app name of a worker's children; custom images have no worker name.
+std::string app_name(const std::string& worker) {
+  return worker.empty() ? "custom" : worker;
+}
+
+json object(const Owner& owner, const std::string& api_version, const std::string& kind,
+            const std::string& name, const json& object_labels) {
+  json metadata = {{"name", name}, {"namespace", owner.meta.namespace_}, {"labels", object_labels}};
+  if (!owner.meta.uid.empty()) {
+    const json ref = {{"apiVersion", api::kGroupVersion},
+                      {"kind", owner.kind},
+                      {"name", owner.meta.name},
+                      {"uid", owner.meta.uid},
+                      {"controller", true},
+                      {"blockOwnerDeletion", true}};
+    metadata["ownerReferences"] = json::array({ref});
+  }
+  return {{"apiVersion", api_version}, {"kind", kind}, {"metadata", metadata}};
+}
+
+// The spec-hash annotation goes on last, once the object is complete.
+json stamped(json o) {
+  const auto hash = spec_hash(o);
+  o["metadata"]["annotations"][kSpecHash] = hash;
+  return o;
+}
+
+json config_map(const Owner& owner, const std::string& name, const json& object_labels,
+                const json& data) {
+  json cm = object(owner, "v1", "ConfigMap", name, object_labels);
+  cm["data"] = data;
+  return stamped(cm);
+}
+
+json env_list(const EnvVars& env) {
+  json out = json::array();
+  // The API server drops an empty value (it means the same): leave it out to match what it keeps.
+  for (const auto& [name, value] : env)
+    out.push_back(value.empty() ? json{{"name", name}} : json{{"name", name}, {"value", value}});
+  return out;
+}
+
+json container_port(const std::string& name, int port) {
+  return {{"name", name}, {"containerPort", port}};
+}
+
+json service_port(const std::string& name, int port, const std::string& target) {
+  return {{"name", name}, {"port", port}, {"targetPort", target}};
+}
+
+json http_probe(const std::string& path) {
+  return {{"httpGet", {{"path", path}, {"port", "http"}}}};
+}
+
+json mount(const std::string& name, const std::string& path, bool read_only) {
+  json m = {{"name", name}, {"mountPath", path}};
+  if (read_only) m["readOnly"] = true;
+  return m;
+}
+
+// A `pipewright-worker` container (or a custom image): the worker name as its only argument.
+json worker_container(const std::string& image, const std::string& worker, const EnvVars& env,
+                      int http_port, const json& mounts) {
+  json c = {{"name", "worker"},
+            {"image", image},
+            {"env", env_list(env)},
+            {"ports", json::array({container_port("http", http_port),
+                                   container_port("metrics", kMetricsPort)})},
+            {"readinessProbe", http_probe("/readyz")},
+            {"livenessProbe", http_probe("/healthz")},
+            {"volumeMounts", mounts}};
+  if (!worker.empty()) c["args"] = json::array({worker});
+  return c;
+}
+
+json deployment(const Owner& owner, const std::string& name, const json& pod_labels,
+                const std::string& component, int replicas, const json& pod_annotations,
+                const json& pod_spec) {
+  json d = object(owner, "apps/v1", "Deployment", name, pod_labels);
+  d["spec"] = {{"replicas", replicas},
+               {"selector", {{"matchLabels", selector(owner, component)}}},
+               {"template",
+                {{"metadata", {{"labels", pod_labels}, {"annotations", pod_annotations}}},
+                 {"spec", pod_spec}}}};
+  return stamped(d);
+}
+
+json worker_annotations(const json& config_data) {
+  return {{kConfigHash, sha256_hex(config_data.dump())},
+          {"prometheus.io/scrape", "true"},
+          {"prometheus.io/port", std::to_string(kMetricsPort)}};
+}
+
+json service_object(const Owner& owner, const std::string& name, const json& object_labels,
+                    const std::string& component, const json& ports) {
+  json s = object(owner, "v1", "Service", name, object_labels);
+  s["spec"] = {{"selector", selector(owner, component)}, {"ports", ports}};
+  return stamped(s);
+}
+
+// One Prefix path per route, each to the named Service's `http` port.
+json ingress(const Owner& owner, const std::optional<api::Ingress>& settings,
+             const std::vector<std::pair<std::string, std::string>>& routes) {
+  json paths = json::array();
+  for (const auto& [path, service_name] : routes) {
+    paths.push_back(
+        {{"path", path},
+         {"pathType", "Prefix"},
+         {"backend", {{"service", {{"name", service_name}, {"port", {{"name", "http"}}}}}}}});
+  }
+  json rule = {{"http", {{"paths", paths}}}};
+  json spec = json::object();
+  if (settings && !settings->class_name.empty()) spec["ingressClassName"] = settings->class_name;
+  if (settings && !settings->host.empty()) rule["host"] = settings->host;
+  if (settings && !settings->tls_secret_name.empty()) {
+    json tls = {{"secretName", settings->tls_secret_name}};
+    if (!settings->host.empty()) tls["hosts"] = json::array({settings->host});
+    spec["tls"] = json::array({tls});
+  }
+  spec["rules"] = json::array({rule});
+  json i = object(owner, "networking.k8s.io/v1", "Ingress", owner.meta.name,
+                  labels(owner, "pipewright", "ingress"));
+  i["spec"] = spec;
+  return stamped(i);
+}
+
+// --- Pipeline ---
+
+json step_deployment(const api::Pipeline& p, const api::Step& step, const RenderOptions& options,
+                     const Owner& owner, const json& config_data) {
+  const auto name = p.meta.name + "-" + step.name;
+  json mounts = json::array({mount("config", kConfigDir, true)});
+  json volumes = json::array({{{"name", "config"}, {"configMap", {{"name", name}}}}});
+  if (step.storage) {
+    mounts.push_back(mount("data", kDataDir, false));
+    volumes.push_back(
+        {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", p.meta.name + "-data"}}}});
+  }
+  if (!p.kafka_secret.empty()) {
+    mounts.push_back(mount("kafka", kKafkaSecretDir, true));
+    volumes.push_back({{"name", "kafka"}, {"secret", {{"secretName", p.kafka_secret}}}});
+  }
+  const auto image = step.image.empty() ? options.worker_image : step.image;
+  const json pod_spec = {
+      {"containers", json::array({worker_container(image, step.worker, step_env(p, step, options),
+                                                   kHttpPort, mounts)})},
+      {"volumes", volumes}};
+  return deployment(owner, name, labels(owner, app_name(step.worker), step.name), step.name,
+                    step.replicas, worker_annotations(config_data), pod_spec);
+}
+
+json storage_claim(const Owner& owner, const api::Storage& storage) {
+  json c = object(owner, "v1", "PersistentVolumeClaim", owner.meta.name + "-data",
+                  labels(owner, "pipewright", "storage"));
+  c["spec"] = {{"accessModes", json::array({storage.access_mode})},
+               {"resources", {{"requests", {{"storage", storage.size}}}}}};
+  if (!storage.storage_class_name.empty())
+    c["spec"]["storageClassName"] = storage.storage_class_name;
+  return stamped(c);
+}
+
+// The config file a worker reads: pretty, so `kubectl get configmap` shows it readably.
+json config_data(const json& config) {
+  const json& c = config.is_null() ? json::object() : config;
+  return {{kConfigKey, c.dump(2) + "\n"}};
+}
+
+// --- WeightedService ---
+
+std::string backend_name(const api::WeightedService& ws, const api::Backend& b) {
+  return ws.meta.name + "-" + b.name;
+}
+
+json backend_deployment(const api::WeightedService& ws, const api::Backend& b,
+                        const RenderOptions& options, const Owner& owner, const json& config) {
+  const auto router = ws.meta.name + "-router";
+  // Only config.json of the shared ConfigMap: the backends never read nginx.conf.
+  const json volume = {
+      {"name", "config"},
+      {"configMap",
+       {{"name", router}, {"items", json::array({{{"key", kConfigKey}, {"path", kConfigKey}}})}}}};
+  const auto image = ws.image.empty() ? options.worker_image : ws.image;
+  const json pod_spec = {
+      {"containers",
+       json::array({worker_container(image, ws.worker, service_backend_env(ws, b), ws.port,
+                                     json::array({mount("config", kConfigDir, true)}))})},
+      {"volumes", json::array({volume})}};
+  return deployment(owner, backend_name(ws, b), labels(owner, app_name(ws.worker), b.name), b.name,
+                    b.replicas, worker_annotations(config), pod_spec);
+}
+
+std::string indent(const std::string& text, const std::string& prefix) {
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    out += (line.empty() ? "" : prefix + line) + "\n";
+  return out;
+}
+
+// A whole nginx.conf: the official image runs `nginx -g 'daemon off;'` with it.
+std::string router_nginx_conf(const api::WeightedService& ws) {
+  const auto address = [&](const api::Backend& b) {
+    return backend_name(ws, b) + "." + ws.meta.namespace_ +
+           ".svc.cluster.local:" + std::to_string(ws.port);
+  };
+  return "# Generated by pipewright from WeightedService " + ws.meta.namespace_ + "/" +
+         ws.meta.name + ": edit the resource, not this file.\n" +
+         "worker_processes auto;\n"
+         "events {\n  worker_connections 1024;\n}\n"
+         "http {\n" +
+         indent(nginx_config(ws, address, std::to_string(kRouterPort)), "  ") + "}\n";
+}
+
+json router_deployment(const Owner& owner, const RenderOptions& options,
+                       const std::string& nginx_conf) {
+  const auto name = owner.meta.name + "-router";
+  json nginx_mount = mount("config", "/etc/nginx/nginx.conf", true);
+  nginx_mount["subPath"] = kNginxKey;
+  const json container = {{"name", "router"},
+                          {"image", options.router_image},
+                          {"ports", json::array({container_port("http", kRouterPort)})},
+                          {"readinessProbe", http_probe("/healthz")},
+                          {"livenessProbe", http_probe("/healthz")},
+                          {"volumeMounts", json::array({nginx_mount})}};
+  const json volume = {
+      {"name", "config"},
+      {"configMap",
+       {{"name", name}, {"items", json::array({{{"key", kNginxKey}, {"path", kNginxKey}}})}}}};
+  const json pod_spec = {{"containers", json::array({container})},
+                         {"volumes", json::array({volume})}};
+  // A subPath mount never sees ConfigMap updates: the hash rolls the router instead.
+  const json annotations = {{kConfigHash, sha256_hex(nginx_conf)}};
+  return deployment(owner, name, labels(owner, "router", "router"), "router", 1, annotations,
+                    pod_spec);
+}
+
+// Gateway API cannot express a backup: only the weighted backends are routed.
+json http_route(const api::WeightedService& ws, const Owner& owner) {
+  json parent = {{"name", ws.gateway->name}};
+  if (!ws.gateway->namespace_.empty()) parent["namespace"] = ws.gateway->namespace_;
+  json backends = json::array();
+  for (const auto& b : ws.backends) {
+    if (b.backup) continue;
+    backends.push_back({{"name", backend_name(ws, b)}, {"port", ws.port}, {"weight", b.weight}});
+  }
+  json rule = {{"backendRefs", backends}};
+  if (!ws.expose_path.empty()) {
+    rule["matches"] =
+        json::array({{{"path", {{"type", "PathPrefix"}, {"value", ws.expose_path}}}}});
+  }
+  json spec = {{"parentRefs", json::array({parent})}, {"rules", json::array({rule})}};
+  if (ws.ingress && !ws.ingress->host.empty()) spec["hostnames"] = json::array({ws.ingress->host});
+  json r = object(owner, "gateway.networking.k8s.io/v1", "HTTPRoute", ws.meta.name,
+                  labels(owner, "pipewright", "httproute"));
+  r["spec"] = spec;
+  return stamped(r);
+}
+
+// --- YAML ---
+
+// Strings a YAML 1.1 or 1.2 parser would read as a number, boolean or null unless quoted.
+bool needs_quotes(const std::string& s) {
+  if (s.empty()) return true;
+  std::string lower;
+  for (const char c : s)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::set<std::string> kWords = {"y",     "n",    "yes", "no", "on", "off", "true",
+                                               "false", "null", "~",   "=",  "<<", "-"};
+  if (kWords.contains(lower)) return true;
+  const auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+  if (digit(s[0])) return true;
+  const bool sign_or_dot = s[0] == '+' || s[0] == '-' || s[0] == '.';
+  return sign_or_dot && s.size() > 1 && (digit(s[1]) || s[1] == '.' || s[0] == '.');
+}
+
+// A block literal reads back exactly when the text ends in one newline and its first line does
+// not start with blanks; anything else is quoted.
+bool literal_fits(const std::string& s) {
+  if (s.size() < 2 || s.back() != '\n' || s[s.size() - 2] == '\n') return false;
+  if (s.find('\n') == s.size() - 1) return false;  // one line: quoting reads better
+  if (s[0] == ' ' || s[0] == '\t') return false;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 && c != '\n' && c != '\t') return false;
+    if (u == 0x7f) return false;
+  }
+  return true;
+}
+
+void emit_string(YAML::Emitter& out, const std::string& s, bool allow_literal) {
+  if (allow_literal && literal_fits(s)) {
+    out << YAML::Literal << s;
+  } else if (needs_quotes(s)) {
+    out << YAML::DoubleQuoted << s;
+  } else {
+    out << s;
+  }
+}
+
+void emit(YAML::Emitter& out, const json& j);
+
+// The keys people look for first (as kubectl prints them), then the rest in sorted order.
+void emit_map(YAML::Emitter& out, const json& j) {
+  static const std::array<std::string, 5> kFirst = {"apiVersion", "kind", "metadata", "name",
+                                                    "namespace"};
+  const auto pair = [&](const std::string& key, const json& value) {
+    out << YAML::Key;
+    emit_string(out, key, false);
+    out << YAML::Value;
+    emit(out, value);
+  };
+  out << YAML::BeginMap;
+  for (const auto& key : kFirst) {
+    if (const auto it = j.find(key); it != j.end()) pair(key, *it);
+  }
+  for (const auto& [key, value] : j.items()) {
+    if (std::find(kFirst.begin(), kFirst.end(), key) == kFirst.end()) pair(key, value);
+  }
+  out << YAML::EndMap;
+}
+
+void emit(YAML::Emitter& out, const json& j) {
+  if (j.is_object()) {
+    emit_map(out, j);
+  } else if (j.is_array()) {
+    out << YAML::BeginSeq;
+    for (const auto& item : j)
+      emit(out, item);
+    out << YAML::EndSeq;
+  } else if (j.is_string()) {
+    emit_string(out, j.get<std::string>(), true);
+  } else if (j.is_null()) {
+    out << YAML::Null;
+  } else {
+    out << j.dump();  // numbers and booleans as JSON writes them are plain YAML scalars too
+  }
+}
+
+}  // namespace
+
+std::vector<json> render(const api::Pipeline& pipeline, const RenderOptions& options) {
+  const Owner owner{"Pipeline", pipeline.meta, kPipelineLabel};
+  std::vector<json> out;
+  std::vector<std::pair<std::string, std::string>> routes;
+  for (const auto& step : pipeline.steps) {
+    const auto name = pipeline.meta.name + "-" + step.name;
+    const auto step_labels = labels(owner, app_name(step.worker), step.name);
+    const auto data = config_data(step.config);
+    out.push_back(config_map(owner, name, step_labels, data));
+    out.push_back(step_deployment(pipeline, step, options, owner, data));
+    if (step.expose_path.empty()) continue;
+    out.push_back(service_object(owner, name, step_labels, step.name,
+                                 json::array({service_port("http", 80, "http"),
+                                              service_port("metrics", kMetricsPort, "metrics")})));
+    routes.emplace_back(step.expose_path, name);
+  }
+  if (!routes.empty()) out.push_back(ingress(owner, pipeline.ingress, routes));
+  if (!pipeline.storage.size.empty()) out.push_back(storage_claim(owner, pipeline.storage));
+  return out;
+}
+
+std::vector<json> render(const api::WeightedService& ws, const RenderOptions& options) {
+  const Owner owner{"WeightedService", ws.meta, kWeightedServiceLabel};
+  std::vector<json> out;
+  const auto config = config_data(ws.config);
+  for (const auto& b : ws.backends) {
+    out.push_back(backend_deployment(ws, b, options, owner, config));
+    out.push_back(service_object(owner, backend_name(ws, b),
+                                 labels(owner, app_name(ws.worker), b.name), b.name,
+                                 json::array({service_port("http", ws.port, "http"),
+                                              service_port("metrics", kMetricsPort, "metrics")})));
+  }
+  const auto router_labels = labels(owner, "router", "router");
+  const auto conf = router_nginx_conf(ws);
+  json data = config;
+  data[kNginxKey] = conf;
+  out.push_back(config_map(owner, ws.meta.name + "-router", router_labels, data));
+  out.push_back(router_deployment(owner, options, conf));
+  out.push_back(service_object(owner, ws.meta.name, router_labels, "router",
+                               json::array({service_port("http", 80, "http")})));
+  if (!ws.expose_path.empty())
+    out.push_back(ingress(owner, ws.ingress, {{ws.expose_path, ws.meta.name}}));
+  if (ws.gateway) out.push_back(http_route(ws, owner));
+  return out;
+}
+
+std::string nginx_config(const api::WeightedService& service,
+                         const std::function<std::string(const api::Backend&)>& address,
+                         const std::string& listen) {
+  const auto upstream = service.meta.namespace_ + "_" + service.meta.name;
+  const auto health = " max_fails=" + std::to_string(service.health.max_fails) +
+                      " fail_timeout=" + service.health.fail_timeout + ";\n";
+  std::string out = "upstream " + upstream + " {\n";
+  for (const auto& b : service.backends) {
+    out += "  server " + address(b) +
+           (b.backup ? std::string(" backup") : " weight=" + std::to_string(b.weight)) + health;
+  }
+  // Idle connections to the backends are kept, so a request costs no new TCP handshake.
+  out += "  keepalive 32;\n}\n";
+  out += "server {\n  listen " + listen + ";\n";
+  out += "  location = /healthz {\n    access_log off;\n    return 200;\n  }\n";
+  out += "  location / {\n    proxy_pass http://" + upstream + ";\n" +
+         "    proxy_http_version 1.1;\n"
+         "    proxy_set_header Connection \"\";\n"
+         "    proxy_connect_timeout " +
+         service.health.connect_timeout +
+         ";\n"
+         // A failed backend passes the request on to the next one (and finally to a backup).
+         "    proxy_next_upstream error timeout http_502 http_503 http_504;\n"
+         "    proxy_next_upstream_tries 0;\n"
+         "  }\n}\n";
+  return out;
+}
+
+std::string spec_hash(const json& object) {
+  json copy = object;
+  if (copy.is_object()) {
+    copy.erase("status");
+    if (const auto md = copy.find("metadata"); md != copy.end() && md->is_object()) {
+      if (const auto ann = md->find("annotations"); ann != md->end() && ann->is_object()) {
+        ann->erase(kSpecHash);
+        if (ann->empty()) md->erase(ann);
+      }
+    }
+  }
+  return sha256_hex(copy.dump());
+}
+
+std::string to_yaml(const std::vector<json>& objects) {
+  std::string out;
+  for (const auto& o : objects) {
+    if (!out.empty()) out += "---\n";
+    YAML::Emitter e;
+    e.SetIndent(2);
+    emit(e, o);
+    std::string doc = e.c_str();
+    if (doc.empty() || doc.back() != '\n') doc += '\n';  // a block literal already ends one
+    out += doc;
+  }
+  return out;
+}
+
+}  // namespace pipewright::plan

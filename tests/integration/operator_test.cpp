@@ -1,0 +1,409 @@
+// The operator as a user meets it: `kubectl apply` of the shipped examples on a real control
+// plane (etcd, kube-apiserver, the garbage collector) and a real Kafka broker, with
+// pipewright-operator running as its own ServiceAccount under the chart's RBAC. No kubelet runs:
+// the test patches Deployment status where a kubelet would make pods ready.
+
+#include <gtest/gtest.h>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "pkg/kafka/admin.h"
+#include "pkg/kube/rest.h"
+#include "pkg/local/kafka_broker.h"
+#include "pkg/proc/net.h"
+#include "tests/support/control_plane.h"
+#include "tests/support/operator.h"
+#include "tests/support/shared.h"
+#include "tests/support/suite_logs.h"
+
+namespace pipewright {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+using testing::ControlPlane;
+using testing::OperatorProcess;
+using testing::Shared;
+
+// Without the deployment controller nothing overwrites the Deployment status a test patches.
+const char* kControllers =
+    "garbage-collector-controller,namespace-controller,serviceaccount-controller";
+
+class Operator : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    plane.start([] {
+      ControlPlane::Options o;
+      o.controllers = kControllers;
+      auto cp = ControlPlane::start(o);
+      testing::install_crds_and_rbac(*cp);
+      for (const char* ns : {"demo", "le"})
+        cp->kubectl({"create", "namespace", ns});
+      return cp;
+    });
+    kafka.start([] { return local::KafkaBroker::start({testing::component_dir("kafka")}); });
+    if (!plane || !kafka) return;
+    op.start([] {
+      return OperatorProcess::start(testing::operator_kubeconfig(*plane), kafka->bootstrap(),
+                                    {"--namespace=demo", "--resync-period=5"});
+    });
+  }
+  static void TearDownTestSuite() {
+    op.reset();
+    kafka.reset();
+    plane.reset();
+  }
+  void SetUp() override {
+    ASSERT_TRUE(plane) << plane.error;
+    ASSERT_TRUE(kafka) << kafka.error;
+    ASSERT_TRUE(op) << op.error;
+  }
+
+  static proc::RunResult kubectl(const std::vector<std::string>& args) {
+    return plane->kubectl(args);
+  }
+  static proc::RunResult apply_text(const std::string& yaml) {
+    const auto file = testing::suite_dir() / "apply.yaml";
+    std::ofstream(file) << yaml;
+    return kubectl({"apply", "-f", file.string()});
+  }
+  static std::optional<json> get(const std::string& path) {
+    kube::Rest rest(plane->admin());
+    const auto r = rest.request("GET", path);
+    if (r.status != 200) return std::nullopt;
+    return r.json();
+  }
+  static std::optional<json> deployment(const std::string& ns, const std::string& name) {
+    return get("/apis/apps/v1/namespaces/" + ns + "/deployments/" + name);
+  }
+  static std::optional<json> pipeline(const std::string& ns, const std::string& name) {
+    return get("/apis/pipewright.io/v1alpha1/namespaces/" + ns + "/pipelines/" + name);
+  }
+  static std::string condition(const json& object, const std::string& type,
+                               const std::string& field) {
+    for (const auto& c :
+         object.value("status", json::object()).value("conditions", json::array())) {
+      if (c.value("type", "") == type) return c.value(field, "");
+    }
+    return "";
+  }
+  // What a kubelet would report: every replica ready, for the current generation.
+  static void make_ready(const std::string& ns, const std::string& name, int ready) {
+    kube::Rest rest(plane->admin());
+    const auto d = deployment(ns, name);
+    ASSERT_TRUE(d) << name;
+    const json status = {{"status",
+                          {{"observedGeneration", (*d)["metadata"]["generation"]},
+                           {"replicas", (*d)["spec"]["replicas"]},
+                           {"readyReplicas", ready},
+                           {"availableReplicas", ready},
+                           {"updatedReplicas", (*d)["spec"]["replicas"]}}}};
+    const auto r =
+        rest.request("PATCH", "/apis/apps/v1/namespaces/" + ns + "/deployments/" + name + "/status",
+                     status.dump(), "application/merge-patch+json");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  static bool eventually(const std::function<bool()>& ok, seconds timeout = seconds(30)) {
+    return proc::poll_until(timeout, ok, std::chrono::milliseconds(200));
+  }
+  static int partitions(const std::string& topic) {
+    return kafka::make_admin(kafka->bootstrap())->describe({topic})[0].partitions;
+  }
+
+  static inline Shared<ControlPlane> plane;
+  static inline Shared<local::KafkaBroker> kafka;
+  static inline Shared<OperatorProcess> op;
+};
+
+TEST_F(Operator, EveryExampleGetsItsChildrenAndTopics) {
+  const auto r = kubectl({"apply", "-f", (testing::source_dir() / "examples").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  for (const char* d :
+       {"images-upload", "images-rotate", "images-grayscale", "images-notify", "orders-api",
+        "orders-fraud", "orders-notify", "orders-audit", "events-api", "events-enrich",
+        "events-gateway", "mult-primary", "mult-secondary", "mult-standby", "mult-router"}) {
+    EXPECT_TRUE(eventually([&] { return deployment("demo", d).has_value(); }))
+        << d << " never appeared";
+  }
+  const auto rotate = deployment("demo", "images-rotate");
+  ASSERT_TRUE(rotate);
+  EXPECT_EQ((*rotate)["spec"]["replicas"], 2);
+  EXPECT_EQ((*rotate)["metadata"]["labels"]["app.kubernetes.io/managed-by"], "pipewright");
+  EXPECT_EQ((*rotate)["metadata"]["ownerReferences"][0]["kind"], "Pipeline");
+  EXPECT_EQ((*rotate)["metadata"]["ownerReferences"][0]["name"], "images");
+  EXPECT_EQ((*rotate)["spec"]["template"]["spec"]["containers"][0]["args"],
+            json::array({"rotate"}));
+
+  EXPECT_TRUE(get("/api/v1/namespaces/demo/services/images-upload").has_value());
+  EXPECT_TRUE(get("/api/v1/namespaces/demo/persistentvolumeclaims/images-data").has_value());
+  EXPECT_TRUE(eventually([&] {
+    return get("/apis/networking.k8s.io/v1/namespaces/demo/ingresses/images").has_value();
+  }));
+  const auto router = get("/api/v1/namespaces/demo/configmaps/mult-router");
+  ASSERT_TRUE(router);
+  const std::string conf = (*router)["data"]["nginx.conf"];
+  EXPECT_NE(conf.find("weight=3"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("backup"), std::string::npos) << conf;
+
+  EXPECT_TRUE(eventually([&] { return partitions("demo.images.images") == 3; }));
+  EXPECT_EQ(partitions("demo.events.events"), 4);
+  EXPECT_EQ(partitions("demo.orders.orders-valid"), 3);
+
+  EXPECT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "images");
+    return p && condition(*p, "TopicsReady", "status") == "True" &&
+           (*p)["status"].value("phase", "") == "Pending";
+  })) << pipeline("demo", "images")->dump(2);
+}
+
+TEST_F(Operator, ReadyOnceDeploymentsAreReadyAndDegradedWhenOneStops) {
+  for (const char* step : {"upload", "rotate", "grayscale", "notify"}) {
+    const auto d = deployment("demo", std::string("images-") + step);
+    ASSERT_TRUE(d);
+    make_ready("demo", std::string("images-") + step, (*d)["spec"]["replicas"]);
+  }
+  EXPECT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "images");
+    return p && (*p)["status"].value("phase", "") == "Running" &&
+           condition(*p, "Ready", "status") == "True";
+  })) << pipeline("demo", "images")->dump(2);
+  EXPECT_EQ((*pipeline("demo", "images"))["status"]["ready"], "4/4");
+
+  make_ready("demo", "images-rotate", 0);
+  EXPECT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "images");
+    return p && (*p)["status"].value("phase", "") == "Degraded" &&
+           condition(*p, "Ready", "reason") == "StepNotReady";
+  })) << pipeline("demo", "images")->dump(2);
+  make_ready("demo", "images-rotate", 2);
+}
+
+TEST_F(Operator, SpecEditsReachTheChildrenAndTopics) {
+  ASSERT_EQ(
+      kubectl(
+          {"-n", "demo", "patch", "pl", "images", "--type=json", "-p",
+           R"([{"op":"replace","path":"/spec/steps/1/replicas","value":3},)"
+           R"({"op":"replace","path":"/spec/topics/0/partitions","value":5},)"
+           R"({"op":"add","path":"/spec/steps/-","value":{"name":"thumbs","worker":"grayscale","inputs":["images"]}}])"})
+          .exit_code,
+      0);
+  EXPECT_TRUE(eventually([&] {
+    const auto d = deployment("demo", "images-rotate");
+    return d && (*d)["spec"]["replicas"] == 3;
+  }));
+  EXPECT_TRUE(eventually([&] { return deployment("demo", "images-thumbs").has_value(); }));
+  EXPECT_TRUE(eventually([&] { return partitions("demo.images.images") == 5; }));
+
+  ASSERT_EQ(kubectl({"-n", "demo", "patch", "ws", "mult", "--type=json", "-p",
+                     R"([{"op":"replace","path":"/spec/backends/0/weight","value":2}])"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually([&] {
+    const auto cm = get("/api/v1/namespaces/demo/configmaps/mult-router");
+    return cm &&
+           (*cm)["data"]["nginx.conf"].get<std::string>().find("weight=2") != std::string::npos;
+  }));
+}
+
+TEST_F(Operator, APartitionDecreaseIsRefusedInStatus) {
+  ASSERT_EQ(kubectl({"-n", "demo", "patch", "pl", "images", "--type=json", "-p",
+                     R"([{"op":"replace","path":"/spec/topics/0/partitions","value":2}])"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "images");
+    return p && condition(*p, "TopicsReady", "reason") == "PartitionDecreaseRefused";
+  })) << pipeline("demo", "images")->dump(2);
+  EXPECT_EQ(partitions("demo.images.images"), 5);
+  ASSERT_EQ(kubectl({"-n", "demo", "patch", "pl", "images", "--type=json", "-p",
+                     R"([{"op":"replace","path":"/spec/topics/0/partitions","value":5}])"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "images");
+    return p && condition(*p, "TopicsReady", "status") == "True";
+  }));
+}
+
+TEST_F(Operator, AnInvalidSpecTheSchemaCannotSeeIsReportedWithItsFieldPath) {
+  const auto r = apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: loop, namespace: demo}
+spec:
+  topics: [{name: a}, {name: b}]
+  steps:
+    - {name: first, worker: enrich, inputs: [a], outputs: [b]}
+    - {name: second, worker: enrich, inputs: [b], outputs: [a]}
+)");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "loop");
+    return p && condition(*p, "Ready", "reason") == "InvalidSpec" &&
+           condition(*p, "Ready", "message").find("spec.steps") != std::string::npos &&
+           (*p)["status"].value("phase", "") == "Failed";
+  })) << pipeline("demo", "loop")->dump(2);
+  EXPECT_FALSE(deployment("demo", "loop-first").has_value());
+  kubectl({"-n", "demo", "delete", "pl", "loop"});
+}
+
+TEST_F(Operator, DeletedAndHandEditedChildrenArePutBack) {
+  ASSERT_EQ(
+      kubectl({"-n", "demo", "delete", "deployment", "images-upload", "--wait=false"}).exit_code,
+      0);
+  ASSERT_EQ(
+      kubectl({"-n", "demo", "scale", "deployment", "images-grayscale", "--replicas=7"}).exit_code,
+      0);
+  ASSERT_EQ(kubectl({"-n", "demo", "patch", "configmap", "images-rotate", "--type=merge", "-p",
+                     R"({"data":{"config.json":"{\"angle\": 270}"}})"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually([&] {
+    const auto d = deployment("demo", "images-upload");
+    return d && !(*d)["metadata"].contains("deletionTimestamp");
+  }));
+  EXPECT_TRUE(eventually([&] {
+    const auto d = deployment("demo", "images-grayscale");
+    return d && (*d)["spec"]["replicas"] == 1;
+  }));
+  EXPECT_TRUE(eventually([&] {
+    const auto cm = get("/api/v1/namespaces/demo/configmaps/images-rotate");
+    return cm && json::parse((*cm)["data"]["config.json"].get<std::string>())["angle"] == 90;
+  }));
+}
+
+TEST_F(Operator, AStepRemovedFromTheSpecLosesItsChildren) {
+  ASSERT_TRUE(eventually([&] { return deployment("demo", "images-thumbs").has_value(); }));
+  ASSERT_EQ(kubectl({"-n", "demo", "patch", "pl", "images", "--type=json", "-p",
+                     R"([{"op":"remove","path":"/spec/steps/4"}])"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually([&] { return !deployment("demo", "images-thumbs").has_value(); }));
+  EXPECT_TRUE(eventually(
+      [&] { return !get("/api/v1/namespaces/demo/configmaps/images-thumbs").has_value(); }));
+  EXPECT_TRUE(deployment("demo", "images-rotate").has_value());
+}
+
+TEST_F(Operator, DeletingAPipelineCollectsChildrenAndTopicsByPolicy) {
+  ASSERT_EQ(apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: gc, namespace: demo}
+spec:
+  topics:
+    - {name: keep}
+    - {name: drop, deletionPolicy: Delete}
+  steps:
+    - {name: s, worker: enrich, inputs: [keep], outputs: [drop]}
+)")
+                .exit_code,
+            0);
+  ASSERT_TRUE(eventually([&] { return deployment("demo", "gc-s").has_value(); }));
+  ASSERT_TRUE(eventually(
+      [&] { return partitions("demo.gc.drop") == 1 && partitions("demo.gc.keep") == 1; }));
+  ASSERT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "gc");
+    return p && (*p)["metadata"].value("finalizers", json::array()).size() == 1;
+  })) << "no finalizer guards the topic with deletionPolicy: Delete";
+
+  ASSERT_EQ(kubectl({"-n", "demo", "delete", "pl", "gc", "--wait=false"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return !pipeline("demo", "gc").has_value(); }));
+  EXPECT_TRUE(eventually([&] { return !deployment("demo", "gc-s").has_value(); }, seconds(60)))
+      << "the garbage collector did not take the children";
+  EXPECT_TRUE(eventually([&] { return partitions("demo.gc.drop") == 0; }));
+  EXPECT_EQ(partitions("demo.gc.keep"), 1) << "a Retain topic was deleted";
+}
+
+TEST_F(Operator, ChangesMadeAroundAnApiServerRestartAreNotMissed) {
+  plane->stop_apiserver();
+  plane->start_apiserver();
+  ASSERT_EQ(
+      kubectl({"-n", "demo", "delete", "deployment", "images-notify", "--wait=false"}).exit_code,
+      0);
+  ASSERT_EQ(kubectl({"-n", "demo", "patch", "pl", "images", "--type=json", "-p",
+                     R"([{"op":"replace","path":"/spec/steps/0/replicas","value":2}])"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto d = deployment("demo", "images-notify");
+        return d && !(*d)["metadata"].contains("deletionTimestamp");
+      },
+      seconds(60)));
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto d = deployment("demo", "images-upload");
+        return d && (*d)["spec"]["replicas"] == 2;
+      },
+      seconds(60)));
+  EXPECT_TRUE(op->running()) << testing::tail(op->log_file());
+}
+
+TEST_F(Operator, AnIdleMinuteAfterConvergenceMakesNoApiWrites) {
+  // Converged: every Pipeline's status describes its current generation.
+  ASSERT_TRUE(eventually([&] {
+    const auto list = get("/apis/pipewright.io/v1alpha1/namespaces/demo/pipelines");
+    if (!list) return false;
+    for (const auto& p : (*list)["items"]) {
+      if (p.value("status", json::object()).value("observedGeneration", 0L) !=
+          p["metadata"].value("generation", 0L)) {
+        return false;
+      }
+    }
+    return true;
+  }));
+  // Settle: the last reconciles of the previous tests may still be writing.
+  double before = op->metric_sum("pipewright_api_writes_total");
+  ASSERT_TRUE(eventually(
+      [&] {
+        const double now = op->metric_sum("pipewright_api_writes_total");
+        const bool still = now == before;
+        before = now;
+        return still;
+      },
+      seconds(60)));
+  const double reconciles_before = op->metric_sum("pipewright_reconcile_total");
+  // The observation window is the claim itself: a minute in which resyncs (every 5 s) run.
+  std::this_thread::sleep_for(seconds(60));
+  EXPECT_EQ(op->metric_sum("pipewright_api_writes_total"), before) << op->metrics();
+  EXPECT_GT(op->metric_sum("pipewright_reconcile_total"), reconciles_before + 10)
+      << "resyncs did not run, so the window proves nothing";
+}
+
+TEST_F(Operator, TwoReplicasElectOneLeaderAndTheOtherTakesOverWhenItIsKilled) {
+  const auto kubeconfig = testing::operator_kubeconfig(*plane);
+  const std::vector<std::string> flags = {
+      "--namespace=le", "--leader-elect", "--leader-election-lease-duration=4",
+      "--leader-election-renew-deadline=3", "--leader-election-retry-period=500"};
+  auto a = OperatorProcess::start(kubeconfig, kafka->bootstrap(), flags, "leader-a");
+  ASSERT_TRUE(eventually([&] {
+    return testing::read_file(a->log_file()).find("became leader") != std::string::npos;
+  }));
+  auto b = OperatorProcess::start(kubeconfig, kafka->bootstrap(), flags, "leader-b");
+  ASSERT_EQ(
+      apply_text(
+          "apiVersion: pipewright.io/v1alpha1\nkind: Pipeline\nmetadata: {name: p, namespace: le}\n"
+          "spec:\n  topics: [{name: t}]\n  steps: [{name: s, worker: enrich, inputs: [t]}]\n")
+          .exit_code,
+      0);
+  EXPECT_TRUE(eventually([&] { return deployment("le", "p-s").has_value(); }));
+  EXPECT_EQ(testing::read_file(b->log_file()).find("became leader"), std::string::npos)
+      << "two leaders at once";
+
+  a->kill(SIGKILL);
+  EXPECT_TRUE(eventually(
+      [&] { return testing::read_file(b->log_file()).find("became leader") != std::string::npos; },
+      seconds(20)))
+      << testing::tail(b->log_file());
+  ASSERT_EQ(kubectl({"-n", "le", "patch", "pl", "p", "--type=json", "-p",
+                     R"([{"op":"replace","path":"/spec/steps/0/replicas","value":4}])"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually([&] {
+    const auto d = deployment("le", "p-s");
+    return d && (*d)["spec"]["replicas"] == 4;
+  })) << "the new leader does not reconcile";
+}
+
+}  // namespace
+}  // namespace pipewright

@@ -1,0 +1,63 @@
+#include <gtest/gtest.h>
+#include <thread>
+
+#include "pkg/controller/workqueue.h"
+
+namespace pipewright::controller {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(WorkQueue, AKeyIsQueuedOnce) {
+  WorkQueue q;
+  q.add("demo/a");
+  q.add("demo/a");
+  q.add("demo/b");
+  EXPECT_EQ(q.depth(), 2u);
+  EXPECT_EQ(q.get(milliseconds(10)), "demo/a");
+  EXPECT_EQ(q.get(milliseconds(10)), "demo/b");
+  EXPECT_EQ(q.get(milliseconds(10)), std::nullopt);
+}
+
+TEST(WorkQueue, AKeyAddedWhileProcessedComesBackAfterDoneNotBefore) {
+  WorkQueue q;
+  q.add("k");
+  ASSERT_EQ(q.get(milliseconds(10)), "k");
+  q.add("k");
+  EXPECT_EQ(q.get(milliseconds(20)), std::nullopt) << "handed out twice at once";
+  q.done("k");
+  EXPECT_EQ(q.get(milliseconds(10)), "k");
+}
+
+TEST(WorkQueue, FailuresBackOffExponentiallyAndForgetResets) {
+  WorkQueue q(milliseconds(40), milliseconds(1000));
+  const auto timed_get = [&] {
+    const auto start = WorkQueue::Clock::now();
+    const auto key = q.get(milliseconds(5000));
+    EXPECT_EQ(key, "k");
+    q.done("k");
+    return std::chrono::duration_cast<milliseconds>(WorkQueue::Clock::now() - start);
+  };
+  q.add_rate_limited("k");
+  const auto first = timed_get();
+  q.add_rate_limited("k");
+  q.add_rate_limited("k");  // queued once; the failure count still grows
+  const auto second = timed_get();
+  EXPECT_GE(first, milliseconds(40));
+  EXPECT_GE(second, milliseconds(80));
+  EXPECT_EQ(q.failures("k"), 3);
+  q.forget("k");
+  EXPECT_EQ(q.failures("k"), 0);
+}
+
+TEST(WorkQueue, ShutdownWakesAWaitingWorker) {
+  WorkQueue q;
+  std::optional<std::string> got = "sentinel";
+  std::thread worker([&] { got = q.get(milliseconds(60000)); });
+  q.shutdown();
+  worker.join();
+  EXPECT_EQ(got, std::nullopt);
+}
+
+}  // namespace
+}  // namespace pipewright::controller
