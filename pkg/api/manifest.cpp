@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <regex>
@@ -231,6 +232,20 @@ class Reader {
     return base;
   }
 
+  // Children are named "<resource>-<part>"; Kubernetes refuses names over 63 characters, and a
+  // Service name must start with a letter. Catch it here rather than as a failed apply.
+  void child_name(const YAML::Node& at, const std::string& path, const std::string& owner,
+                  const std::string& part, bool service) {
+    if (owner.empty() || part.empty()) return;
+    const std::string name = owner + "-" + part;
+    if (name.size() > 63) {
+      error(at, path, "'" + name + "' (the name of its Deployment) is longer than 63 characters");
+    }
+    if (service && std::isalpha(static_cast<unsigned char>(name[0])) == 0) {
+      error(at, path, "'" + name + "' names a Service, which must start with a letter");
+    }
+  }
+
   std::string expose(const YAML::Node& n, const std::string& path) {
     if (!n.IsDefined() || is_null(n)) return {};
     if (!map(n, path, {"path"})) return {};
@@ -382,10 +397,13 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
   }
 
   for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    const std::string path = "spec.steps[" + std::to_string(i) + "]";
     if (p.steps[i].storage && p.storage.size.empty()) {
-      error(steps[i], "spec.steps[" + std::to_string(i) + "].storage",
+      error(steps[i], path + ".storage",
             "a step with storage: true needs spec.storage (the shared volume's size)");
     }
+    child_name(steps[i], path + ".name", p.meta.name, p.steps[i].name,
+               !p.steps[i].expose_path.empty());
   }
 
   // A cycle through topics (a step that feeds, at any distance, its own input) is refused;
@@ -423,6 +441,10 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
 WeightedService Reader::weighted_service(const YAML::Node& doc) {
   WeightedService w;
   w.meta = meta(doc);
+  if (!w.meta.name.empty() && std::isalpha(static_cast<unsigned char>(w.meta.name[0])) == 0) {
+    error(doc["metadata"]["name"], "metadata.name",
+          "names the router's Service, which must start with a letter");
+  }
   const auto spec = doc["spec"];
   if (!spec.IsDefined()) {
     error(doc, "spec", "is required");
@@ -461,6 +483,10 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
     b.weight = integer(n["weight"], path + ".weight", 1, 1, 1000);
     b.backup = boolean(n["backup"], path + ".backup", false);
     b.replicas = integer(n["replicas"], path + ".replicas", 1, 0, 100);
+    if (b.name == "router") {
+      error(n["name"], path + ".name", "'router' is taken by the WeightedService's nginx router");
+    }
+    child_name(n["name"], path + ".name", w.meta.name, b.name, true);
     if (b.backup && n["weight"].IsDefined())
       error(n["weight"], path + ".weight", "a backup backend takes no weight");
     w.backends.push_back(b);

@@ -31,10 +31,12 @@ Manager::Manager(kube::Client& client, Metrics& metrics, ManagerOptions options,
   informers_.push_back(std::make_unique<kube::Informer>(client_, kube::resources::weighted_services,
                                                         options_.ns,
                                                         owner(kube::resources::weighted_services)));
+  // Only our children: caching every ConfigMap and Deployment of a cluster would cost memory
+  // for nothing.
   for (const auto* r : Reconciler::child_kinds()) {
     informers_.push_back(std::make_unique<kube::Informer>(
-        client_, *r, options_.ns,
-        [this](kube::Change, const json& child) { enqueue_owner(child); }));
+        client_, *r, options_.ns, [this](kube::Change, const json& child) { enqueue_owner(child); },
+        std::string(plan::kManagedBy) + "=pipewright"));
   }
 }
 
@@ -76,6 +78,12 @@ std::optional<json> Manager::get(const kube::Resource& r, const std::string& ns,
 std::vector<json> Manager::list(const kube::Resource& r, const std::string& ns) const {
   const auto* i = informer(r);
   return i != nullptr ? i->list(ns) : std::vector<json>{};
+}
+
+std::vector<json> Manager::list_labeled(const kube::Resource& r, const std::string& ns,
+                                        const std::string& key, const std::string& value) const {
+  const auto* i = informer(r);
+  return i != nullptr ? i->list_labeled(ns, key, value) : std::vector<json>{};
 }
 
 void Manager::enqueue_owner(const json& child) {
@@ -136,6 +144,10 @@ void Manager::work(const std::atomic<bool>& stop) {
 }
 
 void Manager::run(const std::atomic<bool>& stop) {
+  // Reconciling against half-filled caches would re-apply every child and report every
+  // Pipeline not ready: wait until every informer has listed.
+  while (!stop.load() && !synced())
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   enqueue_all();
   std::vector<std::thread> workers;
   for (int i = 0; i < options_.workers; ++i)

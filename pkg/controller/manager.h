@@ -39,6 +39,9 @@ class Manager final : public Cache {
   std::optional<nlohmann::json> get(const kube::Resource& r, const std::string& ns,
                                     const std::string& name) const override;
   std::vector<nlohmann::json> list(const kube::Resource& r, const std::string& ns) const override;
+  std::vector<nlohmann::json> list_labeled(const kube::Resource& r, const std::string& ns,
+                                           const std::string& key,
+                                           const std::string& value) const override;
 
  private:
   void enqueue_owner(const nlohmann::json& child);

@@ -99,8 +99,8 @@ class CountingClient final : public kube::Client {
   }
   void watch(const kube::Resource& r, const std::string& ns, const std::string& rv,
              const std::function<bool(const kube::WatchEvent&)>& on_event,
-             const std::atomic<bool>& stop) override {
-    inner_.watch(r, ns, rv, on_event, stop);
+             const std::atomic<bool>& stop, const std::string& label_selector = {}) override {
+    inner_.watch(r, ns, rv, on_event, stop, label_selector);
   }
 
  private:

@@ -69,7 +69,9 @@ int run_operator(const OperatorOptions& options, const std::atomic<bool>& stop) 
   int code = 0;
   std::unique_ptr<LeaderElector> elector;
   if (options.leader_elect) {
-    elector = std::make_unique<LeaderElector>(*client, options.leader);
+    // The raw client: renewing the lease is a write every retry period, and the writes metric
+    // counts what reconciling does to the cluster.
+    elector = std::make_unique<LeaderElector>(*raw_client, options.leader);
     if (!elector->acquire(stop)) {
       manager.stop_informers();
       return 0;

@@ -42,6 +42,16 @@ const kube::Resource& resource_of(const json& object) {
   throw std::logic_error("no resource for kind " + kind);
 }
 
+// True when `uid` controls the object, or nobody does and it carries our managed-by label (an
+// object we created whose owner reference someone removed).
+bool controlled_by(const json& object, const std::string& uid) {
+  const auto& md = object["metadata"];
+  for (const auto& ref : md.value("ownerReferences", json::array())) {
+    if (ref.value("controller", false)) return ref.value("uid", "") == uid;
+  }
+  return md.value("labels", json::object()).value(plan::kManagedBy, "") == "pipewright";
+}
+
 bool owned_by(const json& object, const std::string& uid) {
   for (const auto& ref : object["metadata"].value("ownerReferences", json::array())) {
     if (ref.value("uid", "") == uid) return true;
@@ -57,6 +67,64 @@ std::string describe(const std::exception& e) {
 }
 
 }  // namespace
+
+std::string Reconciler::bootstrap_of(const std::string& declared) const {
+  return declared.empty() ? options_.default_bootstrap_servers : declared;
+}
+
+Outcome Reconciler::delete_pipeline(const json& object) {
+  const auto& md = object["metadata"];
+  const auto finalizers = md.value("finalizers", std::vector<std::string>{});
+  if (std::find(finalizers.begin(), finalizers.end(), kTopicsFinalizer) == finalizers.end()) {
+    return {};
+  }
+  // Only what deletion needs: the names and policies of the topics.
+  api::Pipeline p;
+  p.meta.name = md.value("name", "");
+  p.meta.namespace_ = md.value("namespace", "");
+  const json spec = object.value("spec", json::object());
+  for (const auto& t : spec.value("topics", json::array())) {
+    api::Topic topic;
+    topic.name = t.value("name", "");
+    topic.topic_name = t.value("topicName", "");
+    topic.deletion_policy = t.value("deletionPolicy", "Retain");
+    p.topics.push_back(topic);
+  }
+  const std::string bootstrap =
+      bootstrap_of(spec.value("kafka", json::object()).value("bootstrapServers", ""));
+  std::string error;
+  try {
+    for (const auto& t : plan::topics(p)) {
+      if (!t.delete_with_pipeline) continue;
+      if (auto err = admin_(bootstrap).remove(t.name); !err.empty()) {
+        error = "deleting topic " + t.name + ": " + err;
+        break;
+      }
+      log::info("topic deleted with its pipeline",
+                {{"topic", t.name}, {"pipeline", p.meta.namespace_ + "/" + p.meta.name}});
+    }
+    if (error.empty()) {
+      set_finalizer(kube::resources::pipelines, object, false);
+      return {};
+    }
+  } catch (const std::exception& e) {
+    error = describe(e);
+  }
+  // Say why deletion waits, where people look.
+  try {
+    json status = object.value("status", json::object());
+    status["phase"] = "Deleting";
+    status["conditions"] = json::array({{{"type", "Ready"},
+                                         {"status", "False"},
+                                         {"reason", "TopicDeletionFailed"},
+                                         {"message", error},
+                                         {"lastTransitionTime", now_rfc3339()}}});
+    write_status(kube::resources::pipelines, object, status);
+  } catch (const std::exception&) {
+    // The retry below reports again.
+  }
+  return {false, std::nullopt, error};
+}
 
 const std::vector<const kube::Resource*>& Reconciler::child_kinds() {
   static const std::vector<const kube::Resource*> kinds = {
@@ -83,6 +151,15 @@ std::string Reconciler::sync_children(const std::vector<json>& desired, const st
       const auto live =
           &r == &kube::resources::http_routes ? client_.get(r, ns, name) : cache_.get(r, ns, name);
       if (live && contains(*live, object)) continue;
+      // Never take over what someone else controls (a user's object, another resource's
+      // child with the same name): report it instead of fighting over it forever.
+      if (live && !controlled_by(*live, owner_uid)) {
+        if (first_error.empty()) {
+          first_error = r.kind + " " + name + " exists and belongs to someone else; rename the " +
+                        "step or remove the object";
+        }
+        continue;
+      }
       client_.apply(r, object);
       log::info(live ? "child brought to its plan" : "child created",
                 {{"kind", r.kind}, {"namespace", ns}, {"name", name}, {"owner", owner_name}});
@@ -91,10 +168,9 @@ std::string Reconciler::sync_children(const std::vector<json>& desired, const st
     }
   }
   for (const auto* r : child_kinds()) {
-    for (const auto& live : cache_.list(*r, ns)) {
+    for (const auto& live : cache_.list_labeled(*r, ns, owner_label, owner_name)) {
       const auto& md = live["metadata"];
-      const auto labels = md.value("labels", json::object());
-      if (labels.value(owner_label, "") != owner_name || !owned_by(live, owner_uid)) continue;
+      if (!owned_by(live, owner_uid)) continue;
       const std::string name = md["name"];
       if (wanted.contains({r->kind, name})) continue;
       try {
@@ -111,8 +187,15 @@ std::string Reconciler::sync_children(const std::vector<json>& desired, const st
 void Reconciler::write_status(const kube::Resource& r, const json& object, const json& status) {
   const json previous = object.value("status", json());
   if (previous == status) return;  // steady state: no write
+  // A merge patch keeps keys it does not name: remove the ones the new status no longer has.
+  json patch = status;
+  if (previous.is_object()) {
+    for (const auto& [key, value] : previous.items()) {
+      if (!patch.contains(key)) patch[key] = nullptr;
+    }
+  }
   client_.merge_patch(r, object["metadata"]["namespace"], object["metadata"]["name"],
-                      {{"status", status}}, "status");
+                      {{"status", patch}}, "status");
 }
 
 bool Reconciler::set_finalizer(const kube::Resource& r, const json& object, bool wanted) {
@@ -146,6 +229,10 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
   const auto& kind = kube::resources::pipelines;
   const auto object = cache_.get(kind, ns, name);
   if (!object) return {};  // deleted: the garbage collector takes the children
+  // Deletion comes first and reads the spec leniently: a spec the operator refuses must not
+  // leave the Pipeline (and its namespace) stuck in Terminating.
+  if ((*object)["metadata"].contains("deletionTimestamp")) return delete_pipeline(*object);
+
   api::Pipeline p;
   PipelineObservation o;
   o.generation = (*object)["metadata"].value("generation", 0L);
@@ -159,31 +246,9 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
   }
 
   const auto topics = plan::topics(p);
-  const std::string bootstrap =
-      p.bootstrap_servers.empty() ? options_.default_bootstrap_servers : p.bootstrap_servers;
+  const std::string bootstrap = bootstrap_of(p.bootstrap_servers);
   const bool delete_topics = std::any_of(topics.begin(), topics.end(),
                                          [](const auto& t) { return t.delete_with_pipeline; });
-
-  if (p.meta.deleting) {
-    if (std::find(p.meta.finalizers.begin(), p.meta.finalizers.end(), kTopicsFinalizer) ==
-        p.meta.finalizers.end()) {
-      return {};
-    }
-    try {
-      for (const auto& t : topics) {
-        if (!t.delete_with_pipeline) continue;
-        if (auto err = admin_(bootstrap).remove(t.name); !err.empty()) {
-          return {false, std::nullopt, "deleting topic " + t.name + ": " + err};
-        }
-        log::info("topic deleted with its pipeline",
-                  {{"topic", t.name}, {"pipeline", ns + "/" + name}});
-      }
-      set_finalizer(kind, *object, false);
-    } catch (const std::exception& e) {
-      return {false, std::nullopt, describe(e)};
-    }
-    return {};
-  }
 
   try {
     if (set_finalizer(kind, *object, delete_topics)) return {};  // the update brings us back
@@ -198,6 +263,10 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
   } else {
     try {
       o.topics = kafka::reconcile_topics(admin_(bootstrap), topics).topics;
+      // A refused decrease waits for the spec to change; any other failure may pass: retry.
+      for (const auto& t : o.topics) {
+        if (!t.ready && t.reason != "PartitionDecreaseRefused") retry = true;
+      }
     } catch (const std::exception& e) {
       o.topics_error = "Kafka at " + bootstrap + ": " + e.what();
       retry = true;
@@ -216,7 +285,10 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
     return {false, std::nullopt, "status: " + describe(e)};
   }
   if (retry)
-    return {false, std::nullopt, o.topics_error.empty() ? o.children_error : o.topics_error};
+    return {false, std::nullopt,
+            !o.topics_error.empty()     ? o.topics_error
+            : !o.children_error.empty() ? o.children_error
+                                        : "a topic is not ready yet"};
   return {};
 }
 

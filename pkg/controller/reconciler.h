@@ -27,6 +27,10 @@ class Cache {
                                             const std::string& name) const = 0;
   virtual std::vector<nlohmann::json> list(const kube::Resource& r,
                                            const std::string& ns) const = 0;
+  // The objects of `ns` labelled `key=value` (an owner's children), without copying the rest.
+  virtual std::vector<nlohmann::json> list_labeled(const kube::Resource& r, const std::string& ns,
+                                                   const std::string& key,
+                                                   const std::string& value) const = 0;
 };
 
 // Kafka admin clients by bootstrap servers (kept open between reconciles).
@@ -57,6 +61,8 @@ class Reconciler {
                     const nlohmann::json& status);
   bool set_finalizer(const kube::Resource& r, const nlohmann::json& object, bool wanted);
   int ready_replicas(const std::string& ns, const std::string& deployment) const;
+  Outcome delete_pipeline(const nlohmann::json& object);
+  std::string bootstrap_of(const std::string& declared) const;
 
   kube::Client& client_;
   const Cache& cache_;

@@ -30,7 +30,12 @@ void WorkQueue::add_after(const std::string& key, std::chrono::milliseconds dela
     add_locked(key);
     return;
   }
-  waiting_.emplace(Clock::now() + delay, key);
+  // One pending retry per key, the earliest: retries from resyncs and child events must not
+  // pile up into parallel chains.
+  const auto when = Clock::now() + delay;
+  if (const auto it = waiting_at_.find(key); it != waiting_at_.end() && it->second <= when) return;
+  waiting_at_[key] = when;
+  waiting_.emplace(when, key);
   cv_.notify_one();
 }
 
@@ -60,8 +65,11 @@ int WorkQueue::failures(const std::string& key) const {
 
 void WorkQueue::promote_due_locked(Clock::time_point now) {
   while (!waiting_.empty() && waiting_.top().first <= now) {
-    const std::string key = waiting_.top().second;
+    const auto [when, key] = waiting_.top();
     waiting_.pop();
+    const auto it = waiting_at_.find(key);
+    if (it == waiting_at_.end() || it->second != when) continue;  // superseded by an earlier one
+    waiting_at_.erase(it);
     add_locked(key);
   }
 }

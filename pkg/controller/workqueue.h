@@ -50,6 +50,7 @@ class WorkQueue {
   std::map<std::string, int> failures_;
   using Timed = std::pair<Clock::time_point, std::string>;
   std::priority_queue<Timed, std::vector<Timed>, std::greater<>> waiting_;
+  std::map<std::string, Clock::time_point> waiting_at_;  // the one live entry per key
   bool shutdown_ = false;
 };
 

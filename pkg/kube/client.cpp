@@ -163,9 +163,10 @@ class RestClient final : public Client {
   }
 
   void watch(const Resource& r, const std::string& ns, const std::string& resource_version,
-             const std::function<bool(const WatchEvent&)>& on_event,
-             const std::atomic<bool>& stop) override {
+             const std::function<bool(const WatchEvent&)>& on_event, const std::atomic<bool>& stop,
+             const std::string& label_selector = {}) override {
     std::string path = r.path(ns) + "?watch=1&allowWatchBookmarks=true";
+    if (!label_selector.empty()) path += "&labelSelector=" + encode(label_selector);
     if (!resource_version.empty()) path += "&resourceVersion=" + encode(resource_version);
     path += "&timeoutSeconds=" + std::to_string(watch_timeout_seconds());
     const Response resp = watch_rest_.watch(

@@ -87,10 +87,11 @@ class Client {
                       const std::string& propagation = "Background") = 0;
   // Watches from `resource_version` with bookmarks, calling `on_event` for each event until it
   // returns false, the server ends the stream (its timeout), or `stop` becomes true. A 410 Gone
-  // (as a status or as an ERROR event) throws ApiError with status 410.
+  // (as a status or as an ERROR event) throws ApiError with status 410. `label_selector`
+  // narrows the watch as it narrows a list.
   virtual void watch(const Resource& r, const std::string& ns, const std::string& resource_version,
                      const std::function<bool(const WatchEvent&)>& on_event,
-                     const std::atomic<bool>& stop) = 0;
+                     const std::atomic<bool>& stop, const std::string& label_selector = {}) = 0;
 };
 
 // The cpprestsdk implementation over kube::Rest.

@@ -55,8 +55,9 @@ class Backoff {
 }  // namespace
 
 struct Informer::State {
-  State(Client& c, const Resource& r, const std::string& n, const Handler& h)
-      : client(c), resource(r), ns(n), handler(h) {}
+  State(Client& c, const Resource& r, const std::string& n, const Handler& h,
+        const std::string& selector)
+      : client(c), resource(r), ns(n), handler(h), label_selector(selector) {}
 
   // Lists from scratch, makes the cache the list and tells the handler the difference: what
   // vanished is deleted, what is new is added, what has another resourceVersion is modified.
@@ -75,6 +76,7 @@ struct Informer::State {
   const Resource& resource;
   const std::string& ns;
   const Handler& handler;
+  const std::string& label_selector;
 
   std::mutex mu;                      // guards cache
   std::map<std::string, json> cache;  // by "namespace/name" ("name" when cluster-scoped)
@@ -87,7 +89,7 @@ struct Informer::State {
 };
 
 std::string Informer::State::relist() {
-  ListResult fresh = client.list(resource, ns);
+  ListResult fresh = client.list(resource, ns, label_selector);
   std::map<std::string, json> next;
   for (auto& item : fresh.items) {
     std::string key = key_of(item);
@@ -169,12 +171,14 @@ bool Informer::State::sleep(milliseconds d) {
   return !wake.wait_for(lock, d, [this] { return stop.load(); });
 }
 
-Informer::Informer(Client& client, Resource resource, std::string ns, Handler handler)
+Informer::Informer(Client& client, Resource resource, std::string ns, Handler handler,
+                   std::string label_selector)
     : client_(client),
       resource_(std::move(resource)),
       ns_(std::move(ns)),
       handler_(std::move(handler)),
-      state_(std::make_unique<State>(client_, resource_, ns_, handler_)) {}
+      label_selector_(std::move(label_selector)),
+      state_(std::make_unique<State>(client_, resource_, ns_, handler_, label_selector_)) {}
 
 Informer::~Informer() {
   stop();
@@ -215,6 +219,23 @@ std::vector<nlohmann::json> Informer::list(const std::string& ns) const {
   return out;
 }
 
+std::vector<nlohmann::json> Informer::list_labeled(const std::string& ns, const std::string& key,
+                                                   const std::string& value) const {
+  const std::lock_guard lock(state_->mu);
+  std::vector<nlohmann::json> out;
+  for (const auto& [k, object] : state_->cache) {
+    const auto& md = object["metadata"];
+    if (!ns.empty() && md.value("namespace", "") != ns) continue;
+    const auto labels = md.find("labels");
+    if (labels == md.end() || !labels->is_object()) continue;
+    const auto label = labels->find(key);
+    if (label != labels->end() && label->is_string() && label->get<std::string>() == value) {
+      out.push_back(object);
+    }
+  }
+  return out;
+}
+
 int Informer::relists() const {
   return state_->relists;
 }
@@ -244,7 +265,7 @@ void Informer::run() {
             gone_in_a_row = 0;
             return true;
           },
-          s.stop);
+          s.stop, label_selector_);
       if (s.stop) break;
       // The server ended the stream (its timeout): watch again from `rv` at once. A stream that
       // closes straight away without a word is a server in trouble: wait rather than spin.

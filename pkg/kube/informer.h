@@ -25,8 +25,10 @@ class Informer {
  public:
   using Handler = std::function<void(Change, const nlohmann::json& object)>;
 
-  // `ns` empty: every namespace. The handler runs on the informer's thread.
-  Informer(Client& client, Resource resource, std::string ns, Handler handler);
+  // `ns` empty: every namespace; `label_selector` empty: every object. The handler runs on the
+  // informer's thread.
+  Informer(Client& client, Resource resource, std::string ns, Handler handler,
+           std::string label_selector = {});
   ~Informer();
   Informer(const Informer&) = delete;
   Informer& operator=(const Informer&) = delete;
@@ -40,6 +42,9 @@ class Informer {
   // From the cache (copies).
   std::optional<nlohmann::json> get(const std::string& ns, const std::string& name) const;
   std::vector<nlohmann::json> list(const std::string& ns = {}) const;
+  // Only the objects of `ns` whose label `key` is `value` (filtered before copying).
+  std::vector<nlohmann::json> list_labeled(const std::string& ns, const std::string& key,
+                                           const std::string& value) const;
   // How many times the loop listed from scratch (1 after a clean start); for tests and metrics.
   int relists() const;
 
@@ -52,6 +57,7 @@ class Informer {
   Resource resource_;
   std::string ns_;
   Handler handler_;
+  std::string label_selector_;
   std::unique_ptr<State> state_;
 };
 

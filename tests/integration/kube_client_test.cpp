@@ -535,8 +535,8 @@ class GateClient : public kube::Client {
     return inner_.remove(r, ns, name, propagation);
   }
   void watch(const kube::Resource& r, const std::string& ns, const std::string& rv,
-             const std::function<bool(const WatchEvent&)>& on_event,
-             const std::atomic<bool>& stop) override {
+             const std::function<bool(const WatchEvent&)>& on_event, const std::atomic<bool>& stop,
+             const std::string& label_selector = {}) override {
     pass();
     ++watching_;
     // The inner watch stops on our flag, raised when the caller stops or the gate is cut.
@@ -553,7 +553,7 @@ class GateClient : public kube::Client {
       --watching_;
     };
     try {
-      inner_.watch(r, ns, rv, on_event, end);
+      inner_.watch(r, ns, rv, on_event, end, label_selector);
     } catch (...) {
       finish();
       throw;

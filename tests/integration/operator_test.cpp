@@ -314,6 +314,34 @@ spec:
   EXPECT_EQ(partitions("demo.gc.keep"), 1) << "a Retain topic was deleted";
 }
 
+TEST_F(Operator, APipelineMadeInvalidCanStillBeDeleted) {
+  const std::string head =
+      "apiVersion: pipewright.io/v1alpha1\nkind: Pipeline\n"
+      "metadata: {name: stuck, namespace: demo}\nspec:\n"
+      "  topics: [{name: a, deletionPolicy: Delete}, {name: b}]\n  steps:\n";
+  ASSERT_EQ(
+      apply_text(head + "    - {name: one, worker: enrich, inputs: [a], outputs: [b]}\n").exit_code,
+      0);
+  ASSERT_TRUE(eventually([&] { return partitions("demo.stuck.a") == 1; }));
+  ASSERT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "stuck");
+    return p && (*p)["metadata"].value("finalizers", json::array()).size() == 1;
+  }));
+  // A cycle: the schema accepts it, the operator refuses it.
+  ASSERT_EQ(apply_text(head + "    - {name: one, worker: enrich, inputs: [a], outputs: [b]}\n"
+                              "    - {name: two, worker: enrich, inputs: [b], outputs: [a]}\n")
+                .exit_code,
+            0);
+  ASSERT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "stuck");
+    return p && condition(*p, "Ready", "reason") == "InvalidSpec";
+  }));
+  ASSERT_EQ(kubectl({"-n", "demo", "delete", "pl", "stuck", "--wait=false"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return !pipeline("demo", "stuck").has_value(); }))
+      << "stuck in Terminating";
+  EXPECT_TRUE(eventually([&] { return partitions("demo.stuck.a") == 0; }));
+}
+
 TEST_F(Operator, ChangesMadeAroundAnApiServerRestartAreNotMissed) {
   plane->stop_apiserver();
   plane->start_apiserver();

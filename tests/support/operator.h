@@ -36,6 +36,7 @@ class OperatorProcess {
   // A metric's value summed over its label sets (e.g. pipewright_api_writes_total).
   double metric_sum(const std::string& name) const;
   bool running() { return process_.running(); }
+  pid_t pid() const { return process_.pid(); }
   void kill(int signal) { process_.kill(signal); }
   int stop() { return process_.stop(); }
   const std::filesystem::path& log_file() const { return log_; }

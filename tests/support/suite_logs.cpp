@@ -63,7 +63,15 @@ class KeepLogsOnFailure : public ::testing::EmptyTestEventListener {
     }
     std::cout << "[ LOGS     ] " << suite.name() << " failed; component logs kept in " << dir
               << "\n";
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    for (auto it = std::filesystem::recursive_directory_iterator(dir);
+         it != std::filesystem::recursive_directory_iterator(); ++it) {
+      // Component logs sit in the suite's folder or one below; deeper .log files are data
+      // (Kafka's segments).
+      if (it.depth() > 1) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      const auto& entry = *it;
       if (!entry.is_regular_file() || entry.path().extension() != ".log") continue;
       std::cout << "----- tail of " << entry.path().string() << " -----\n"
                 << tail(entry.path(), 2500) << "\n";

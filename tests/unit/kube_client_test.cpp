@@ -94,8 +94,8 @@ class ScriptedClient : public kube::Client {
     return out;
   }
   void watch(const kube::Resource&, const std::string&, const std::string& resource_version,
-             const std::function<bool(const WatchEvent&)>& on_event,
-             const std::atomic<bool>& stop) override {
+             const std::function<bool(const WatchEvent&)>& on_event, const std::atomic<bool>& stop,
+             const std::string& = {}) override {
     Watch next;
     {
       const std::lock_guard lock(mu_);

@@ -223,3 +223,29 @@ TEST(Manifest, ObjectsFromTheApiServerParseWithTheirMetadata) {
 
 }  // namespace
 }  // namespace pipewright::api
+
+namespace pipewright::api {
+namespace {
+
+TEST(Manifest, ChildNamesKubernetesWouldRefuseAreCaughtHere) {
+  const auto errors = errors_of(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: 2024-orders-from-the-very-long-named-legacy-shop-system}
+spec:
+  steps:
+    - {name: api-frontend-gateway, worker: orders-api, expose: {path: /orders}}
+---
+apiVersion: pipewright.io/v1alpha1
+kind: WeightedService
+metadata: {name: mult}
+spec:
+  worker: mult
+  backends: [{name: router}, {name: b}]
+)");
+  EXPECT_TRUE(has_error(errors, "spec.steps[0].name", "longer than 63")) << dump(errors);
+  EXPECT_TRUE(has_error(errors, "spec.steps[0].name", "must start with a letter")) << dump(errors);
+  EXPECT_TRUE(has_error(errors, "spec.backends[0].name", "'router' is taken")) << dump(errors);
+}
+
+}  // namespace
+}  // namespace pipewright::api

@@ -50,6 +50,16 @@ TEST(WorkQueue, FailuresBackOffExponentiallyAndForgetResets) {
   EXPECT_EQ(q.failures("k"), 0);
 }
 
+TEST(WorkQueue, DelayedRetriesOfOneKeyDoNotPileUp) {
+  WorkQueue q;
+  q.add_after("k", milliseconds(30));
+  q.add_after("k", milliseconds(10));  // earlier: replaces the first
+  q.add_after("k", milliseconds(50));  // later: dropped
+  EXPECT_EQ(q.get(milliseconds(1000)), "k");
+  q.done("k");
+  EXPECT_EQ(q.get(milliseconds(150)), std::nullopt) << "a second retry chain fired";
+}
+
 TEST(WorkQueue, ShutdownWakesAWaitingWorker) {
   WorkQueue q;
   std::optional<std::string> got = "sentinel";
