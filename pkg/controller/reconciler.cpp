@@ -137,9 +137,41 @@ Reconciler::Reconciler(kube::Client& client, const Cache& cache, AdminFor admin,
                        plan::RenderOptions options)
     : client_(client), cache_(cache), admin_(std::move(admin)), options_(std::move(options)) {}
 
-std::string Reconciler::sync_children(const std::vector<json>& desired, const std::string& ns,
-                                      const std::string& owner_label, const std::string& owner_name,
-                                      const std::string& owner_uid) {
+void Reconciler::event(const json& owner, const std::string& type, const std::string& reason,
+                       const std::string& message) {
+  const auto& md = owner["metadata"];
+  const std::string now = now_rfc3339();
+  const json e = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata",
+       {{"generateName", md.value("name", "") + "."}, {"namespace", md.value("namespace", "")}}},
+      {"involvedObject",
+       {{"apiVersion", owner.value("apiVersion", "")},
+        {"kind", owner.value("kind", "")},
+        {"name", md.value("name", "")},
+        {"namespace", md.value("namespace", "")},
+        {"uid", md.value("uid", "")}}},
+      {"type", type},
+      {"reason", reason},
+      {"message", message.substr(0, 1024)},
+      {"firstTimestamp", now},
+      {"lastTimestamp", now},
+      {"count", 1},
+      {"source", {{"component", "pipewright-operator"}}},
+      {"reportingComponent", "pipewright-operator"}};
+  try {
+    client_.create(kube::resources::events, e);
+  } catch (const std::exception& err) {
+    log::debug("event not recorded", {{"reason", reason}, {"error", err.what()}});
+  }
+}
+
+std::string Reconciler::sync_children(const std::vector<json>& desired, const json& owner,
+                                      const std::string& owner_label) {
+  const std::string ns = owner["metadata"].value("namespace", "");
+  const std::string owner_name = owner["metadata"].value("name", "");
+  const std::string owner_uid = owner["metadata"].value("uid", "");
   std::string first_error;
   std::set<std::pair<std::string, std::string>> wanted;  // (kind, name)
   for (const auto& object : desired) {
@@ -154,15 +186,16 @@ std::string Reconciler::sync_children(const std::vector<json>& desired, const st
       // Never take over what someone else controls (a user's object, another resource's
       // child with the same name): report it instead of fighting over it forever.
       if (live && !controlled_by(*live, owner_uid)) {
-        if (first_error.empty()) {
-          first_error = r.kind + " " + name + " exists and belongs to someone else; rename the " +
-                        "step or remove the object";
-        }
+        const std::string why = r.kind + " " + name +
+                                " exists and belongs to someone else; rename the step or remove "
+                                "the object";
+        if (first_error.empty()) first_error = why;
         continue;
       }
       client_.apply(r, object);
       log::info(live ? "child brought to its plan" : "child created",
                 {{"kind", r.kind}, {"namespace", ns}, {"name", name}, {"owner", owner_name}});
+      event(owner, "Normal", live ? "Updated" : "Created", r.kind + " " + name);
     } catch (const std::exception& e) {
       if (first_error.empty()) first_error = r.kind + " " + name + ": " + describe(e);
     }
@@ -176,9 +209,27 @@ std::string Reconciler::sync_children(const std::vector<json>& desired, const st
       try {
         client_.remove(*r, ns, name);
         log::info("stale child deleted", {{"kind", r->kind}, {"namespace", ns}, {"name", name}});
+        event(owner, "Normal", "Deleted", r->kind + " " + name + " is no longer in the spec");
       } catch (const std::exception& e) {
         if (first_error.empty()) first_error = r->kind + " " + name + ": " + describe(e);
       }
+    }
+  }
+  // HTTPRoutes have no informer (Gateway API may be absent): ask the server, and take its 404
+  // for "no Gateway API here".
+  if (owner_label == plan::kWeightedServiceLabel) {
+    try {
+      const auto& r = kube::resources::http_routes;
+      for (const auto& live : client_.list(r, ns, owner_label + "=" + owner_name).items) {
+        const std::string name = live["metadata"]["name"];
+        if (owned_by(live, owner_uid) && !wanted.contains({r.kind, name}))
+          client_.remove(r, ns, name);
+      }
+    } catch (const kube::ApiError& e) {
+      if (!e.not_found() && first_error.empty())
+        first_error = std::string("HTTPRoute: ") + e.what();
+    } catch (const std::exception& e) {
+      if (first_error.empty()) first_error = std::string("HTTPRoute: ") + e.what();
     }
   }
   return first_error;
@@ -187,6 +238,21 @@ std::string Reconciler::sync_children(const std::vector<json>& desired, const st
 void Reconciler::write_status(const kube::Resource& r, const json& object, const json& status) {
   const json previous = object.value("status", json());
   if (previous == status) return;  // steady state: no write
+  // People follow readiness in `kubectl describe`: one Event when its reason changes.
+  const auto ready_reason = [](const json& s) {
+    for (const auto& c : s.is_object() ? s.value("conditions", json::array()) : json::array()) {
+      if (c.value("type", "") == "Ready")
+        return c.value("status", "") + "/" + c.value("reason", "");
+    }
+    return std::string();
+  };
+  if (const auto now = ready_reason(status); now != ready_reason(previous) && !now.empty()) {
+    for (const auto& c : status["conditions"]) {
+      if (c.value("type", "") != "Ready") continue;
+      event(object, c.value("status", "") == "True" ? "Normal" : "Warning", c.value("reason", ""),
+            c.value("message", ""));
+    }
+  }
   // A merge patch keeps keys it does not name: remove the ones the new status no longer has.
   json patch = status;
   if (previous.is_object()) {
@@ -273,8 +339,7 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
     }
   }
 
-  o.children_error =
-      sync_children(plan::render(p, options_), ns, plan::kPipelineLabel, name, p.meta.uid);
+  o.children_error = sync_children(plan::render(p, options_), *object, plan::kPipelineLabel);
   retry = retry || !o.children_error.empty();
   for (const auto& s : p.steps) {
     o.steps.push_back({s.name, s.replicas, ready_replicas(ns, name + "-" + s.name)});
@@ -308,8 +373,7 @@ Outcome Reconciler::weighted_service(const std::string& ns, const std::string& n
     return {};
   }
   if (w.meta.deleting) return {};
-  o.children_error =
-      sync_children(plan::render(w, options_), ns, plan::kWeightedServiceLabel, name, w.meta.uid);
+  o.children_error = sync_children(plan::render(w, options_), *object, plan::kWeightedServiceLabel);
   for (const auto& b : w.backends) {
     o.backends.push_back(
         {b.name, b.weight, b.backup, b.replicas, ready_replicas(ns, name + "-" + b.name)});

@@ -54,9 +54,11 @@ class Reconciler {
 
  private:
   // Applies what differs, deletes what the owner no longer names; returns the first error.
-  std::string sync_children(const std::vector<nlohmann::json>& desired, const std::string& ns,
-                            const std::string& owner_label, const std::string& owner_name,
-                            const std::string& owner_uid);
+  std::string sync_children(const std::vector<nlohmann::json>& desired, const nlohmann::json& owner,
+                            const std::string& owner_label);
+  // A Kubernetes Event on `owner` (best effort: a failure is only logged).
+  void event(const nlohmann::json& owner, const std::string& type, const std::string& reason,
+             const std::string& message);
   void write_status(const kube::Resource& r, const nlohmann::json& object,
                     const nlohmann::json& status);
   bool set_finalizer(const kube::Resource& r, const nlohmann::json& object, bool wanted);

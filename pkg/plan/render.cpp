@@ -1,5 +1,7 @@
 #include "pkg/plan/render.h"
 
+#include "pkg/plan/quantity.h"
+
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
@@ -208,7 +210,7 @@ json storage_claim(const Owner& owner, const api::Storage& storage) {
   json c = object(owner, "v1", "PersistentVolumeClaim", owner.meta.name + "-data",
                   labels(owner, "pipewright", "storage"));
   c["spec"] = {{"accessModes", json::array({storage.access_mode})},
-               {"resources", {{"requests", {{"storage", storage.size}}}}}};
+               {"resources", {{"requests", {{"storage", canonical_quantity(storage.size)}}}}}};
   if (!storage.storage_class_name.empty())
     c["spec"]["storageClassName"] = storage.storage_class_name;
   return stamped(c);

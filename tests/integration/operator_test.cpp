@@ -148,6 +148,11 @@ TEST_F(Operator, EveryExampleGetsItsChildrenAndTopics) {
   EXPECT_NE(conf.find("backup"), std::string::npos) << conf;
 
   EXPECT_TRUE(eventually([&] { return partitions("demo.images.images") == 3; }));
+  const auto events = kubectl({"-n", "demo", "get", "events", "--field-selector",
+                               "involvedObject.kind=Pipeline,involvedObject.name=images", "-o",
+                               R"(jsonpath={range .items[*]}{.reason} {.message}{"\n"}{end})"});
+  EXPECT_NE(events.output.find("Created Deployment images-rotate\n"), std::string::npos)
+      << events.output;
   EXPECT_EQ(partitions("demo.events.events"), 4);
   EXPECT_EQ(partitions("demo.orders.orders-valid"), 3);
 

@@ -9,6 +9,7 @@
 
 #include "pkg/api/manifest.h"
 #include "pkg/plan/env.h"
+#include "pkg/plan/quantity.h"
 #include "pkg/plan/render.h"
 #include "tests/support/suite_logs.h"
 
@@ -497,6 +498,25 @@ TEST(ToYaml, ReadsBackAsTheSameJson) {
   EXPECT_EQ(from_yaml(docs[0]), tricky) << text;
   EXPECT_EQ(from_yaml(docs[1]), second) << text;
   EXPECT_EQ(text.rfind("apiVersion: v1\nkind: ConfigMap\nmetadata:\n", 0), 0u) << text;
+}
+
+}  // namespace
+}  // namespace pipewright::plan
+
+namespace pipewright::plan {
+namespace {
+
+TEST(Quantity, RenderedSizesAreInTheFormTheApiServerStores) {
+  EXPECT_EQ(canonical_quantity("1Gi"), "1Gi");
+  EXPECT_EQ(canonical_quantity("1024Mi"), "1Gi");
+  EXPECT_EQ(canonical_quantity("1.5Gi"), "1536Mi");
+  EXPECT_EQ(canonical_quantity("1000M"), "1G");
+  EXPECT_EQ(canonical_quantity("1500M"), "1500M");
+  EXPECT_EQ(canonical_quantity("0.5G"), "500M");
+  EXPECT_EQ(canonical_quantity("1073741824"), "1073741824");
+  EXPECT_EQ(canonical_quantity("2048"), "2048");
+  EXPECT_EQ(canonical_quantity("0.5Ki"), "512");
+  EXPECT_EQ(canonical_quantity("0.1Ki"), "0.1Ki");  // 102.4 bytes: left for the server
 }
 
 }  // namespace
