@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
 namespace pipewright::kafka {
 namespace {
@@ -121,6 +122,11 @@ class RdKafkaAdmin final : public TopicAdmin {
       }
       results.push_back(r);
     }
+    // "Created" means usable: wait until the broker's metadata shows the new topics, so a
+    // producer started right after does not meet an unknown topic.
+    for (const auto& r : results) {
+      if (r.outcome == TopicOutcome::created) wait_visible(r.name, 1);
+    }
     return results;
   }
 
@@ -146,7 +152,11 @@ class RdKafkaAdmin final : public TopicAdmin {
     size_t n = 0;
     const auto* res = rd_kafka_CreatePartitions_result_topics(
         rd_kafka_event_CreatePartitions_result(call.event()), &n);
-    return n == 0 ? std::string() : topic_error(res[0]);
+    if (n > 0) {
+      if (auto failed = topic_error(res[0]); !failed.empty()) return failed;
+    }
+    wait_visible(name, total);
+    return {};
   }
 
   std::string set_config(const std::string& name,
@@ -188,6 +198,19 @@ class RdKafkaAdmin final : public TopicAdmin {
   }
 
  private:
+  // Polls metadata until `name` has at least `partitions` (or the timeout passes).
+  void wait_visible(const std::string& name, int partitions_wanted) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        if (partitions(name) >= partitions_wanted) return;
+      } catch (const std::exception&) {
+        // A broker not answering yet: keep trying until the deadline.
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
   // Metadata of one topic only: asking for all topics on every reconcile would cost O(topics)
   // per Pipeline, O(n^2) for a cluster. Throws when the cluster cannot be reached.
   int partitions(const std::string& name) {

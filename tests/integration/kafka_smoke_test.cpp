@@ -7,23 +7,13 @@
 #include "pkg/kafka/admin.h"
 #include "pkg/local/kafka_broker.h"
 #include "pkg/proc/net.h"
-#include "tests/support/shared.h"
+#include "tests/support/kafka_suite.h"
 #include "tests/support/suite_logs.h"
 
 namespace pipewright {
 namespace {
 
-using testing::Shared;
-
-class KafkaSmoke : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    broker.start([] { return local::KafkaBroker::start({testing::component_dir("kafka")}); });
-  }
-  static void TearDownTestSuite() { broker.reset(); }
-  void SetUp() override { ASSERT_TRUE(broker) << broker.error; }
-  static inline Shared<local::KafkaBroker> broker;
-};
+using KafkaSmoke = testing::KafkaSuite;
 
 TEST_F(KafkaSmoke, ProducesAndConsumesAMessageThroughARealBroker) {
   plan::TopicPlan topic;

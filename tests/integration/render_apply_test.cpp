@@ -17,6 +17,7 @@
 #include "tests/support/control_plane.h"
 #include "tests/support/http_client.h"
 #include "tests/support/http_server.h"
+#include "tests/support/operator.h"
 #include "tests/support/servers.h"
 #include "tests/support/shared.h"
 #include "tests/support/suite_logs.h"
@@ -33,16 +34,7 @@ class RenderApply : public ::testing::Test {
   static void SetUpTestSuite() {
     plane.start([] {
       auto cp = ControlPlane::start({.controller_manager = false});
-      const auto crds = (testing::source_dir() / "crds").string();
-      if (const auto r = cp->kubectl({"apply", "-f", crds}); r.exit_code != 0) {
-        throw std::runtime_error("kubectl apply -f crds/: " + r.output);
-      }
-      if (const auto r =
-              cp->kubectl({"wait", "--for", "condition=established", "--timeout=60s",
-                           "crd/pipelines.pipewright.io", "crd/weightedservices.pipewright.io"});
-          r.exit_code != 0) {
-        throw std::runtime_error("CRDs not established: " + r.output);
-      }
+      testing::install_crds(*cp);
       cp->kubectl({"create", "namespace", "demo"});
       return cp;
     });

@@ -6,23 +6,13 @@
 #include "pkg/kafka/admin.h"
 #include "pkg/local/kafka_broker.h"
 #include "pkg/proc/net.h"
-#include "tests/support/shared.h"
+#include "tests/support/kafka_suite.h"
 #include "tests/support/suite_logs.h"
 
 namespace pipewright {
 namespace {
 
-using testing::Shared;
-
-class Topics : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    broker.start([] { return local::KafkaBroker::start({testing::component_dir("kafka")}); });
-  }
-  static void TearDownTestSuite() { broker.reset(); }
-  void SetUp() override { ASSERT_TRUE(broker) << broker.error; }
-  static inline Shared<local::KafkaBroker> broker;
-};
+using Topics = testing::KafkaSuite;
 
 plan::TopicPlan topic(const std::string& name, int partitions,
                       std::map<std::string, std::string> config = {}) {
@@ -54,6 +44,10 @@ TEST_F(Topics, CreateGrowRefuseShrinkAndRestoreSettings) {
 
   // Grow, and someone changed a setting by hand: both are brought back to the plan.
   ASSERT_EQ(admin->set_config("demo.p.images", {{"retention.ms", "1000"}}), "");
+  // The hand edit is done once brokers show it (describe may lag the controller briefly).
+  ASSERT_TRUE(proc::poll_until(std::chrono::seconds(10), [&] {
+    return admin->describe({"demo.p.images"})[0].config.at("retention.ms") == "1000";
+  }));
   const auto grown = kafka::reconcile_topics(*admin, {topic("images", 5, week), topic("out", 1)});
   EXPECT_EQ(grown.writes, 2);
   EXPECT_TRUE(grown.topics[0].ready) << grown.topics[0].message;

@@ -22,11 +22,15 @@ void must(const proc::RunResult& r, const std::string& what) {
 
 }  // namespace
 
-void install_crds_and_rbac(const ControlPlane& plane) {
+void install_crds(const ControlPlane& plane) {
   must(plane.kubectl({"apply", "-f", (source_dir() / "crds").string()}), "kubectl apply crds/");
   must(plane.kubectl({"wait", "--for", "condition=established", "--timeout=60s",
                       "crd/pipelines.pipewright.io", "crd/weightedservices.pipewright.io"}),
        "CRDs not established");
+}
+
+void install_crds_and_rbac(const ControlPlane& plane) {
+  install_crds(plane);
   plane.kubectl({"create", "namespace", kOperatorNamespace});
   // --output-dir: helm warns on stderr about the chart's crds symlink, so its stdout with
   // stderr is not YAML.

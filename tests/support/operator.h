@@ -14,7 +14,10 @@ namespace pipewright::testing {
 
 inline constexpr const char* kOperatorNamespace = "pipewright-system";
 
-// kubectl apply of crds/ (waiting until Established) and of the chart's ServiceAccount and RBAC
+// kubectl apply of crds/, waiting until they are Established. Throws with kubectl's words.
+void install_crds(const ControlPlane& plane);
+
+// install_crds, then the chart's ServiceAccount and RBAC
 // (helm template --show-only), in kOperatorNamespace. Throws with kubectl's words on failure.
 void install_crds_and_rbac(const ControlPlane& plane);
 
