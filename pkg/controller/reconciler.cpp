@@ -52,6 +52,11 @@ bool controlled_by(const json& object, const std::string& uid) {
   return md.value("labels", json::object()).value(plan::kManagedBy, "") == "pipewright";
 }
 
+// "spec.steps[1].worker: unknown worker 'x'": what status shows of a refused spec.
+std::string first_problem(const api::ManifestError& e) {
+  return e.errors().empty() ? e.what() : e.errors()[0].path + ": " + e.errors()[0].message;
+}
+
 bool owned_by(const json& object, const std::string& uid) {
   for (const auto& ref : object["metadata"].value("ownerReferences", json::array())) {
     if (ref.value("uid", "") == uid) return true;
@@ -305,8 +310,7 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
   try {
     p = api::pipeline_from_json(*object);
   } catch (const api::ManifestError& e) {
-    o.invalid_spec =
-        e.errors().empty() ? e.what() : e.errors()[0].path + ": " + e.errors()[0].message;
+    o.invalid_spec = first_problem(e);
     write_status(kind, *object, pipeline_status(o, object->value("status", json()), now_rfc3339()));
     return {};  // nothing to retry until the spec changes
   }
@@ -367,8 +371,7 @@ Outcome Reconciler::weighted_service(const std::string& ns, const std::string& n
   try {
     w = api::weighted_service_from_json(*object);
   } catch (const api::ManifestError& e) {
-    o.invalid_spec =
-        e.errors().empty() ? e.what() : e.errors()[0].path + ": " + e.errors()[0].message;
+    o.invalid_spec = first_problem(e);
     write_status(kind, *object, service_status(o, object->value("status", json()), now_rfc3339()));
     return {};
   }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/control_plane.h"
+#include "tests/support/crd_suite.h"
 #include "tests/support/operator.h"
 #include "tests/support/shared.h"
 #include "tests/support/suite_logs.h"
@@ -15,22 +16,9 @@ namespace pipewright {
 namespace {
 
 using nlohmann::json;
-using testing::ControlPlane;
-using testing::Shared;
 
-class Crd : public ::testing::Test {
+class Crd : public testing::CrdSuite {
  protected:
-  static void SetUpTestSuite() {
-    plane.start([] {
-      auto cp = ControlPlane::start({.controller_manager = false});
-      testing::install_crds(*cp);
-      cp->kubectl({"create", "namespace", "demo"});
-      return cp;
-    });
-  }
-  static void TearDownTestSuite() { plane.reset(); }
-  void SetUp() override { ASSERT_TRUE(plane) << plane.error; }
-
   // Applies a manifest given as text; returns kubectl's exit code and output.
   static proc::RunResult apply(const std::string& yaml, bool dry_run = false) {
     const auto file = testing::suite_dir() / "manifest.yaml";
@@ -39,7 +27,6 @@ class Crd : public ::testing::Test {
     if (dry_run) args.emplace_back("--dry-run=server");
     return plane->kubectl(args);
   }
-  static inline Shared<ControlPlane> plane;
 };
 
 const std::string kHead =

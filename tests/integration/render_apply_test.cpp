@@ -15,6 +15,7 @@
 #include "pkg/plan/render.h"
 #include "pkg/proc/run.h"
 #include "tests/support/control_plane.h"
+#include "tests/support/crd_suite.h"
 #include "tests/support/http_client.h"
 #include "tests/support/http_server.h"
 #include "tests/support/operator.h"
@@ -26,29 +27,14 @@ namespace pipewright {
 namespace {
 
 using nlohmann::json;
-using testing::ControlPlane;
-using testing::Shared;
 
-class RenderApply : public ::testing::Test {
+class RenderApply : public testing::CrdSuite {
  protected:
-  static void SetUpTestSuite() {
-    plane.start([] {
-      auto cp = ControlPlane::start({.controller_manager = false});
-      testing::install_crds(*cp);
-      cp->kubectl({"create", "namespace", "demo"});
-      return cp;
-    });
-  }
-  static void TearDownTestSuite() { plane.reset(); }
-  void SetUp() override { ASSERT_TRUE(plane) << plane.error; }
-
   static std::filesystem::path write(const std::string& name, const std::string& text) {
     const auto file = testing::suite_dir() / name;
     std::ofstream(file) << text;
     return file;
   }
-
-  static inline Shared<ControlPlane> plane;
 };
 
 std::vector<json> render_all(const api::Manifests& m, const plan::RenderOptions& options) {
