@@ -78,9 +78,9 @@ ApiError response_error(const std::string& method, const std::string& path, cons
 
 class RestClient final : public Client {
  public:
-  explicit RestClient(const Config& config)
+  RestClient(const Config& config, std::chrono::seconds timeout)
       : default_namespace_(config.namespace_.empty() ? "default" : config.namespace_),
-        rest_(config),
+        rest_(config, timeout),
         watch_rest_(config, kWatchIdleTimeout) {}
 
   ListResult list(const Resource& r, const std::string& ns, const std::string& label_selector,
@@ -214,8 +214,8 @@ class RestClient final : public Client {
 
 }  // namespace
 
-std::unique_ptr<Client> make_client(const Config& config) {
-  return std::make_unique<RestClient>(config);
+std::unique_ptr<Client> make_client(const Config& config, std::chrono::seconds timeout) {
+  return std::make_unique<RestClient>(config, timeout);
 }
 
 }  // namespace pipewright::kube

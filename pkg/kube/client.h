@@ -4,6 +4,7 @@
 // and decorators (write counting for the zero-writes metric) substitute it at the seam.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -95,6 +96,8 @@ class Client {
 };
 
 // The cpprestsdk implementation over kube::Rest.
-std::unique_ptr<Client> make_client(const Config& config);
+// `timeout` bounds each request (watches have their own idle timeout).
+std::unique_ptr<Client> make_client(const Config& config,
+                                    std::chrono::seconds timeout = std::chrono::seconds(30));
 
 }  // namespace pipewright::kube
