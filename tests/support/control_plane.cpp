@@ -64,7 +64,7 @@ void ControlPlane::write_pki() {
        "openssl csr");
   {
     std::ofstream ext(dir_ / "san.ext");
-    ext << "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,"
+    ext << "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,"
            "DNS:kubernetes.default,DNS:kubernetes.default.svc\n";
   }
   must(proc::run({openssl, "x509", "-req", "-in", d + "/apiserver.csr", "-CA", d + "/ca.crt",
@@ -114,7 +114,7 @@ void ControlPlane::start_apiserver() {
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         "--service-account-key-file=" + d + "/sa.pub",
         "--service-account-signing-key-file=" + d + "/sa.key",
-        "--service-cluster-ip-range=10.0.0.0/24", "--authorization-mode=RBAC",
+        "--service-cluster-ip-range=10.96.0.0/16", "--authorization-mode=RBAC",
         "--allow-privileged=true", "--endpoint-reconciler-type=none", "--v=1"},
        {},
        log,
