@@ -57,6 +57,8 @@ EnvVars step_env(const api::Pipeline& pipeline, const api::Step& step, const Ren
       {"PIPEWRIGHT_HTTP_PORT", std::to_string(kHttpPort)},
       {"PIPEWRIGHT_METRICS_PORT", std::to_string(kMetricsPort)},
   };
+  // Ingress and the local gateway pass the path on unchanged: the worker serves under it.
+  if (!step.expose_path.empty()) env.emplace_back("PIPEWRIGHT_BASE_PATH", step.expose_path);
   if (step.storage) env.emplace_back("PIPEWRIGHT_DATA_DIR", kDataDir);
   if (!pipeline.kafka_secret.empty())
     env.emplace_back("PIPEWRIGHT_KAFKA_SECRET_DIR", kKafkaSecretDir);

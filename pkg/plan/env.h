@@ -31,7 +31,8 @@ using EnvVars = std::vector<std::pair<std::string, std::string>>;
 // PIPEWRIGHT_NAMESPACE, _PIPELINE, _STEP, _WORKER (empty for custom images), _KAFKA_BOOTSTRAP,
 // _INPUTS (Kafka topic names, comma-separated), _OUTPUTS (`logical=kafkaTopic`, comma-separated),
 // _CONSUMER_GROUP, _MAX_ATTEMPTS, _BACKOFF_INITIAL, _BACKOFF_MAX, _DEAD_LETTER ("true"/"false"),
-// _CONFIG (config_path), _HTTP_PORT (8080), _METRICS_PORT (9090), then _DATA_DIR (/data) when the
+// _CONFIG (config_path), _HTTP_PORT (8080), _METRICS_PORT (9090), then _BASE_PATH (expose.path)
+// when the step is exposed, _DATA_DIR (/data) when the
 // step sets storage and _KAFKA_SECRET_DIR when spec.kafka.secretRef is set.
 EnvVars step_env(const api::Pipeline& pipeline, const api::Step& step, const RenderOptions& options,
                  const std::string& config_path = kConfigPath);

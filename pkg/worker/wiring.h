@@ -1,0 +1,70 @@
+#pragma once
+// What a worker process learns from its environment (the contract of plan::step_env and
+// plan::service_backend_env) and its step's config file. Read once at start; a mistake is a
+// clear error naming the variable or the config key, before anything connects.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pipewright::worker {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Wiring {
+  std::string namespace_, pipeline, step, worker;
+  std::string service, backend;  // WeightedService backends instead of pipeline/step
+  std::string bootstrap;
+  std::vector<std::string> inputs;             // Kafka topic names
+  std::map<std::string, std::string> outputs;  // logical name -> Kafka topic
+  std::string group;
+  int max_attempts = 5;
+  std::chrono::milliseconds backoff_initial{200}, backoff_max{30000};
+  bool dead_letter = true;
+  std::filesystem::path config_path, data_dir, kafka_secret_dir;
+  std::string base_path;  // the step's expose.path: routes are served under it too
+  std::string bind_host;  // empty: every interface (containers); local mode sets 127.0.0.1
+  int http_port = 8080, metrics_port = 9090;
+
+  // "<namespace>/<pipeline>/<step>" (or "<namespace>/<service>/<backend>"): the envelope source.
+  std::string source() const;
+  // The Kafka topic of a logical output; throws ConfigError when the step has no such output.
+  const std::string& output(const std::string& logical) const;
+};
+
+using Getenv = std::function<std::optional<std::string>(const std::string&)>;
+
+// From PIPEWRIGHT_* variables (plan/env.h lists them). Throws ConfigError naming the variable.
+Wiring wiring_from_env(const Getenv& getenv);
+Getenv process_env();
+
+// "200ms", "30s", "5m", "1h". Throws ConfigError.
+std::chrono::milliseconds parse_duration(const std::string& text);
+
+// The step's config: {} when the file is absent or empty. Throws ConfigError for invalid JSON or
+// a non-object.
+nlohmann::json load_config(const std::filesystem::path& path);
+
+// Throws ConfigError "config.<key>: unknown key (known: a, b)" for the first key not in `known`.
+void check_keys(const nlohmann::json& config, const std::set<std::string>& known,
+                const std::string& path = "config");
+
+// Typed reads with defaults; a present value of the wrong type is a ConfigError naming the key.
+std::int64_t config_int(const nlohmann::json& config, const std::string& key, std::int64_t fallback,
+                        std::int64_t min, std::int64_t max);
+std::string config_string(const nlohmann::json& config, const std::string& key,
+                          const std::string& fallback);
+std::vector<std::string> config_strings(const nlohmann::json& config, const std::string& key,
+                                        const std::vector<std::string>& fallback);
+
+}  // namespace pipewright::worker

@@ -1,0 +1,153 @@
+#include "pkg/workers/files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace pipewright::workers {
+namespace {
+
+constexpr std::string_view kShellCharacters = ";&|$`<>(){}[]*?!~'\"#%^:";
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    if (c < 0x80)
+      n = 0;
+    else if ((c & 0xE0) == 0xC0 && c >= 0xC2)
+      n = 1;
+    else if ((c & 0xF0) == 0xE0)
+      n = 2;
+    else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
+      n = 3;
+    else
+      return false;
+    if (i + n >= s.size() && n > 0) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+void write_all(int fd, std::string_view data, const std::string& what) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("writing " + what + ": " + std::strerror(errno));
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// A temporary file in `dir` holding `data`, synced: the caller links or renames it into place.
+std::filesystem::path write_temporary(const std::filesystem::path& dir, std::string_view data) {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  std::filesystem::create_directories(dir);
+  for (;;) {
+    const auto path = dir / (".tmp-" + std::to_string(random()));
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST) continue;
+    if (fd < 0) throw std::runtime_error("creating " + path.string() + ": " + std::strerror(errno));
+    try {
+      write_all(fd, data, path.string());
+      if (::fsync(fd) != 0) throw std::runtime_error("syncing " + path.string());
+    } catch (...) {
+      ::close(fd);
+      ::unlink(path.c_str());
+      throw;
+    }
+    ::close(fd);
+    return path;
+  }
+}
+
+void sync_dir(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+std::string clean_upload_name(std::string_view raw) {
+  if (raw.empty()) throw NameError("the file has no name");
+  if (raw.size() > 180) throw NameError("the file name is over 180 bytes");
+  std::string out;
+  for (const char c : raw) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\0') throw NameError("the file name contains a NUL byte");
+    if (c == '/' || c == '\\') throw NameError("the file name contains a path separator");
+    if (u < 0x20 || u == 0x7f) throw NameError("the file name contains a control character");
+    if (kShellCharacters.find(c) != std::string_view::npos) {
+      throw NameError(std::string("the file name contains the shell character '") + c + "'");
+    }
+    out += c == ' ' ? '_' : c;
+  }
+  if (out.find("..") != std::string::npos) throw NameError("the file name contains '..'");
+  if (out.front() == '.' || out.front() == '-') {
+    throw NameError("the file name starts with '" + std::string(1, out.front()) + "'");
+  }
+  if (!valid_utf8(out)) throw NameError("the file name is not UTF-8");
+  return out;
+}
+
+void check_stored_name(std::string_view name) {
+  if (name.find(' ') != std::string_view::npos || clean_upload_name(name) != name) {
+    throw NameError("not a stored file name");
+  }
+}
+
+std::pair<std::string, std::string> split_name(const std::string& name) {
+  const auto dot = name.rfind('.');
+  if (dot == std::string::npos || dot == 0) return {name, ""};
+  return {name.substr(0, dot), name.substr(dot + 1)};
+}
+
+std::string write_unique(const std::filesystem::path& dir, const std::string& stem,
+                         const std::string& ext, std::string_view data) {
+  const auto temporary = write_temporary(dir, data);
+  for (int n = 1;; ++n) {
+    const std::string name =
+        (n == 1 ? stem : stem + "-" + std::to_string(n)) + (ext.empty() ? "" : "." + ext);
+    // link() fails when the name exists: claiming it is atomic even between processes.
+    if (::link(temporary.c_str(), (dir / name).c_str()) == 0) {
+      ::unlink(temporary.c_str());
+      sync_dir(dir);
+      return name;
+    }
+    if (errno != EEXIST || n > 10000) {
+      const std::string why = std::strerror(errno);
+      ::unlink(temporary.c_str());
+      throw std::runtime_error("storing " + name + ": " + why);
+    }
+  }
+}
+
+void write_atomic(const std::filesystem::path& file, std::string_view data) {
+  const auto temporary = write_temporary(file.parent_path(), data);
+  if (::rename(temporary.c_str(), file.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(temporary.c_str());
+    throw std::runtime_error("writing " + file.string() + ": " + why);
+  }
+  sync_dir(file.parent_path());
+}
+
+std::string read_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + file.string());
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace pipewright::workers

@@ -1,0 +1,311 @@
+// The image pipeline's workers: upload (HTTP → shared volume → Kafka), rotate and grayscale
+// (Kafka → OpenCV → shared volume → Kafka).
+
+#include <algorithm>
+#include <filesystem>
+#include <regex>
+
+#include "pkg/http/multipart.h"
+#include "pkg/imaging/image.h"
+#include "pkg/log/log.h"
+#include "pkg/workers/files.h"
+#include "pkg/workers/upload_page.h"
+#include "pkg/workers/workers.h"
+
+namespace pipewright::workers {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr std::int64_t kMiB = 1024 * 1024;
+
+fs::path data_dir(const worker::Runtime& runtime) {
+  const auto& dir = runtime.wiring().data_dir;
+  if (dir.empty()) {
+    throw worker::ConfigError("the " + runtime.wiring().worker +
+                              " step needs `storage: true` (PIPEWRIGHT_DATA_DIR is not set)");
+  }
+  fs::create_directories(dir);
+  return dir;
+}
+
+// The step's one output, or "" when it has none (files are still written).
+std::string single_output(const worker::Runtime& runtime) {
+  const auto& outputs = runtime.wiring().outputs;
+  if (outputs.size() > 1) {
+    throw worker::ConfigError("the " + runtime.wiring().worker + " step takes one output, not " +
+                              std::to_string(outputs.size()));
+  }
+  return outputs.empty() ? "" : outputs.begin()->first;
+}
+
+imaging::Limits limits_from(const json& config) {
+  imaging::Limits limits;
+  limits.max_pixels = worker::config_int(config, "maxPixels", limits.max_pixels, 1, 2'000'000'000);
+  const auto names = worker::config_strings(config, "formats", {"jpeg", "png", "bmp", "webp"});
+  limits.formats.clear();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto format = imaging::parse_format(names[i]);
+    if (!format) {
+      throw worker::ConfigError("config.formats[" + std::to_string(i) + "]: '" + names[i] +
+                                "' is not one of jpeg, png, bmp, webp");
+    }
+    limits.formats.push_back(*format);
+  }
+  if (limits.formats.empty()) throw worker::ConfigError("config.formats: name at least one format");
+  return limits;
+}
+
+std::string content_type(const std::string& name) {
+  auto ext = split_name(name).second;
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const auto f :
+       {imaging::Format::jpeg, imaging::Format::png, imaging::Format::bmp, imaging::Format::webp}) {
+    if (imaging::extension_matches(ext, f)) {
+      const auto n = imaging::format_name(f);
+      return "image/" + n;
+    }
+  }
+  return "application/octet-stream";
+}
+
+// "<stem>.rotated.<ext>" / "<stem>.gray.<ext>": the result names of SPEC section 3.
+const std::map<std::string, std::string> kSuffix = {{"rotate", "rotated"}, {"grayscale", "gray"}};
+
+std::string result_name(const std::string& file, const std::string& operation) {
+  const auto [stem, ext] = split_name(file);
+  return stem + "." + kSuffix.at(operation) + (ext.empty() ? "" : "." + ext);
+}
+
+// Recipients from the form: `email`, `telegram`, or `notify` holding either.
+json recipients(const std::vector<http::Part>& parts) {
+  static const std::regex email(R"(^[^@\s<>,;"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$)");
+  static const std::regex chat(R"(^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$)");
+  json out = json::object();
+  for (const auto& p : parts) {
+    if (p.name != "email" && p.name != "telegram" && p.name != "notify") continue;
+    std::string v = p.data;
+    v.erase(0, v.find_first_not_of(" \t\r\n"));
+    v.erase(v.find_last_not_of(" \t\r\n") + 1);
+    if (v.empty()) continue;
+    const bool is_email = std::regex_match(v, email);
+    const bool is_chat = std::regex_match(v, chat);
+    if (p.name == "email" && !is_email) throw std::invalid_argument("email");
+    if (p.name == "telegram" && !is_chat) throw std::invalid_argument("telegram");
+    if (p.name == "notify" && !is_email && !is_chat) throw std::invalid_argument("notify");
+    out[is_email ? "email" : "telegram"] = v;
+  }
+  return out;
+}
+
+json list_files(const fs::path& dir) {
+  struct Entry {
+    std::string name;
+    std::uintmax_t bytes;
+    fs::file_time_type modified;
+  };
+  std::vector<Entry> originals;
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (name.starts_with(".") || !e.is_regular_file()) continue;
+    names.insert(name);
+  }
+  for (const auto& name : names) {
+    const auto stem = split_name(name).first;
+    if (stem.ends_with(".rotated") || stem.ends_with(".gray")) continue;
+    std::error_code ec;
+    originals.push_back({name, fs::file_size(dir / name, ec), fs::last_write_time(dir / name, ec)});
+  }
+  std::sort(originals.begin(), originals.end(),
+            [](const Entry& a, const Entry& b) { return a.modified > b.modified; });
+  json files = json::array();
+  for (const auto& o : originals) {
+    json results = json::object();
+    for (const auto& [operation, suffix] : kSuffix) {
+      const auto r = result_name(o.name, operation);
+      results[operation] = names.contains(r) ? json(r) : json(nullptr);
+    }
+    files.push_back({{"name", o.name}, {"bytes", o.bytes}, {"results", results}});
+    if (files.size() >= 500) break;
+  }
+  return {{"files", files}};
+}
+
+}  // namespace
+
+int run_upload(worker::Runtime& runtime) {
+  const auto& config = runtime.config();
+  worker::check_keys(config, {"maxBytes", "maxPixels", "formats"});
+  const auto max_bytes = worker::config_int(config, "maxBytes", 20 * kMiB, 1, 1024 * kMiB);
+  const auto limits = limits_from(config);
+  const auto dir = data_dir(runtime);
+  const auto output = single_output(runtime);
+  if (output.empty()) throw worker::ConfigError("the upload step needs an output topic");
+
+  worker::RuntimeOptions options;
+  // Room for the multipart framing and form fields around a file of maxBytes; the file itself
+  // is measured after parsing, so the 413 names maxBytes.
+  options.max_body_bytes = static_cast<std::size_t>(max_bytes) + 64 * 1024;
+  runtime.set_options(options);
+  const std::string base = runtime.wiring().base_path;
+
+  std::string page = kUploadPage;
+  page.replace(page.find("{{BASE}}"), 8, base);
+  runtime.route("GET", "/", [page](const http::Request&) {
+    return http::Response{200, "text/html; charset=utf-8", page, {}};
+  });
+
+  runtime.route(
+      "POST", "/upload",
+      [&runtime, dir, max_bytes, limits, output, base](const http::Request& req) {
+        const auto type = req.header("content-type");
+        if (!type.starts_with("multipart/form-data")) {
+          return http::Response::error(415, "send multipart/form-data with the image in `file`",
+                                       "file");
+        }
+        std::vector<http::Part> parts;
+        try {
+          parts = http::parse_multipart(type, req.body);
+        } catch (const http::MultipartError& e) {
+          return http::Response::error(400, std::string("malformed form: ") + e.what(), "file");
+        }
+        const auto file = std::find_if(parts.begin(), parts.end(),
+                                       [](const http::Part& p) { return p.name == "file"; });
+        if (file == parts.end())
+          return http::Response::error(400, "the form has no `file`", "file");
+        std::string name;
+        try {
+          name = clean_upload_name(file->filename);
+        } catch (const NameError& e) {
+          return http::Response::error(400, std::string("invalid file name: ") + e.what(), "file");
+        }
+        if (file->data.empty()) return http::Response::error(400, "the file is empty", "file");
+        if (static_cast<std::int64_t>(file->data.size()) > max_bytes) {
+          return http::Response::error(
+              413, "the file is over maxBytes (" + std::to_string(max_bytes) + " bytes)", "file");
+        }
+        json notify;
+        try {
+          notify = recipients(parts);
+        } catch (const std::invalid_argument& e) {
+          return http::Response::error(400, std::string("not a valid ") + e.what(), e.what());
+        }
+        imaging::ImageInfo info{};
+        try {
+          info = imaging::validate(file->data, limits);
+        } catch (const imaging::ImageError& e) {
+          return http::Response::error(e.http_status(), e.what(), "file");
+        }
+        auto [stem, ext] = split_name(name);
+        if (!imaging::extension_matches(ext, info.format)) {
+          if (!ext.empty() && imaging::parse_format(ext))
+            stem += "_" + ext;  // a.png that is a JPEG
+          ext = imaging::extension(info.format);
+        }
+        const auto stored = write_unique(dir, stem, ext, file->data);
+        const json data = {{"file", stored},
+                           {"original", file->filename},
+                           {"format", imaging::format_name(info.format)},
+                           {"width", info.width},
+                           {"height", info.height},
+                           {"bytes", file->data.size()},
+                           {"notify", notify}};
+        const auto envelope =
+            event::make("pipewright.image.uploaded", runtime.wiring().source(), data);
+        try {
+          runtime.publish({runtime.message(output, envelope.id, envelope)});
+        } catch (const std::exception& e) {
+          // Not accepted: nothing may stay behind that no message points to.
+          fs::remove(dir / stored);
+          log::error("upload not queued", {{"file", stored}, {"error", e.what()}});
+          return http::Response::error(503,
+                                       std::string("the upload could not be queued: ") + e.what());
+        }
+        log::info("uploaded",
+                  {{"id", envelope.id}, {"file", stored}, {"bytes", file->data.size()}});
+        json body = data;
+        body["id"] = envelope.id;
+        body["url"] = base + "/files/" + stored;
+        auto res = http::Response::json(201, body);
+        res.headers["Location"] = body["url"];
+        return res;
+      });
+
+  runtime.route("GET", "/files/{name}", [dir](const http::Request& req) {
+    const auto& name = req.params.at("name");
+    try {
+      check_stored_name(name);
+    } catch (const NameError&) {
+      return http::Response::error(400, "invalid file name", "name");
+    }
+    const auto path = dir / name;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return http::Response::error(404, "no such file", "name");
+    return http::Response{
+        200, content_type(name), read_file(path), {{"Cache-Control", "no-cache"}}};
+  });
+
+  runtime.route("GET", "/api/files",
+                [dir](const http::Request&) { return http::Response::json(200, list_files(dir)); });
+
+  return runtime.run();
+}
+
+int run_image_operation(worker::Runtime& runtime, const std::string& operation) {
+  const auto& config = runtime.config();
+  int angle = 90;
+  if (operation == "rotate") {
+    worker::check_keys(config, {"angle"});
+    angle = static_cast<int>(worker::config_int(config, "angle", 90, 90, 270));
+    if (angle % 90 != 0) throw worker::ConfigError("config.angle: must be 90, 180 or 270");
+  } else {
+    worker::check_keys(config, {});
+  }
+  const auto dir = data_dir(runtime);
+  const auto output = single_output(runtime);
+
+  return runtime.run([&runtime, dir, output, operation,
+                      angle](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
+    event::Envelope in;
+    try {
+      in = event::parse(m.value);
+    } catch (const event::EnvelopeError& e) {
+      throw worker::PermanentError(e.what());
+    }
+    const std::string file = in.data.value("file", "");
+    try {
+      check_stored_name(file);
+    } catch (const NameError& e) {
+      throw worker::PermanentError("data.file '" + file + "': " + e.what());
+    }
+    const auto result = result_name(file, operation);
+    // A redelivered message finds its result written already (writes are atomic): skip the work.
+    if (!fs::exists(dir / result)) {
+      const auto bytes = read_file(dir / file);  // missing: retried, the volume may lag
+      std::string out;
+      try {
+        out = operation == "rotate" ? imaging::rotate(bytes, angle) : imaging::grayscale(bytes);
+      } catch (const imaging::ImageError& e) {
+        throw worker::PermanentError(file + ": " + e.what());
+      }
+      write_atomic(dir / result, out);
+      log::info("processed", {{"id", in.id}, {"file", file}, {"result", result}});
+    }
+    if (output.empty()) return {};
+    // The id follows from the input's, so a redelivery repeats the same event and notify's
+    // de-duplication sees it.
+    event::Envelope done{in.id + "." + operation, "pipewright.image.processed",
+                         event::now_rfc3339(), runtime.wiring().source(),
+                         json{{"file", in.data.value("original", file)},
+                              {"stored", file},
+                              {"result", result},
+                              {"operation", operation},
+                              {"notify", in.data.value("notify", json::object())}}};
+    return {runtime.message(output, m.key.empty() ? in.id : m.key, done)};
+  });
+}
+
+}  // namespace pipewright::workers

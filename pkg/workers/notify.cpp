@@ -1,0 +1,70 @@
+// The notify worker: one notification per event and channel, never two. Channels that succeeded
+// are remembered by (event id, channel) before the offset is committed, so a retry after a
+// failing channel, a redelivery or a producer that repeated an event sends nothing twice.
+
+#include <nlohmann/json.hpp>
+
+#include "pkg/log/log.h"
+#include "pkg/notify/channel.h"
+#include "pkg/notify/settings.h"
+#include "pkg/worker/seen.h"
+#include "pkg/workers/workers.h"
+
+namespace pipewright::workers {
+
+int run_notify(worker::Runtime& runtime) {
+  notify::Settings settings;
+  try {
+    settings = notify::parse_settings(runtime.config());
+  } catch (const notify::ConfigError& e) {
+    throw worker::ConfigError(e.what());
+  }
+  notify::load_credentials(settings, notify::process_env);
+  const auto channels = std::make_shared<std::vector<std::unique_ptr<notify::Channel>>>(
+      notify::make_channels(settings));
+  // Durable when the step has storage; otherwise it lasts as long as the process.
+  const auto& w = runtime.wiring();
+  const auto sent = std::make_shared<worker::SeenLog>(
+      w.data_dir.empty() ? std::filesystem::path()
+                         : w.data_dir / ".pipewright" / (w.pipeline + "." + w.step + ".sent"));
+
+  return runtime.run([settings, channels, sent](const kafka::InMessage& m) {
+    nlohmann::json event;
+    try {
+      event = nlohmann::json::parse(m.value);
+    } catch (const nlohmann::json::exception& e) {
+      throw worker::PermanentError(std::string("not JSON: ") + e.what());
+    }
+    notify::Notification n;
+    try {
+      n = notify::make_notification(settings, event);
+    } catch (const std::invalid_argument& e) {
+      throw worker::PermanentError(e.what());
+    }
+    if (n.event_id.empty()) throw worker::PermanentError("the event has no id");
+    // Every channel gets its chance; one failing channel does not hold back the others.
+    std::string retriable, permanent;
+    for (const auto& channel : *channels) {
+      const auto key = n.event_id + "/" + channel->name();
+      if (sent->contains(key)) continue;
+      if (!channel->can_send(n)) {
+        log::info("no recipient for this channel; skipped",
+                  {{"id", n.event_id}, {"channel", channel->name()}});
+        continue;
+      }
+      try {
+        channel->send(n);
+      } catch (const notify::ChannelError& e) {
+        (e.retriable() ? retriable : permanent) += std::string(e.what()) + "; ";
+        continue;
+      }
+      sent->add(key);
+      log::info("notified", {{"id", n.event_id}, {"channel", channel->name()}});
+    }
+    if (!retriable.empty()) throw std::runtime_error(retriable + permanent);
+    if (!permanent.empty()) throw worker::PermanentError(permanent);
+    return std::vector<kafka::OutMessage>{};
+  });
+}
+
+}  // namespace pipewright::workers
