@@ -56,6 +56,36 @@ std::string base64(const std::string& in) {
   return out;
 }
 
+// Keeps the server's last error reply (4xx/5xx), so an error can quote what the server said;
+// later replies ("221 Bye" to QUIT) do not overwrite it.
+int on_debug(CURL* /*handle*/, curl_infotype type, char* data, std::size_t size, void* user) {
+  if (type == CURLINFO_HEADER_IN && size > 0 && (data[0] == '4' || data[0] == '5')) {
+    std::string line(data, size);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+      line.pop_back();
+    *static_cast<std::string*>(user) = line;
+  }
+  return 0;
+}
+
+// Connection-level failures that a later attempt may not meet; TLS verification, a missing
+// STARTTLS, a bad URL or refused credentials will fail the same way again.
+bool transient(CURLcode rc) {
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_WEIRD_SERVER_REPLY:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 std::string format_message(const SmtpSettings& settings, const Mail& mail) {
@@ -87,7 +117,7 @@ void send_mail(const SmtpSettings& settings, const Mail& mail) {
     throw SmtpError("smtp: invalid recipient '" + one_line(mail.to) + "'");
   }
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) throw SmtpError("smtp: curl_easy_init failed");
+  if (!curl) throw SmtpError("smtp: curl_easy_init failed", 0, true);
   const std::string url = std::string(settings.tls ? "smtps://" : "smtp://") + settings.host + ":" +
                           std::to_string(settings.port);
   Reader reader{format_message(settings, mail)};
@@ -112,15 +142,29 @@ void send_mail(const SmtpSettings& settings, const Mail& mail) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
+  if (!settings.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, settings.ca_file.c_str());
   if (!settings.username.empty()) {
     curl_easy_setopt(c, CURLOPT_USERNAME, settings.username.c_str());
     curl_easy_setopt(c, CURLOPT_PASSWORD, settings.password.c_str());
   }
+  std::string last_error_reply;
+  curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
+  curl_easy_setopt(c, CURLOPT_DEBUGDATA, &last_error_reply);
+  curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
   const CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) {
-    throw SmtpError("smtp " + url + ": " +
-                    (errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc)));
+  if (rc == CURLE_OK) return;
+  long code = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  std::string what = "smtp " + url + ": ";
+  if (rc == CURLE_USE_SSL_FAILED) {
+    what += "the server does not offer STARTTLS, and the settings require it (smtp.starttls)";
+  } else {
+    what += errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc);
   }
+  if (code >= 400 && !last_error_reply.empty()) what += " (server said: " + last_error_reply + ")";
+  // SMTP's own classes: 4xx is "try again later", 5xx is final.
+  const bool retriable = code >= 500 ? false : code >= 400 ? true : transient(rc);
+  throw SmtpError(what, code >= 400 ? static_cast<int>(code) : 0, retriable);
 }
 
 }  // namespace pipewright::notify

@@ -7,6 +7,7 @@
 
 #include "pkg/local/tools.h"
 #include "pkg/proc/net.h"
+#include "pkg/proc/run.h"
 #include "tests/support/http_client.h"
 #include "tests/support/suite_logs.h"
 
@@ -85,18 +86,36 @@ std::unique_ptr<Nginx> Nginx::start(const std::string& http_body) {
   return n;
 }
 
-std::unique_ptr<SmtpServer> SmtpServer::start() {
+std::unique_ptr<SmtpServer> SmtpServer::start(const SmtpOptions& options) {
   auto s = std::make_unique<SmtpServer>();
   s->dir_ = component_dir("smtp");
   s->port_ = proc::free_port();
   const auto maildir = s->dir_ / "maildir";
-  s->process_ = proc::Process::start(
-      // Debian's python3 (it has python3-aiosmtpd), whatever python3 comes first on PATH.
-      {{"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(s->port_),
-        "-c", "aiosmtpd.handlers.Mailbox", maildir.string()},
-       {},
-       s->dir_ / "smtp.log",
-       s->dir_});
+  // Debian's python3 (it has python3-aiosmtpd), not whatever python3 comes first on PATH.
+  std::vector<std::string> argv = {
+      "/usr/bin/python3", (source_dir() / "tests/support/smtp_server.py").string(),
+      "--listen",         "127.0.0.1:" + std::to_string(s->port_),
+      "--maildir",        maildir.string()};
+  if (options.starttls || options.require_starttls) {
+    const auto key = s->dir_ / "key.pem";
+    // A certificate for the address clients dial, so they can verify it with cert_file().
+    const auto r =
+        proc::run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                   "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                   key.string(), "-out", s->cert_file().string()});
+    if (r.exit_code != 0) throw std::runtime_error("openssl req failed:\n" + r.output);
+    argv.insert(argv.end(), {"--cert", s->cert_file().string(), "--key", key.string()});
+  }
+  if (options.require_starttls) argv.emplace_back("--require-starttls");
+  if (!options.username.empty()) {
+    argv.insert(argv.end(), {"--username", options.username, "--password", options.password});
+  }
+  if (!options.only_mechanism.empty()) {
+    argv.insert(argv.end(), {"--only-mechanism", options.only_mechanism});
+  }
+  for (const auto& r : options.refuse_recipients)
+    argv.insert(argv.end(), {"--refuse", r});
+  s->process_ = proc::Process::start({argv, {}, s->dir_ / "smtp.log", s->dir_});
   wait_ready(s->process_, s->dir_ / "smtp.log", "aiosmtpd",
              [&] { return proc::port_open(s->port_); });
   return s;
@@ -129,6 +148,8 @@ std::vector<MailMessage> SmtpServer::messages() const {
     m.from = header("From");
     m.to = header("To");
     m.subject = header("Subject");
+    m.tls = header("X-Pipewright-TLS") == "yes";
+    m.user = header("X-Pipewright-User");
     out.push_back(m);
   }
   return out;

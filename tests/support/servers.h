@@ -1,7 +1,7 @@
 #pragma once
 // Real servers from Debian's packages, each on free 127.0.0.1 ports in its own folder of the
 // suite's log directory: Prometheus, nginx, and an SMTP server (aiosmtpd) that keeps every
-// message it receives in a Maildir.
+// message it receives in a Maildir (optionally with STARTTLS and AUTH).
 
 #include <filesystem>
 #include <memory>
@@ -41,12 +41,24 @@ class Nginx {
 
 struct MailMessage {
   std::string from, to, subject, body;  // headers as sent; body without headers
+  bool tls = false;                     // it came over a connection that did STARTTLS
+  std::string user;                     // who authenticated (AUTH), "" when nobody
+};
+
+struct SmtpOptions {
+  bool starttls = false;           // offer STARTTLS with a self-signed certificate (cert_file())
+  bool require_starttls = false;   // answer 530 to mail before STARTTLS (implies starttls)
+  std::string username, password;  // when username is set, AUTH is required with these
+  std::string only_mechanism;      // "LOGIN" or "PLAIN" to offer just that one; "": both
+  std::vector<std::string> refuse_recipients;  // RCPT TO one of these gets 550
 };
 
 class SmtpServer {
  public:
-  static std::unique_ptr<SmtpServer> start();
+  static std::unique_ptr<SmtpServer> start(const SmtpOptions& options = {});
   int port() const { return port_; }
+  // The self-signed certificate for 127.0.0.1 (PEM), usable as a client's CA file.
+  std::filesystem::path cert_file() const { return dir_ / "cert.pem"; }
   // Every message received so far, oldest first.
   std::vector<MailMessage> messages() const;
   void stop() { process_.stop(); }

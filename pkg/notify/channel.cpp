@@ -1,0 +1,272 @@
+#include "pkg/notify/channel.h"
+
+#include <curl/curl.h>
+#include <mutex>
+
+#include "pkg/log/log.h"
+#include "pkg/notify/smtp.h"
+#include "pkg/notify/template.h"
+
+namespace pipewright::notify {
+namespace {
+
+using nlohmann::json;
+
+struct HttpReply {
+  long status = 0;
+  std::string body;
+};
+
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+// Failures before any HTTP answer that another attempt may not meet.
+bool transient(CURLcode rc) {
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// 429 and 408 ask to come back; 5xx is the server's trouble; any other 4xx is ours for good.
+bool retriable_status(long status) {
+  return status == 429 || status == 408 || status >= 500;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  if (from.empty()) return s;
+  for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
+    s.replace(pos, from.size(), to);
+  }
+  return s;
+}
+
+// POSTs a JSON body; throws ChannelError when no HTTP answer came. `shown_url` is the URL as
+// errors may show it (the Telegram token is part of the real one).
+HttpReply post_json(const std::string& channel, const std::string& url,
+                    const std::string& shown_url, const std::string& body,
+                    std::chrono::seconds timeout) {
+  static std::once_flag init;
+  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) throw ChannelError(channel, "curl_easy_init failed", true);
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> guard(headers, curl_slist_free_all);
+  HttpReply reply;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  const CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK) {
+    const std::string why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+    throw ChannelError(channel, "POST " + shown_url + ": " + replace_all(why, url, shown_url),
+                       transient(rc));
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
+  return reply;
+}
+
+std::string excerpt(const std::string& body) {
+  return body.size() <= 200 ? body : body.substr(0, 200) + "...";
+}
+
+class SmtpChannel : public Channel {
+ public:
+  explicit SmtpChannel(const SmtpConfig& c) {
+    settings_.host = c.host;
+    settings_.port = c.port;
+    settings_.from = c.from;
+    settings_.tls = c.port == 465;  // the SMTPS port speaks TLS from the first byte
+    settings_.starttls = c.starttls && !settings_.tls;
+    settings_.username = c.username;
+    settings_.password = c.password;
+    settings_.ca_file = c.ca_file;
+    settings_.timeout = c.timeout;
+  }
+  std::string name() const override { return "smtp"; }
+  bool can_send(const Notification& n) const override { return !n.to_email.empty(); }
+  void send(const Notification& n) override {
+    try {
+      send_mail(settings_, {n.to_email, n.subject, n.text});
+    } catch (const SmtpError& e) {
+      std::string what = e.what();
+      if (what.rfind("smtp: ", 0) == 0) what.erase(0, 6);
+      if (what.rfind("smtp ", 0) == 0) what.erase(0, 5);
+      throw ChannelError("smtp", what, e.retriable());
+    }
+  }
+
+ private:
+  SmtpSettings settings_;
+};
+
+class TelegramChannel : public Channel {
+ public:
+  explicit TelegramChannel(TelegramConfig c) : config_(std::move(c)) {}
+  std::string name() const override { return "telegram"; }
+  bool can_send(const Notification& n) const override { return !n.telegram_chat.empty(); }
+  void send(const Notification& n) override {
+    if (config_.token.empty()) throw ChannelError("telegram", "no bot token", false);
+    const std::string url = config_.base_url + "/bot" + config_.token + "/sendMessage";
+    const std::string shown = config_.base_url + "/bot***/sendMessage";
+    const json body = {{"chat_id", n.telegram_chat}, {"text", n.text}};
+    const HttpReply r = post_json("telegram", url, shown, body.dump(), config_.timeout);
+    const json answer = json::parse(r.body, nullptr, false);
+    if (r.status == 200 && answer.is_object() && answer.value("ok", false)) return;
+    std::string why = "HTTP " + std::to_string(r.status);
+    if (answer.is_object() && answer.contains("description") && answer["description"].is_string()) {
+      why += ": " + answer["description"].get<std::string>();
+    } else if (!r.body.empty()) {
+      why += ": " + excerpt(r.body);
+    }
+    const auto params = answer.is_object() ? answer.find("parameters") : answer.end();
+    if (params != answer.end() && params->is_object() && params->contains("retry_after")) {
+      why += " (retry after " + (*params)["retry_after"].dump() + " s)";
+    }
+    // A 200 without {"ok": true} is not Telegram speaking (a proxy, a portal): try later.
+    const bool retriable = r.status == 200 || retriable_status(r.status);
+    throw ChannelError("telegram", "POST " + shown + ": " + replace_all(why, config_.token, "***"),
+                       retriable);
+  }
+
+ private:
+  TelegramConfig config_;
+};
+
+class WebhookChannel : public Channel {
+ public:
+  explicit WebhookChannel(WebhookConfig c) : config_(std::move(c)) {}
+  std::string name() const override { return "webhook"; }
+  bool can_send(const Notification& /*n*/) const override { return true; }
+  void send(const Notification& n) override {
+    const json body = {
+        {"id", n.event_id}, {"operation", n.operation}, {"text", n.text}, {"data", n.data}};
+    const HttpReply r =
+        post_json("webhook", config_.url, config_.url, body.dump(), config_.timeout);
+    if (r.status >= 200 && r.status < 300) return;
+    throw ChannelError("webhook",
+                       "POST " + config_.url + ": HTTP " + std::to_string(r.status) +
+                           (r.body.empty() ? "" : ": " + excerpt(r.body)),
+                       retriable_status(r.status));
+  }
+
+ private:
+  WebhookConfig config_;
+};
+
+class LogChannel : public Channel {
+ public:
+  std::string name() const override { return "log"; }
+  bool can_send(const Notification& /*n*/) const override { return true; }
+  void send(const Notification& n) override {
+    json fields = {{"channel", "log"},
+                   {"event_id", n.event_id},
+                   {"operation", n.operation},
+                   {"subject", n.subject},
+                   {"text", n.text}};
+    if (!n.to_email.empty()) fields["to"] = n.to_email;
+    if (!n.telegram_chat.empty()) fields["telegram"] = n.telegram_chat;
+    log::info("notification", fields);
+  }
+};
+
+// A recipient from the event: a string, or a number for Telegram chat ids.
+std::string recipient(const json& notify, const char* key) {
+  if (!notify.is_object()) return "";
+  const auto it = notify.find(key);
+  if (it == notify.end()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number_integer()) return it->dump();
+  return "";
+}
+
+}  // namespace
+
+std::unique_ptr<Channel> make_smtp_channel(const SmtpConfig& config) {
+  return std::make_unique<SmtpChannel>(config);
+}
+std::unique_ptr<Channel> make_telegram_channel(const TelegramConfig& config) {
+  return std::make_unique<TelegramChannel>(config);
+}
+std::unique_ptr<Channel> make_webhook_channel(const WebhookConfig& config) {
+  return std::make_unique<WebhookChannel>(config);
+}
+std::unique_ptr<Channel> make_log_channel() {
+  return std::make_unique<LogChannel>();
+}
+
+std::vector<std::unique_ptr<Channel>> make_channels(const Settings& settings) {
+  std::vector<std::unique_ptr<Channel>> out;
+  for (const auto& name : settings.channels) {
+    if (name == "smtp") {
+      out.push_back(make_smtp_channel(settings.smtp));
+    } else if (name == "telegram") {
+      out.push_back(make_telegram_channel(settings.telegram));
+    } else if (name == "webhook") {
+      out.push_back(make_webhook_channel(settings.webhook));
+    } else if (name == "log") {
+      out.push_back(make_log_channel());
+    } else {
+      throw ConfigError("config.channels", "unknown channel '" + name + "'");
+    }
+  }
+  return out;
+}
+
+Notification make_notification(const Settings& settings, const json& event) {
+  if (!event.is_object()) throw std::invalid_argument("event: must be a JSON object");
+  json fields = event;
+  json notify = event.contains("notify") ? event["notify"] : json();
+  fields.erase("notify");
+  if (const auto data = event.find("data"); data != event.end() && data->is_object()) {
+    fields.erase("data");
+    for (const auto& [key, value] : data->items()) {
+      if (key == "notify") {
+        if (notify.is_null()) notify = value;
+      } else if (key != "id" || !fields.contains("id")) {
+        fields[key] = value;  // the envelope's id stays the event's id
+      }
+    }
+  }
+  Notification n;
+  if (const auto id = event.find("id"); id != event.end()) {
+    n.event_id = id->is_string() ? id->get<std::string>() : id->dump();
+  }
+  if (fields.contains("operation") && fields["operation"].is_string()) {
+    n.operation = fields["operation"].get<std::string>();
+  } else if (event.contains("type") && event["type"].is_string()) {
+    n.operation = event["type"].get<std::string>();
+  }
+  if (n.operation.empty()) throw std::invalid_argument("event: no operation (or type)");
+  n.to_email = recipient(notify, "email");
+  if (n.to_email.empty()) n.to_email = settings.to;
+  n.telegram_chat = recipient(notify, "telegram");
+  if (n.telegram_chat.empty()) n.telegram_chat = settings.telegram.chat_id;
+  n.subject = render_subject(n.operation, settings.locale, fields);
+  n.text = render_message(n.operation, settings.locale, settings.templates, fields);
+  n.data = std::move(fields);
+  return n;
+}
+
+}  // namespace pipewright::notify

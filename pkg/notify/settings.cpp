@@ -1,0 +1,234 @@
+#include "pkg/notify/settings.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <set>
+
+#include "pkg/notify/template.h"
+
+namespace pipewright::notify {
+namespace {
+
+using nlohmann::json;
+
+std::string type_name(const json& v) {
+  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
+  if (v.is_number()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_array()) return "a list";
+  if (v.is_object()) return "an object";
+  return "null";
+}
+
+ConfigError wrong_type(const std::string& path, const std::string& want, const json& v) {
+  return ConfigError(path, "must be " + want + ", not " + type_name(v));
+}
+
+// The keys of one object level: anything else is named as unknown; credentials get a hint.
+void check_keys(const json& obj, const std::string& path, const std::set<std::string>& known) {
+  for (const auto& [key, value] : obj.items()) {
+    if (known.count(key) != 0) continue;
+    if (key == "password" || key == "username" || key == "token") {
+      throw ConfigError(path + "." + key,
+                        "credentials are not accepted in the config; put them in a Secret and "
+                        "name it in secretRef");
+    }
+    throw ConfigError(path + "." + key, "unknown key");
+  }
+}
+
+json object_at(const json& parent, const std::string& key, const std::string& path) {
+  const auto it = parent.find(key);
+  if (it == parent.end() || it->is_null()) return json::object();
+  if (!it->is_object()) throw wrong_type(path, "an object", *it);
+  return *it;
+}
+
+std::optional<std::string> string_at(const json& obj, const std::string& key,
+                                     const std::string& path) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) throw wrong_type(path, "a string", *it);
+  return it->get<std::string>();
+}
+
+// Chat ids are numbers to Telegram, and YAML writes them without quotes.
+std::optional<std::string> id_at(const json& obj, const std::string& key, const std::string& path) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  if (it->is_number_integer()) return it->dump();
+  if (!it->is_string()) throw wrong_type(path, "a string or an integer", *it);
+  return it->get<std::string>();
+}
+
+bool http_url(const std::string& url) {
+  return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+}
+
+void parse_smtp(const json& config, Settings& s) {
+  const std::string path = "config.smtp";
+  const json smtp = object_at(config, "smtp", path);
+  check_keys(smtp, path, {"host", "port", "from", "starttls", "secretRef"});
+  if (auto host = string_at(smtp, "host", path + ".host"); host && !host->empty()) {
+    if (host->find_first_of(" /:\r\n") != std::string::npos) {
+      throw ConfigError(path + ".host", "must be a host name or address, without a port");
+    }
+    s.smtp.host = *host;
+    s.smtp.starttls = true;
+    s.smtp.port = 0;  // decided below, once starttls is known
+  }
+  if (const auto it = smtp.find("starttls"); it != smtp.end() && !it->is_null()) {
+    if (!it->is_boolean()) throw wrong_type(path + ".starttls", "a boolean", *it);
+    s.smtp.starttls = it->get<bool>();
+  }
+  if (const auto it = smtp.find("port"); it != smtp.end() && !it->is_null()) {
+    if (!it->is_number_integer()) throw wrong_type(path + ".port", "an integer", *it);
+    const auto port = it->get<long long>();
+    if (port < 1 || port > 65535) throw ConfigError(path + ".port", "must be 1 to 65535");
+    s.smtp.port = static_cast<int>(port);
+  }
+  if (s.smtp.port == 0) s.smtp.port = s.smtp.starttls ? 587 : 25;
+  if (auto from = string_at(smtp, "from", path + ".from")) {
+    if (from->empty() || from->find_first_of("\r\n<> ") != std::string::npos ||
+        from->find('@') == std::string::npos) {
+      throw ConfigError(path + ".from", "must be an e-mail address like name@example.com");
+    }
+    s.smtp.from = *from;
+  }
+  if (auto ref = string_at(smtp, "secretRef", path + ".secretRef")) s.smtp.secret_ref = *ref;
+}
+
+void parse_telegram(const json& config, Settings& s) {
+  const std::string path = "config.telegram";
+  const json tg = object_at(config, "telegram", path);
+  check_keys(tg, path, {"baseUrl", "chatId", "secretRef"});
+  if (auto url = string_at(tg, "baseUrl", path + ".baseUrl")) {
+    if (!http_url(*url))
+      throw ConfigError(path + ".baseUrl", "must start with http:// or https://");
+    while (!url->empty() && url->back() == '/')
+      url->pop_back();
+    s.telegram.base_url = *url;
+  }
+  if (auto chat = id_at(tg, "chatId", path + ".chatId")) s.telegram.chat_id = *chat;
+  if (auto ref = string_at(tg, "secretRef", path + ".secretRef")) s.telegram.secret_ref = *ref;
+}
+
+void parse_channels(const json& config, Settings& s) {
+  const auto it = config.find("channels");
+  if (it == config.end() || it->is_null()) return;
+  if (!it->is_array()) throw wrong_type("config.channels", "a list", *it);
+  if (it->empty()) throw ConfigError("config.channels", "must name at least one channel");
+  s.channels.clear();
+  const auto& names = channel_names();
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const std::string path = "config.channels[" + std::to_string(i) + "]";
+    const json& v = (*it)[i];
+    if (!v.is_string()) throw wrong_type(path, "a string", v);
+    const auto name = v.get<std::string>();
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      throw ConfigError(path, "unknown channel '" + name + "' (smtp, telegram, webhook, log)");
+    }
+    if (s.uses(name)) throw ConfigError(path, "channel '" + name + "' is listed twice");
+    s.channels.push_back(name);
+  }
+}
+
+}  // namespace
+
+bool Settings::uses(const std::string& channel) const {
+  return std::find(channels.begin(), channels.end(), channel) != channels.end();
+}
+
+const std::vector<std::string>& channel_names() {
+  static const std::vector<std::string> names = {"smtp", "telegram", "webhook", "log"};
+  return names;
+}
+
+Settings parse_settings(const json& config) {
+  Settings s;
+  if (config.is_null()) return s;
+  if (!config.is_object()) throw wrong_type("config", "an object", config);
+  check_keys(config, "config",
+             {"channels", "locale", "to", "smtp", "telegram", "webhook", "templates"});
+  parse_channels(config, s);
+  if (auto locale = string_at(config, "locale", "config.locale")) {
+    const auto& all = locales();
+    if (std::find(all.begin(), all.end(), *locale) == all.end()) {
+      throw ConfigError("config.locale", "unknown locale '" + *locale + "' (pt-BR, en)");
+    }
+    s.locale = *locale;
+  }
+  if (auto to = string_at(config, "to", "config.to")) {
+    if (to->find_first_of("\r\n<> ") != std::string::npos) {
+      throw ConfigError("config.to", "must be one e-mail address like name@example.com");
+    }
+    s.to = *to;
+  }
+  parse_smtp(config, s);
+  parse_telegram(config, s);
+
+  const json webhook = object_at(config, "webhook", "config.webhook");
+  check_keys(webhook, "config.webhook", {"url"});
+  if (auto url = string_at(webhook, "url", "config.webhook.url")) {
+    if (!http_url(*url)) {
+      throw ConfigError("config.webhook.url", "must start with http:// or https://");
+    }
+    s.webhook.url = *url;
+  }
+  if (s.uses("webhook") && s.webhook.url.empty()) {
+    throw ConfigError("config.webhook.url", "required when channels lists webhook");
+  }
+
+  const json templates = object_at(config, "templates", "config.templates");
+  for (const auto& [operation, text] : templates.items()) {
+    const std::string path = "config.templates." + operation;
+    if (!text.is_string()) throw wrong_type(path, "a string", text);
+    if (text.get<std::string>().empty()) throw ConfigError(path, "must not be empty");
+    s.templates[operation] = text.get<std::string>();
+  }
+  return s;
+}
+
+void load_credentials(Settings& settings, const Getenv& getenv) {
+  const auto user = getenv("PIPEWRIGHT_SMTP_USERNAME");
+  const auto pass = getenv("PIPEWRIGHT_SMTP_PASSWORD");
+  const bool has_user = user && !user->empty();
+  const bool has_pass = pass && !pass->empty();
+  if (settings.uses("smtp") && has_user != has_pass) {
+    throw ConfigError(has_user ? "PIPEWRIGHT_SMTP_PASSWORD" : "PIPEWRIGHT_SMTP_USERNAME",
+                      "not set, while its pair is; the Secret named by config.smtp.secretRef "
+                      "needs both username and password");
+  }
+  if (has_user) settings.smtp.username = *user;
+  if (has_pass) settings.smtp.password = *pass;
+
+  const auto token = getenv("PIPEWRIGHT_TELEGRAM_TOKEN");
+  if (token && !token->empty()) {
+    // The token goes into the request path: it must not be able to change the URL.
+    const bool plain = std::all_of(token->begin(), token->end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '_' || c == '-';
+    });
+    if (!plain) {
+      throw ConfigError("PIPEWRIGHT_TELEGRAM_TOKEN",
+                        "not a bot token (letters, digits, ':', '_' and '-' only)");
+    }
+    settings.telegram.token = *token;
+  } else if (settings.uses("telegram")) {
+    throw ConfigError(
+        "PIPEWRIGHT_TELEGRAM_TOKEN",
+        "not set; the telegram channel needs the bot token from the Secret named by "
+        "config.telegram.secretRef" +
+            (settings.telegram.secret_ref.empty() ? std::string()
+                                                  : " ('" + settings.telegram.secret_ref + "')"));
+  }
+}
+
+std::optional<std::string> process_env(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+}  // namespace pipewright::notify
