@@ -3,14 +3,22 @@
 // Before asio: Boost 1.74's awaitable.hpp uses std::exchange without including it.
 #include <utility>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
-#include <cstdint>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "pkg/log/log.h"
 
 namespace pipewright::http {
 
@@ -18,93 +26,454 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
-struct Server::Impl {
-  Handler handler;
-  asio::io_context io;
-  tcp::acceptor acceptor{io};
+namespace {
+
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
+constexpr std::uint32_t kHeaderLimit = std::uint32_t{16} * 1024;
+// Idle keep-alive connections and stalled reads/writes are closed by a sweep once a second
+// (a timestamp per read is cheaper than a timer per request).
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr auto kStallTimeout = std::chrono::seconds(60);
+constexpr auto kDrainTimeout = std::chrono::seconds(2);
+constexpr auto kStopGrace = std::chrono::seconds(5);
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "%XX" becomes its byte (invalid escapes stay as they are); '+' is a space in query strings.
+std::string percent_decode(std::string_view in, bool plus_is_space) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '%' && i + 2 < in.size()) {
+      const int hi = hex_value(in[i + 1]);
+      const int lo = hex_value(in[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plus_is_space && c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+std::string http_date() {
+  std::array<char, 64> buf{};
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  const auto n = std::strftime(buf.data(), buf.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return {buf.data(), n};
+}
+
+bool has_crlf(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string Request::path() const {
+  const auto q = target.find('?');
+  return percent_decode(std::string_view(target).substr(0, q), false);
+}
+
+std::optional<std::string> Request::query(std::string_view name) const {
+  const auto q = target.find('?');
+  if (q == std::string::npos) return std::nullopt;
+  std::string_view rest = std::string_view(target).substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (percent_decode(pair.substr(0, eq), true) != name) continue;
+    if (eq == std::string_view::npos) return std::string();
+    return percent_decode(pair.substr(eq + 1), true);
+  }
+  return std::nullopt;
+}
+
+std::string Request::header(std::string_view lower_name) const {
+  const auto it = headers.find(std::string(lower_name));
+  return it == headers.end() ? std::string() : it->second;
+}
+
+Response Response::json(int status, const nlohmann::json& body) {
+  // Invalid UTF-8 in a string becomes U+FFFD rather than an exception in the middle of a reply.
+  return {status,
+          "application/json",
+          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+          {}};
+}
+
+Response Response::error(int status, std::string message, std::string field) {
+  nlohmann::json body = {{"error", std::move(message)}};
+  if (!field.empty()) body["field"] = std::move(field);
+  return json(status, body);
+}
+
+struct Session;
+
+// One I/O thread: its io_context and the connections it owns (touched only on that thread).
+struct Context {
+  std::unordered_set<Session*> sessions;
+  std::string date = http_date();
+  asio::io_context io{1};
+  asio::steady_timer sweep{io};
   std::thread thread;
+};
+
+// The server's state, outside Server so that connections can refer to it.
+struct Core {
+  Server::Handler handler;
+  ServerOptions options;
   std::atomic<int> served{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<int> live{0};  // open connections
+  std::mutex live_mu;
+  std::condition_variable live_cv;
+  int port = 0;
+  bool stopped = false;
+  std::vector<std::unique_ptr<Context>> contexts;
+  // The acceptor has a thread of its own: a handler busy on an I/O thread never delays
+  // accepting, nor stop() closing the acceptor.
+  std::unique_ptr<Context> accept_ctx;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::size_t next = 0;  // round-robin over contexts, on accept_ctx's thread
 
-  void accept() {
-    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
-      if (ec) return;
-      socket.set_option(tcp::no_delay(true));
-      auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
-      read(stream, std::make_shared<beast::flat_buffer>());
-      accept();
-    });
-  }
-
-  void read(const std::shared_ptr<beast::tcp_stream>& stream,
-            const std::shared_ptr<beast::flat_buffer>& buffer) {
-    auto parser = std::make_shared<bhttp::request_parser<bhttp::string_body>>();
-    parser->body_limit(std::uint64_t{1024} * 1024);
-    bhttp::async_read(*stream, *buffer, *parser,
-                      [this, stream, buffer, parser](beast::error_code ec, std::size_t) {
-                        if (ec) return;
-                        respond(stream, buffer, parser->release());
-                      });
-  }
-
-  void respond(const std::shared_ptr<beast::tcp_stream>& stream,
-               const std::shared_ptr<beast::flat_buffer>& buffer,
-               bhttp::request<bhttp::string_body> req) {
-    Request in{std::string(req.method_string()), std::string(req.target()), req.body(), {}};
-    for (const auto& field : req) {
-      std::string name(field.name_string());
-      for (auto& c : name)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      in.headers[name] = std::string(field.value());
+  void accept();
+  void sweep(Context& ctx);
+  void release() {
+    if (live.fetch_sub(1) == 1) {
+      const std::lock_guard lock(live_mu);
+      live_cv.notify_all();
     }
-    Response out;
-    try {
-      out = handler(in);
-    } catch (const std::exception& e) {
-      out = {500, "application/json", std::string(R"({"error":"internal error"})"), {}};
-    }
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
-        static_cast<bhttp::status>(out.status), req.version());
-    res->set(bhttp::field::content_type, out.content_type);
-    for (const auto& [k, v] : out.headers)
-      res->set(k, v);
-    res->body() = std::move(out.body);
-    res->keep_alive(req.keep_alive());
-    res->prepare_payload();
-    ++served;
-    bhttp::async_write(*stream, *res,
-                       [this, stream, buffer, res](beast::error_code ec, std::size_t) {
-                         if (!ec && res->keep_alive()) read(stream, buffer);
-                       });
   }
 };
 
-Server::Server(const std::string& bind, Handler handler) : impl_(std::make_unique<Impl>()) {
+// One connection: reads a request into Beast's parser, calls the handler, writes the answer as
+// one gather write (status line and headers, then the body: no copy, no Nagle delay), repeats
+// while the connection is kept alive.
+struct Session : std::enable_shared_from_this<Session> {
+  enum class State { idle, reading, handling, writing, draining };
+
+  Session(Core& s, Context& c, tcp::socket sock) : server(s), ctx(c), socket(std::move(sock)) {
+    ctx.sessions.insert(this);
+  }
+  ~Session() {
+    ctx.sessions.erase(this);
+    server.release();
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  Core& server;
+  Context& ctx;
+  tcp::socket socket;
+  beast::flat_buffer buffer;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser;
+  bool expect_checked = false;
+  State state = State::idle;
+  Clock::time_point last_activity = Clock::now();
+  Request request;
+  Response response;
+  std::string head;
+  bool keep_alive = true;
+  bool head_only = false;
+  std::array<char, 4096> discard{};
+
+  void start_request() {
+    parser.emplace();
+    parser->header_limit(kHeaderLimit);
+    parser->body_limit(server.options.max_body_bytes);
+    expect_checked = false;
+    state = buffer.size() > 0 ? State::reading : State::idle;
+    if (server.stopping && state == State::idle) return close();
+    parse();
+  }
+
+  // Feeds buffered bytes to the parser; reads more when it needs them.
+  void parse() {
+    for (;;) {
+      if (parser->is_done()) return handle();
+      if (buffer.size() == 0) return read();
+      beast::error_code ec;
+      const auto n = parser->put(buffer.data(), ec);
+      buffer.consume(n);
+      if (ec == bhttp::error::need_more) return read();
+      if (ec) return reject(ec);
+      if (parser->is_header_done() && !expect_checked) {
+        expect_checked = true;
+        const auto& h = parser->get();
+        if (!parser->is_done() && h.version() >= 11 &&
+            beast::iequals(h[bhttp::field::expect], "100-continue")) {
+          return send_continue();
+        }
+      }
+    }
+  }
+
+  void read() {
+    // A parser that wants a header larger than the limit reports it itself; this bounds what a
+    // client can make us buffer before that.
+    auto self = shared_from_this();
+    socket.async_read_some(buffer.prepare(kReadChunk),
+                           [self](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
+  }
+
+  void on_read(beast::error_code ec, std::size_t n) {
+    if (ec) return close();  // EOF, reset, or closed by stop() / the sweep
+    buffer.commit(n);
+    last_activity = Clock::now();
+    state = State::reading;
+    parse();
+  }
+
+  void send_continue() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto self = shared_from_this();
+    asio::async_write(socket, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self](beast::error_code ec, std::size_t) {
+                        if (ec) return self->close();
+                        self->parse();
+                      });
+  }
+
+  void reject(beast::error_code ec) {
+    keep_alive = false;
+    head_only = false;
+    if (ec == bhttp::error::body_limit) {
+      response = Response::error(
+          413, "request body is over " + std::to_string(server.options.max_body_bytes) + " bytes");
+    } else if (ec == bhttp::error::header_limit) {
+      response =
+          Response::error(431, "request header is over " + std::to_string(kHeaderLimit) + " bytes");
+    } else {
+      response = Response::error(400, "malformed request: " + ec.message());
+    }
+    write(parser->is_header_done() ? parser->get().version() : 11);
+  }
+
+  void handle() {
+    state = State::handling;
+    auto& msg = parser->get();
+    request.method.assign(msg.method_string().data(), msg.method_string().size());
+    request.target.assign(msg.target().data(), msg.target().size());
+
+    request.body = std::move(msg.body());
+    request.headers.clear();
+    request.params.clear();
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (auto& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const std::string_view value(field.value().data(), field.value().size());
+      auto [it, inserted] = request.headers.try_emplace(std::move(name), value);
+      // Repeated fields are one comma-separated list (RFC 9110 5.3).
+      if (!inserted) it->second.append(", ").append(value);
+    }
+    head_only = msg.method() == bhttp::verb::head;
+    try {
+      response = server.handler(request);
+    } catch (const std::exception& e) {
+      log::error("http handler failed",
+                 {{"method", request.method}, {"target", request.target}, {"error", e.what()}});
+      response = Response::error(500, "internal error");
+    } catch (...) {
+      log::error("http handler failed", {{"method", request.method}, {"target", request.target}});
+      response = Response::error(500, "internal error");
+    }
+    keep_alive = msg.keep_alive() && !server.stopping;  // stop() may have begun meanwhile
+    write(msg.version());
+  }
+
+  void write(unsigned version) {
+    state = State::writing;
+    last_activity = Clock::now();
+    const int status = response.status;
+    head.clear();
+    head.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    head.append(std::to_string(status)).push_back(' ');
+    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    head.append(reason.data(), reason.size());
+    head.append("\r\nDate: ").append(ctx.date);
+    head.append("\r\nContent-Type: ").append(response.content_type);
+    head.append("\r\nContent-Length: ").append(std::to_string(response.body.size()));
+    for (const auto& [name, value] : response.headers) {
+      if (has_crlf(name) || has_crlf(value)) continue;  // no response splitting
+      head.append("\r\n").append(name).append(": ").append(value);
+    }
+    if (!keep_alive) {
+      head.append("\r\nConnection: close");
+    } else if (version == 10) {
+      head.append("\r\nConnection: keep-alive");
+    }
+    head.append("\r\n\r\n");
+    const bool body = !head_only && status >= 200 && status != 204 && status != 304;
+    const std::array<asio::const_buffer, 2> buffers{
+        asio::buffer(head), body ? asio::buffer(response.body) : asio::const_buffer()};
+    auto self = shared_from_this();
+    server.served.fetch_add(1, std::memory_order_relaxed);  // before the client can see it
+    asio::async_write(socket, buffers, [self](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->response.body.clear();
+      self->response.body.shrink_to_fit();
+      if (!self->keep_alive || self->server.stopping) return self->drain();
+      self->start_request();
+    });
+  }
+
+  // Half-close, then read and drop what the client still sends (the rest of a refused body)
+  // until it closes or kDrainTimeout: closing with unread data would reset the connection and
+  // could destroy the answer before the client reads it.
+  void drain() {
+    state = State::draining;
+    last_activity = Clock::now();
+    beast::error_code ec;
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    drain_some();
+  }
+  void drain_some() {
+    auto self = shared_from_this();
+    socket.async_read_some(asio::buffer(discard), [self](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->drain_some();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    socket.close(ec);
+  }
+};
+
+struct Server::Impl : Core {};
+
+void Core::accept() {
+  Context& target = *contexts[next];
+  next = (next + 1) % contexts.size();
+  acceptor->async_accept(target.io, [this, &target](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+    if (!ec) {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      live.fetch_add(1);
+      asio::post(target.io, [this, &target, s = std::move(socket)]() mutable {
+        std::make_shared<Session>(*this, target, std::move(s))->start_request();
+      });
+      return accept();
+    }
+    // Out of file descriptors and the like: try again shortly instead of spinning.
+    log::warn("http accept failed", {{"error", ec.message()}});
+    auto timer =
+        std::make_shared<asio::steady_timer>(accept_ctx->io, std::chrono::milliseconds(100));
+    timer->async_wait([this, timer](beast::error_code) {
+      if (acceptor->is_open()) accept();
+    });
+  });
+}
+
+void Core::sweep(Context& ctx) {
+  ctx.date = http_date();
+  const auto now = Clock::now();
+  for (Session* s : ctx.sessions) {
+    const auto quiet = now - s->last_activity;
+    const bool expired = (s->state == Session::State::idle && quiet > kIdleTimeout) ||
+                         (s->state == Session::State::reading && quiet > kStallTimeout) ||
+                         (s->state == Session::State::writing && quiet > 5 * kStallTimeout) ||
+                         (s->state == Session::State::draining && quiet > kDrainTimeout);
+    if (expired) s->close();
+  }
+  ctx.sweep.expires_after(std::chrono::seconds(1));
+  ctx.sweep.async_wait([this, &ctx](beast::error_code ec) {
+    if (!ec) sweep(ctx);
+  });
+}
+
+Server::Server(const ServerOptions& options, Handler handler) : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
+  impl_->options = options;
+  const int threads = options.threads < 1 ? 1 : options.threads;
+  for (int i = 0; i < threads; ++i)
+    impl_->contexts.push_back(std::make_unique<Context>());
+  impl_->accept_ctx = std::make_unique<Context>();
+
+  const std::string& bind = options.bind;
   const auto colon = bind.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("bind address needs host:port: " + bind);
-  const std::string host = bind.substr(0, colon).empty() ? "0.0.0.0" : bind.substr(0, colon);
-  const int port = std::stoi(bind.substr(colon + 1));
+  std::string host = bind.substr(0, colon);
+  if (host.empty()) host = "0.0.0.0";
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   try {
+    const int port = std::stoi(bind.substr(colon + 1));
     const tcp::endpoint ep(asio::ip::make_address(host), static_cast<unsigned short>(port));
-    impl_->acceptor.open(ep.protocol());
-    impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
-    impl_->acceptor.bind(ep);
-    impl_->acceptor.listen();
+    impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->accept_ctx->io);
+    impl_->acceptor->open(ep.protocol());
+    impl_->acceptor->set_option(asio::socket_base::reuse_address(true));
+    impl_->acceptor->bind(ep);
+    impl_->acceptor->listen(asio::socket_base::max_listen_connections);
+    impl_->port = impl_->acceptor->local_endpoint().port();
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot listen on " + bind + ": " + e.what());
   }
   impl_->accept();
-  impl_->thread = std::thread([this] { impl_->io.run(); });
+  for (auto& ctx : impl_->contexts) {
+    impl_->sweep(*ctx);
+    ctx->thread = std::thread([c = ctx.get()] { c->io.run(); });
+  }
+  impl_->accept_ctx->thread = std::thread([c = impl_->accept_ctx.get()] { c->io.run(); });
 }
 
+Server::Server(const std::string& bind, Handler handler)
+    : Server(ServerOptions{bind, 1, std::size_t{1024} * 1024}, std::move(handler)) {}
+
 Server::~Server() {
-  impl_->io.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  stop();
+}
+
+void Server::stop() {
+  auto& impl = *impl_;
+  if (impl.stopped) return;
+  impl.stopped = true;
+  impl.stopping = true;
+  asio::post(impl.accept_ctx->io, [&impl] {
+    beast::error_code ec;
+    impl.acceptor->close(ec);
+  });
+  // Idle connections close now; the others close after their current answer.
+  for (auto& ctx : impl.contexts) {
+    asio::post(ctx->io, [c = ctx.get()] {
+      for (Session* s : c->sessions)
+        if (s->state == Session::State::idle) s->close();
+    });
+  }
+  {
+    std::unique_lock lock(impl.live_mu);
+    impl.live_cv.wait_for(lock, kStopGrace, [&impl] { return impl.live.load() == 0; });
+  }
+  impl.contexts.push_back(std::move(impl.accept_ctx));
+  for (auto& ctx : impl.contexts)
+    ctx->io.stop();
+  for (auto& ctx : impl.contexts)
+    if (ctx->thread.joinable()) ctx->thread.join();
+  // Connections still open past the grace die with their io_context, while `impl` is alive.
+  impl.acceptor.reset();
+  impl.contexts.clear();
 }
 
 int Server::port() const {
-  return impl_->acceptor.local_endpoint().port();
+  return impl_->port;
 }
 int Server::requests() const {
   return impl_->served.load();

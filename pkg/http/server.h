@@ -1,18 +1,33 @@
 #pragma once
-// A small HTTP/1.1 server (Boost.Beast, one I/O thread) for probes and simple endpoints:
-// handler in, response out. The workers' hot paths get their server from the data-plane work,
-// chosen by bench/http.
+// The HTTP/1.0 and 1.1 server of the workers and the operator's probes: handler in, response
+// out, on Boost.Asio with Beast's request parser. Each I/O thread has its own io_context and
+// owns the connections it is handed, so a connection never needs a lock; see bench/README.md
+// ("bench/http") for the measurements behind this shape.
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace pipewright::http {
 
 struct Request {
   std::string method, target, body;
   std::map<std::string, std::string> headers;  // lower-case names
+  // Route captures ("{name}" → value), filled by the Router as it dispatches; mutable because
+  // handlers receive the request as const.
+  mutable std::map<std::string, std::string> params;
+
+  // The target without its query string, percent-decoded (nothing rejected or normalised).
+  std::string path() const;
+  // The first query parameter `name`, percent-decoded with '+' as a space; nullopt when absent.
+  std::optional<std::string> query(std::string_view name) const;
+  // The header's value, "" when absent; `lower_name` is lower-case.
+  std::string header(std::string_view lower_name) const;
 };
 
 struct Response {
@@ -20,20 +35,34 @@ struct Response {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::map<std::string, std::string> headers;
+
+  static Response json(int status, const nlohmann::json& body);
+  // {"error": message, "field": field} (field left out when empty), the workers' error shape.
+  static Response error(int status, std::string message, std::string field = "");
+};
+
+struct ServerOptions {
+  std::string bind;  // "host:port" or ":port" (all interfaces); port 0 lets the OS choose
+  int threads = 1;   // I/O threads; the handler is called from all of them
+  std::size_t max_body_bytes = std::size_t{1024} * 1024;
 };
 
 class Server {
  public:
   using Handler = std::function<Response(const Request&)>;
-  // `bind` is "host:port" or ":port" (all interfaces); port 0 lets the OS choose.
   // Throws std::runtime_error when the address cannot be bound.
-  Server(const std::string& bind, Handler handler);
-  ~Server();
+  Server(const ServerOptions& options, Handler handler);
+  Server(const std::string& bind, Handler handler);  // one thread, 1 MiB bodies
+  ~Server();                                         // stop()
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   int port() const;
   int requests() const;  // answered so far
+
+  // Stops accepting, closes idle connections, lets requests already being received or handled
+  // finish (at most 5 s), then stops the threads. Idempotent; for a clean SIGTERM.
+  void stop();
 
  private:
   struct Impl;
