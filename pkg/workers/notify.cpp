@@ -16,10 +16,10 @@ int run_notify(worker::Runtime& runtime) {
   notify::Settings settings;
   try {
     settings = notify::parse_settings(runtime.config());
+    notify::load_credentials(settings, notify::process_env);
   } catch (const notify::ConfigError& e) {
     throw worker::ConfigError(e.what());
   }
-  notify::load_credentials(settings, notify::process_env);
   const auto channels = std::make_shared<std::vector<std::unique_ptr<notify::Channel>>>(
       notify::make_channels(settings));
   // Durable when the step has storage; otherwise it lasts as long as the process.

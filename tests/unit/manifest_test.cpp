@@ -61,7 +61,8 @@ spec:
   EXPECT_EQ(p.steps[0].config["angle"], 90);
   EXPECT_EQ(p.steps[0].config["note"], "090");
   const auto topics = plan::topics(p);
-  ASSERT_EQ(topics.size(), 2u);
+  ASSERT_EQ(topics.size(), 3u);  // the two declared, then rotate's dead-letter topic
+  EXPECT_EQ(topics[2].name, "demo.images.images.dlq");
   EXPECT_EQ(topics[0].name, "demo.images.images");
   EXPECT_EQ(topics[0].partitions, 3);
   EXPECT_EQ(topics[1].name, "custom.out");

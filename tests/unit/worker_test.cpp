@@ -1,0 +1,199 @@
+// The data plane's pure parts: envelope, wiring from the environment, step config, file names,
+// the de-duplication log, dead-letter topics in the plan.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "pkg/event/envelope.h"
+#include "pkg/plan/topics.h"
+#include "pkg/worker/seen.h"
+#include "pkg/worker/wiring.h"
+#include "pkg/workers/files.h"
+#include "tests/support/suite_logs.h"
+
+namespace pipewright {
+namespace {
+
+namespace fs = std::filesystem;
+
+worker::Getenv env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    const auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(Envelope, RoundTripsAndRefusesWhatIsNotOne) {
+  const auto e =
+      event::make("pipewright.image.uploaded", "demo/images/upload", {{"file", "a.jpg"}});
+  const auto back = event::parse(event::to_json(e));
+  EXPECT_EQ(back.id, e.id);
+  EXPECT_EQ(back.type, "pipewright.image.uploaded");
+  EXPECT_EQ(back.data["file"], "a.jpg");
+  EXPECT_EQ(e.time.size(), 24U) << e.time;  // 2026-11-23T09:00:00.000Z
+  EXPECT_THROW(event::parse("not json"), event::EnvelopeError);
+  EXPECT_THROW(event::parse("[1]"), event::EnvelopeError);
+  try {
+    event::parse(R"({"id":"1","type":2,"time":"t","source":"s"})");
+    FAIL();
+  } catch (const event::EnvelopeError& ex) {
+    EXPECT_NE(std::string(ex.what()).find("'type'"), std::string::npos) << ex.what();
+  }
+}
+
+TEST(Envelope, IdsAreUniqueAndSortByTime) {
+  std::set<std::string> ids;
+  std::string previous;
+  for (int i = 0; i < 2000; ++i) {
+    const auto id = event::new_id();
+    EXPECT_EQ(id.size(), 26U);
+    EXPECT_TRUE(ids.insert(id).second) << "repeated " << id;
+    EXPECT_GE(id.substr(0, 10), previous.substr(0, std::min<std::size_t>(10, previous.size())));
+    previous = id;
+  }
+}
+
+TEST(Wiring, ReadsThePlansEnvironment) {
+  const auto w = worker::wiring_from_env(env_of({{"PIPEWRIGHT_NAMESPACE", "demo"},
+                                                 {"PIPEWRIGHT_PIPELINE", "images"},
+                                                 {"PIPEWRIGHT_STEP", "rotate"},
+                                                 {"PIPEWRIGHT_KAFKA_BOOTSTRAP", "k:9092"},
+                                                 {"PIPEWRIGHT_INPUTS", "demo.images.images"},
+                                                 {"PIPEWRIGHT_OUTPUTS", "notifications=demo.n"},
+                                                 {"PIPEWRIGHT_CONSUMER_GROUP", "g"},
+                                                 {"PIPEWRIGHT_MAX_ATTEMPTS", "3"},
+                                                 {"PIPEWRIGHT_BACKOFF_INITIAL", "50ms"},
+                                                 {"PIPEWRIGHT_BACKOFF_MAX", "2m"},
+                                                 {"PIPEWRIGHT_BASE_PATH", "/images/"}}));
+  EXPECT_EQ(w.inputs, std::vector<std::string>{"demo.images.images"});
+  EXPECT_EQ(w.output("notifications"), "demo.n");
+  EXPECT_THROW((void)w.output("nope"), worker::ConfigError);
+  EXPECT_EQ(w.max_attempts, 3);
+  EXPECT_EQ(w.backoff_initial, std::chrono::milliseconds(50));
+  EXPECT_EQ(w.backoff_max, std::chrono::minutes(2));
+  EXPECT_EQ(w.base_path, "/images");
+  EXPECT_EQ(w.source(), "demo/images/rotate");
+}
+
+TEST(Wiring, NamesTheVariableThatIsWrong) {
+  const auto message = [](std::map<std::string, std::string> vars) {
+    try {
+      worker::wiring_from_env(env_of(std::move(vars)));
+    } catch (const worker::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({{"PIPEWRIGHT_MAX_ATTEMPTS", "zero"}}).find("PIPEWRIGHT_MAX_ATTEMPTS"),
+            std::string::npos);
+  EXPECT_NE(message({{"PIPEWRIGHT_BACKOFF_MAX", "soon"}}).find("PIPEWRIGHT_BACKOFF"),
+            std::string::npos);
+  EXPECT_NE(message({{"PIPEWRIGHT_OUTPUTS", "x"}}).find("PIPEWRIGHT_OUTPUTS"), std::string::npos);
+  EXPECT_NE(message({{"PIPEWRIGHT_INPUTS", "t"}, {"PIPEWRIGHT_KAFKA_BOOTSTRAP", "k"}})
+                .find("PIPEWRIGHT_CONSUMER_GROUP"),
+            std::string::npos);
+  EXPECT_NE(message({{"PIPEWRIGHT_HTTP_PORT", "70000"}}).find("PIPEWRIGHT_HTTP_PORT"),
+            std::string::npos);
+}
+
+TEST(StepConfig, UnknownKeysAndWrongTypesNameTheKey) {
+  const auto config = nlohmann::json{{"maxBytes", "big"}, {"angel", 90}};
+  try {
+    worker::check_keys(config, {"maxBytes", "angle"});
+    FAIL();
+  } catch (const worker::ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "config.angel: unknown key (known: angle, maxBytes)");
+  }
+  EXPECT_THROW(worker::config_int(config, "maxBytes", 1, 0, 10), worker::ConfigError);
+  EXPECT_EQ(worker::config_int(config, "absent", 7, 0, 10), 7);
+  EXPECT_THROW(worker::config_int({{"n", 11}}, "n", 1, 0, 10), worker::ConfigError);
+  const auto dir = testing::suite_dir();
+  std::ofstream(dir / "bad.json") << "{not json";
+  EXPECT_THROW(worker::load_config(dir / "bad.json"), worker::ConfigError);
+  EXPECT_TRUE(worker::load_config(dir / "absent.json").empty());
+}
+
+TEST(FileNames, PathTricksNulAndShellCharactersAreRefused) {
+  EXPECT_EQ(workers::clean_upload_name("perfil.jpg"), "perfil.jpg");
+  EXPECT_EQ(workers::clean_upload_name("minha foto.png"), "minha_foto.png");
+  EXPECT_EQ(workers::clean_upload_name("coração.jpg"), "coração.jpg");
+  for (const std::string& bad : std::vector<std::string>{
+           "", "../x.jpg", "a/b.jpg", "a\\b.jpg", std::string("a\0.jpg", 6), "x;ls.jpg",
+           "$(id).jpg", "`id`.jpg", "a|b.jpg", "a>b.jpg", ".hidden.jpg", "-rf.jpg", "a..b.jpg",
+           "tab\there.jpg", "\xff\xfe.jpg", std::string(181, 'a')}) {
+    EXPECT_THROW(workers::clean_upload_name(bad), workers::NameError) << bad;
+  }
+  EXPECT_NO_THROW(workers::check_stored_name("perfil.rotated.jpg"));
+  EXPECT_THROW(workers::check_stored_name("a b.jpg"), workers::NameError);
+}
+
+TEST(Files, UniqueNamesEvenForConcurrentWriters) {
+  const auto dir = testing::suite_dir() / "unique";
+  std::vector<std::thread> threads;
+  std::vector<std::string> names(8);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    threads.emplace_back(
+        [&, i] { names[i] = workers::write_unique(dir, "perfil", "jpg", std::to_string(i)); });
+  }
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
+  EXPECT_TRUE(std::count(names.begin(), names.end(), "perfil.jpg") == 1);
+  for (std::size_t i = 0; i < names.size(); ++i)
+    EXPECT_EQ(workers::read_file(dir / names[i]), std::to_string(i));
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir))
+    ++entries;
+  EXPECT_EQ(entries, names.size()) << "a temporary file was left behind";
+}
+
+TEST(SeenLog, RemembersAcrossRestartsAndForgetsTheOldest) {
+  const auto file = testing::suite_dir() / "seen" / "notify.sent";
+  {
+    worker::SeenLog log(file, 3);
+    log.add("a/smtp");
+    log.add("b/smtp");
+    EXPECT_TRUE(log.contains("a/smtp"));
+  }
+  worker::SeenLog again(file, 3);
+  EXPECT_TRUE(again.contains("a/smtp"));
+  EXPECT_TRUE(again.contains("b/smtp"));
+  EXPECT_FALSE(again.contains("c/smtp"));
+  again.add("c/smtp");
+  again.add("d/smtp");
+  EXPECT_FALSE(again.contains("a/smtp"));  // only the newest 3
+  EXPECT_TRUE(again.contains("d/smtp"));
+}
+
+TEST(PlanTopics, ADeadLetterTopicForEveryTopicAStepWithDeadLettersReads) {
+  api::Pipeline p;
+  p.meta.name = "images";
+  p.meta.namespace_ = "demo";
+  p.topics = {{"images", "", 3, 1, {}, "Delete"},
+              {"notifications", "", 3, 1, {}, "Retain"},
+              {"unread", "", 1, 1, {}, "Retain"}};
+  api::Step rotate;
+  rotate.name = "rotate";
+  rotate.inputs = {"images"};
+  api::Step notify;
+  notify.name = "notify";
+  notify.inputs = {"notifications"};
+  notify.delivery = api::Delivery{};
+  notify.delivery->dead_letter = false;
+  p.steps = {rotate, notify};
+  const auto topics = plan::topics(p);
+  ASSERT_EQ(topics.size(), 4U);
+  EXPECT_EQ(topics[3].name, "demo.images.images.dlq");
+  EXPECT_TRUE(topics[3].dead_letter);
+  EXPECT_TRUE(topics[3].delete_with_pipeline);  // follows its source topic
+  EXPECT_EQ(topics[3].partitions, 1);
+}
+
+}  // namespace
+}  // namespace pipewright
