@@ -4,6 +4,11 @@ set(PIPEWRIGHT_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wo
     -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
 if(PIPEWRIGHT_WERROR)
   list(APPEND PIPEWRIGHT_WARNINGS -Werror)
+  # GCC 12 at -O3 reports std::string copies as overlapping or uninitialised (GCC bugs 105329,
+  # 105651): still shown, but they do not fail a Release build (the Dockerfile's).
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    list(APPEND PIPEWRIGHT_WARNINGS -Wno-error=restrict -Wno-error=maybe-uninitialized)
+  endif()
 endif()
 
 # pw_library(<area> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
