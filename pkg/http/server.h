@@ -61,7 +61,8 @@ class Server {
   int requests() const;  // answered so far
 
   // Stops accepting, closes idle connections, lets requests already being received or handled
-  // finish (at most 5 s), then stops the threads. Idempotent; for a clean SIGTERM.
+  // finish (at most 5 s), then stops the threads. Idempotent; for a clean SIGTERM. It joins
+  // the I/O threads, so it must not be called from a handler.
   void stop();
 
  private:
