@@ -9,7 +9,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       cmake ninja-build g++ pkg-config libcpprest-dev libssl-dev libopencv-dev libyaml-cpp-dev \
       prometheus-cpp-dev librdkafka-dev libboost-dev nlohmann-json3-dev libcurl4-openssl-dev \
-      libgtest-dev libgmock-dev \
+      libgtest-dev libgmock-dev libturbojpeg0-dev libjpeg62-turbo-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -37,7 +37,8 @@ ENTRYPOINT ["/usr/local/bin/pipewright-operator"]
 FROM runtime AS worker
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libopencv-imgcodecs406 libopencv-imgproc406 libopencv-core406 wbrazilian \
+      libopencv-imgcodecs406 libopencv-imgproc406 libopencv-core406 libturbojpeg0 \
+      libjpeg62-turbo zlib1g wbrazilian \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/cmd/pipewright-worker/pipewright-worker /usr/local/bin/
 USER 65532

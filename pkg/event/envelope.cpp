@@ -55,9 +55,9 @@ std::string new_id() {
   // 48 bits of time in 10 characters, then 80 random bits in 16.
   for (int i = 9; i >= 0; --i)
     id[static_cast<std::size_t>(i)] = kAlphabet[(ms >> (5 * (9 - i))) & 31U];
-  for (int i = 0; i < 16; ++i) {
+  for (std::size_t i = 0; i < 16; ++i) {
     const std::uint64_t source = i < 12 ? r1 >> (5 * i) : r2 >> (5 * (i - 12));
-    id[static_cast<std::size_t>(10 + i)] = kAlphabet[source & 31U];
+    id[10 + i] = kAlphabet[source & 31U];
   }
   return id;
 }

@@ -96,7 +96,7 @@ Runtime::Runtime(Wiring wiring, nlohmann::json config, RuntimeOptions options,
 Runtime::~Runtime() = default;
 
 void Runtime::route(const std::string& method, const std::string& pattern,
-                    http::Router::Handler handler) {
+                    const http::Router::Handler& handler) {
   router_->add(method, pattern, handler);
   const auto& base = wiring_.base_path;
   if (base.empty()) return;

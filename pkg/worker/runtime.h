@@ -55,7 +55,8 @@ class Runtime {
   void set_options(const RuntimeOptions& options) { options_ = options; }
   // Adds a route at `pattern` and, for an exposed step, at base_path + pattern ("/" becomes both
   // "/images" and "/images/"), since Ingress and the local gateway pass the path on unchanged.
-  void route(const std::string& method, const std::string& pattern, http::Router::Handler handler);
+  void route(const std::string& method, const std::string& pattern,
+             const http::Router::Handler& handler);
 
   // The envelope as a Kafka message on a logical output, with the ce_type header.
   kafka::OutMessage message(const std::string& output, const std::string& key,

@@ -51,7 +51,7 @@ std::filesystem::path write_temporary(const std::filesystem::path& dir, std::str
   static thread_local std::mt19937_64 random{std::random_device{}()};
   std::filesystem::create_directories(dir);
   for (;;) {
-    const auto path = dir / (".tmp-" + std::to_string(random()));
+    auto path = dir / (".tmp-" + std::to_string(random()));
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 && errno == EEXIST) continue;
     if (fd < 0) throw std::runtime_error("creating " + path.string() + ": " + std::strerror(errno));
@@ -116,7 +116,7 @@ std::string write_unique(const std::filesystem::path& dir, const std::string& st
                          const std::string& ext, std::string_view data) {
   const auto temporary = write_temporary(dir, data);
   for (int n = 1;; ++n) {
-    const std::string name =
+    std::string name =
         (n == 1 ? stem : stem + "-" + std::to_string(n)) + (ext.empty() ? "" : "." + ext);
     // link() fails when the name exists: claiming it is atomic even between processes.
     if (::link(temporary.c_str(), (dir / name).c_str()) == 0) {

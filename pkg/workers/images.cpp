@@ -18,7 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr std::int64_t kMiB = 1024 * 1024;
+constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
 
 fs::path data_dir(const worker::Runtime& runtime) {
   const auto& dir = runtime.wiring().data_dir;
@@ -148,7 +148,7 @@ int run_upload(worker::Runtime& runtime) {
   worker::RuntimeOptions options;
   // Room for the multipart framing and form fields around a file of maxBytes; the file itself
   // is measured after parsing, so the 413 names maxBytes.
-  options.max_body_bytes = static_cast<std::size_t>(max_bytes) + 64 * 1024;
+  options.max_body_bytes = static_cast<std::size_t>(max_bytes) + std::size_t{64} * 1024;
   runtime.set_options(options);
   const std::string base = runtime.wiring().base_path;
 

@@ -68,8 +68,12 @@ PipelineRun::~PipelineRun() {
 
 void PipelineRun::set_config(const std::string& step, nlohmann::json config) {
   for (auto& s : pipeline_.steps) {
-    if (s.name == step) s.config = std::move(config);
+    if (s.name == step) {
+      s.config = std::move(config);
+      return;
+    }
   }
+  throw std::invalid_argument("no step " + step);
 }
 
 void PipelineRun::create_topics() {

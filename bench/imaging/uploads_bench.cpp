@@ -1,0 +1,172 @@
+// bench/imaging, end to end: uploads per second through the image pipeline (upload → Kafka →
+// rotate ×2 / grayscale → Kafka → notify) and the time from an upload to both of its
+// notifications, against the peer in the same run: the same images through OpenCV alone
+// (decode + rotate + encode, decode + grayscale + encode) on the same two cores.
+//
+// Usage: PIPEWRIGHT_BENCH_UPLOADS=200 PIPEWRIGHT_BENCH_CONCURRENCY=4 build/bench/uploads_bench
+// Real components: Kafka, the worker binaries wired by the plan (examples/images.yaml). notify
+// posts to a local webhook that records when each notification arrives (an SMTP server would
+// measure the mail server, not the pipeline).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <mutex>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <thread>
+
+#include "pkg/api/manifest.h"
+#include "pkg/local/kafka_broker.h"
+#include "pkg/proc/net.h"
+#include "tests/support/http_client.h"
+#include "tests/support/http_server.h"
+#include "tests/support/suite_logs.h"
+#include "tests/support/workers.h"
+
+namespace pipewright {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::stoi(v) : fallback;
+}
+
+// A photo-like 640x480 JPEG (0.3 MP): gradients, noise and shapes.
+std::string photo() {
+  cv::Mat m(480, 640, CV_8UC3);
+  cv::randn(m, cv::Scalar(128, 128, 128), cv::Scalar(30, 30, 30));
+  for (int y = 0; y < m.rows; ++y) {
+    for (int x = 0; x < m.cols; ++x) {
+      auto& p = m.at<cv::Vec3b>(y, x);
+      p[0] = cv::saturate_cast<uchar>(p[0] / 2 + x / 5);
+      p[2] = cv::saturate_cast<uchar>(p[2] / 2 + y / 4);
+    }
+  }
+  cv::circle(m, {200, 180}, 90, {30, 160, 240}, -1);
+  std::vector<uchar> out;
+  cv::imencode(".jpg", m, out, {cv::IMWRITE_JPEG_QUALITY, 90});
+  return {out.begin(), out.end()};
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+TEST(UploadsBench, EndToEndAgainstOpenCvAlone) {
+  const int uploads = env_int("PIPEWRIGHT_BENCH_UPLOADS", 200);
+  const int concurrency = env_int("PIPEWRIGHT_BENCH_CONCURRENCY", 4);
+  const auto image = photo();
+
+  // The peer: the same work in OpenCV alone, two threads (the machine's cores).
+  const auto peer_start = Clock::now();
+  {
+    std::vector<std::thread> threads;
+    std::atomic<int> next{0};
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&] {
+        while (next.fetch_add(1) < uploads) {
+          const cv::Mat src =
+              cv::imdecode(std::vector<uchar>(image.begin(), image.end()), cv::IMREAD_COLOR);
+          cv::Mat rotated, gray;
+          cv::rotate(src, rotated, cv::ROTATE_90_CLOCKWISE);
+          std::vector<uchar> out;
+          cv::imencode(".jpg", rotated, out);
+          gray = cv::imdecode(std::vector<uchar>(image.begin(), image.end()), cv::IMREAD_GRAYSCALE);
+          cv::imencode(".jpg", gray, out);
+        }
+      });
+    }
+    for (auto& t : threads)
+      t.join();
+  }
+  const double peer_seconds = std::chrono::duration<double>(Clock::now() - peer_start).count();
+
+  auto broker = local::KafkaBroker::start({testing::component_dir("kafka")});
+  std::mutex mutex;
+  std::map<std::string, std::vector<Clock::time_point>> arrived;  // file -> notification times
+  testing::HttpServer hook([&](const testing::TestRequest& req) {
+    const auto j = json::parse(req.body, nullptr, false);
+    if (!j.is_discarded()) {
+      std::lock_guard lock(mutex);
+      arrived[j["data"].value("file", "")].push_back(Clock::now());
+    }
+    return testing::TestResponse{200, "application/json", "{}"};
+  });
+  auto pipeline = api::load({testing::source_dir() / "examples" / "images.yaml"}).pipelines.at(0);
+  testing::PipelineRun run(pipeline, broker->bootstrap(), "bench");
+  run.set_config("notify", {{"channels", {"webhook"}}, {"webhook", {{"url", hook.url() + "/"}}}});
+  run.create_topics();
+  auto& upload = run.start("upload");
+  run.start("rotate");
+  run.start("rotate");  // replicas: 2, as in the example
+  run.start("grayscale");
+  run.start("notify");
+
+  std::map<std::string, Clock::time_point> sent;
+  std::atomic<int> next{0}, failed{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < concurrency; ++c) {
+    clients.emplace_back([&] {
+      for (int i; (i = next.fetch_add(1)) < uploads;) {
+        const std::string name = "photo" + std::to_string(i) + ".jpg";
+        testing::Form form;
+        form.fields.push_back({"file", name, "image/jpeg", image});
+        {
+          std::lock_guard lock(mutex);
+          sent[name] = Clock::now();
+        }
+        const auto res = testing::http_request("POST", upload.url() + "/upload", form.body(),
+                                               form.content_type());
+        if (res.status != 201) ++failed;
+      }
+    });
+  }
+  for (auto& t : clients)
+    t.join();
+  const double accept_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  ASSERT_EQ(failed.load(), 0);
+
+  const bool done = proc::poll_until(std::chrono::minutes(10), [&] {
+    std::lock_guard lock(mutex);
+    return std::count_if(arrived.begin(), arrived.end(),
+                         [](const auto& a) { return a.second.size() >= 2; }) >= uploads;
+  });
+  ASSERT_TRUE(done) << arrived.size() << " of " << uploads << " files notified";
+  std::vector<double> latency;
+  Clock::time_point last = start;
+  {
+    std::lock_guard lock(mutex);
+    for (const auto& [name, times] : arrived) {
+      const auto both = *std::max_element(times.begin(), times.end());
+      last = std::max(last, both);
+      latency.push_back(std::chrono::duration<double, std::milli>(both - sent[name]).count());
+    }
+  }
+  const double total_seconds = std::chrono::duration<double>(last - start).count();
+  const double pipeline_rate = uploads / total_seconds;
+  const double peer_rate = uploads / peer_seconds;
+  std::cout << "\nbench/imaging end to end: " << uploads << " uploads of a 0.3 MP JPEG, "
+            << concurrency << " clients\n"
+            << "| measure | value |\n|---|---|\n"
+            << "| uploads accepted per second (201) | " << uploads / accept_seconds << " |\n"
+            << "| uploads fully processed per second (both notifications) | " << pipeline_rate
+            << " |\n"
+            << "| OpenCV alone, same work, 2 threads (images/s) | " << peer_rate << " |\n"
+            << "| ratio pipeline / OpenCV alone | " << pipeline_rate / peer_rate << " |\n"
+            << "| upload → both notifications p50 (ms) | " << percentile(latency, 0.5) << " |\n"
+            << "| upload → both notifications p99 (ms) | " << percentile(latency, 0.99) << " |\n";
+}
+
+}  // namespace
+}  // namespace pipewright
