@@ -209,17 +209,18 @@ TEST_F(ImagesTest, FiftyUploadsWhileRotateIsKilledAreEachRotatedAndNotifiedOnce)
 
   const auto image = picture(200, 120, "png");
   const fs::path dir = run->data_dir();
-  bool killed = false;
-  for (int i = 0; i < 50; ++i) {
-    const auto res = upload(upload_w, "img" + std::to_string(i) + ".png", image, "image/png");
-    ASSERT_EQ(res.status, 201) << res.body;
-    // Kill the rotate worker once it is busy, and start it again.
-    if (!killed && i >= 10 && fs::exists(dir / "img0.rotated.png")) {
-      run->processes("rotate").back()->process.kill(SIGKILL);
-      killed = true;
+  const auto send = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      const auto res = upload(upload_w, "img" + std::to_string(i) + ".png", image, "image/png");
+      ASSERT_EQ(res.status, 201) << res.body;
     }
-  }
-  ASSERT_TRUE(killed) << "the rotate worker never got busy";
+  };
+  send(0, 25);
+  // Kill the rotate worker once it is busy (its first result written, the rest in its hands),
+  // keep uploading while it is dead, then start it again.
+  ASSERT_TRUE(proc::poll_until(60s, [&] { return fs::exists(dir / "img0.rotated.png"); }));
+  run->processes("rotate").back()->process.kill(SIGKILL);
+  send(25, 50);
   run->start("rotate");
 
   ASSERT_TRUE(proc::poll_until(120s, [&] {
