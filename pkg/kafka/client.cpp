@@ -104,7 +104,8 @@ class RdProducer : public Producer {
       keep_.push_back(batch);
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (std::size_t i = 0; i < messages.size(); ++i) {
+    bool refused = false;  // ours to read without the lock; callbacks write batch->error
+    for (std::size_t i = 0; i < messages.size() && !refused; ++i) {
       const auto& m = messages[i];
       RdKafka::Headers* headers = RdKafka::Headers::create();
       for (const auto& h : m.headers)
@@ -123,9 +124,9 @@ class RdProducer : public Producer {
         std::lock_guard lock(batch->mutex);
         batch->pending -= messages.size() - i;  // the rest is never sent
         if (batch->error.empty()) batch->error = m.topic + ": " + RdKafka::err2str(code);
+        refused = true;
         break;
       }
-      if (!batch->error.empty()) break;
     }
     std::unique_lock lock(batch->mutex);
     const bool finished =
@@ -237,18 +238,6 @@ class RdConsumer : public Consumer {
     }
   }
 
-  bool connected() override {
-    std::vector<RdKafka::TopicPartition*> assigned;
-    consumer_->assignment(assigned);
-    const bool has = !assigned.empty();
-    RdKafka::TopicPartition::destroy(assigned);
-    if (has) return true;
-    RdKafka::Metadata* metadata = nullptr;
-    const auto code = consumer_->metadata(false, nullptr, &metadata, 2000);
-    delete metadata;
-    return code == RdKafka::ERR_NO_ERROR;
-  }
-
   void close() override {
     if (!closed_.exchange(true)) consumer_->close();
   }
@@ -281,13 +270,6 @@ Properties client_properties(const std::string& bootstrap,
   if (ec)
     throw std::runtime_error("Kafka secret folder " + secret_dir.string() + ": " + ec.message());
   return p;
-}
-
-std::optional<std::string> InMessage::header(const std::string& name) const {
-  for (const auto& h : headers) {
-    if (h.key == name) return h.value;
-  }
-  return std::nullopt;
 }
 
 std::unique_ptr<Producer> make_producer(const Properties& properties) {

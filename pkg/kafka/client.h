@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -42,9 +41,6 @@ struct InMessage {
   std::string key, value;
   std::vector<Header> headers;
   std::int64_t timestamp_ms = 0;
-
-  // The value of the first header named `name`.
-  std::optional<std::string> header(const std::string& name) const;
 };
 
 class KafkaError : public std::runtime_error {
@@ -76,8 +72,6 @@ class Consumer {
   // Commits the offsets after these messages (synchronously). Throws KafkaError, e.g. when
   // the partitions were taken away by a rebalance; the messages are then redelivered elsewhere.
   virtual void commit(const std::vector<InMessage>& done) = 0;
-  // True while this member holds at least one partition or has joined the group.
-  virtual bool connected() = 0;
   // Leaves the group (its partitions move to the other members at once).
   virtual void close() = 0;
 };

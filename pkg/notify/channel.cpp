@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "pkg/log/log.h"
+#include "pkg/notify/curl_errors.h"
 #include "pkg/notify/smtp.h"
 #include "pkg/notify/template.h"
 
@@ -20,23 +21,6 @@ struct HttpReply {
 std::size_t collect(char* data, std::size_t size, std::size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
   return size * n;
-}
-
-// Failures before any HTTP answer that another attempt may not meet.
-bool transient(CURLcode rc) {
-  switch (rc) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-      return true;
-    default:
-      return false;
-  }
 }
 
 // 429 and 408 ask to come back; 5xx is the server's trouble; any other 4xx is ours for good.
@@ -81,7 +65,7 @@ HttpReply post_json(const std::string& channel, const std::string& url,
   if (rc != CURLE_OK) {
     const std::string why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
     throw ChannelError(channel, "POST " + shown_url + ": " + replace_all(why, url, shown_url),
-                       transient(rc));
+                       transient_curl_error(rc));
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
   return reply;

@@ -1,4 +1,5 @@
 #include "pkg/notify/smtp.h"
+#include "pkg/notify/curl_errors.h"
 
 #include <curl/curl.h>
 #include <algorithm>
@@ -66,24 +67,6 @@ int on_debug(CURL* /*handle*/, curl_infotype type, char* data, std::size_t size,
     *static_cast<std::string*>(user) = line;
   }
   return 0;
-}
-
-// Connection-level failures that a later attempt may not meet; TLS verification, a missing
-// STARTTLS, a bad URL or refused credentials will fail the same way again.
-bool transient(CURLcode rc) {
-  switch (rc) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_WEIRD_SERVER_REPLY:
-      return true;
-    default:
-      return false;
-  }
 }
 
 }  // namespace
@@ -163,7 +146,7 @@ void send_mail(const SmtpSettings& settings, const Mail& mail) {
   }
   if (code >= 400 && !last_error_reply.empty()) what += " (server said: " + last_error_reply + ")";
   // SMTP's own classes: 4xx is "try again later", 5xx is final.
-  const bool retriable = code >= 500 ? false : code >= 400 ? true : transient(rc);
+  const bool retriable = code >= 500 ? false : code >= 400 ? true : transient_curl_error(rc);
   throw SmtpError(what, code >= 400 ? static_cast<int>(code) : 0, retriable);
 }
 
