@@ -497,12 +497,14 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
   }
   if (const auto hc = spec["healthCheck"];
       hc.IsDefined() &&
-      map(hc, "spec.healthCheck", {"maxFails", "failTimeout", "connectTimeout"})) {
+      map(hc, "spec.healthCheck", {"maxFails", "failTimeout", "connectTimeout", "readTimeout"})) {
     w.health.max_fails = integer(hc["maxFails"], "spec.healthCheck.maxFails", 1, 0, 100);
     if (hc["failTimeout"].IsDefined())
       w.health.fail_timeout = duration(hc["failTimeout"], "spec.healthCheck.failTimeout");
     if (hc["connectTimeout"].IsDefined())
       w.health.connect_timeout = duration(hc["connectTimeout"], "spec.healthCheck.connectTimeout");
+    if (hc["readTimeout"].IsDefined())
+      w.health.read_timeout = duration(hc["readTimeout"], "spec.healthCheck.readTimeout");
   }
   w.expose_path = expose(spec["expose"], "spec.expose");
   w.ingress = ingress(spec["ingress"], "spec.ingress");

@@ -88,6 +88,9 @@ struct HealthCheck {
   int max_fails = 1;
   std::string fail_timeout = "10s";
   std::string connect_timeout = "1s";
+  // How long a backend may take to answer before the request moves on; empty: connect_timeout
+  // (a backend that accepts but hangs is passed over as fast as one that does not accept).
+  std::string read_timeout;
 };
 
 struct GatewayRef {

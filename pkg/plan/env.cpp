@@ -67,7 +67,7 @@ EnvVars step_env(const api::Pipeline& pipeline, const api::Step& step, const Ren
 
 EnvVars service_backend_env(const api::WeightedService& service, const api::Backend& backend,
                             const std::string& config_path) {
-  return {
+  EnvVars env = {
       {"PIPEWRIGHT_NAMESPACE", service.meta.namespace_},
       {"PIPEWRIGHT_SERVICE", service.meta.name},
       {"PIPEWRIGHT_BACKEND", backend.name},
@@ -76,6 +76,9 @@ EnvVars service_backend_env(const api::WeightedService& service, const api::Back
       {"PIPEWRIGHT_METRICS_PORT", std::to_string(kMetricsPort)},
       {"PIPEWRIGHT_CONFIG", config_path},
   };
+  // The router passes the path on unchanged: a backend also serves its routes under expose.path.
+  if (!service.expose_path.empty()) env.emplace_back("PIPEWRIGHT_BASE_PATH", service.expose_path);
+  return env;
 }
 
 void set_env(EnvVars& env, const std::string& name, const std::string& value) {

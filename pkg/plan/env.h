@@ -38,7 +38,8 @@ EnvVars step_env(const api::Pipeline& pipeline, const api::Step& step, const Ren
                  const std::string& config_path = kConfigPath);
 
 // A WeightedService backend: PIPEWRIGHT_NAMESPACE, _SERVICE, _BACKEND (the X-Served-By value),
-// _WORKER, _HTTP_PORT (spec.port), _METRICS_PORT (9090), _CONFIG (config_path).
+// _WORKER, _HTTP_PORT (spec.port), _METRICS_PORT (9090), _CONFIG (config_path), and _BASE_PATH
+// (expose.path) when exposed.
 EnvVars service_backend_env(const api::WeightedService& service, const api::Backend& backend,
                             const std::string& config_path = kConfigPath);
 

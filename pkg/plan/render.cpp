@@ -278,7 +278,12 @@ json router_deployment(const Owner& owner, const RenderOptions& options,
                           {"ports", json::array({container_port("http", kRouterPort)})},
                           {"readinessProbe", http_probe("/healthz")},
                           {"livenessProbe", http_probe("/healthz")},
-                          {"volumeMounts", json::array({nginx_mount})}};
+                          {"volumeMounts", json::array({nginx_mount})},
+                          // Endpoints are removed while the old pod still serves; nginx then
+                          // stops gracefully (the image's STOPSIGNAL is SIGQUIT).
+                          {"lifecycle",
+                           {{"preStop",
+                             {{"exec", {{"command", json::array({"sleep", "5"})}}}}}}}};
   const json volume = {
       {"name", "config"},
       {"configMap",
@@ -287,8 +292,13 @@ json router_deployment(const Owner& owner, const RenderOptions& options,
                          {"volumes", json::array({volume})}};
   // A subPath mount never sees ConfigMap updates: the hash rolls the router instead.
   const json annotations = {{kConfigHash, sha256_hex(nginx_conf)}};
-  return deployment(owner, name, labels(owner, "router", "router"), "router", 1, annotations,
-                    pod_spec);
+  auto d = deployment(owner, name, labels(owner, "router", "router"), "router", 1, annotations,
+                      pod_spec);
+  // A weight change rolls the router: the new pod is ready before the old one leaves, so no
+  // request finds the Service without a router.
+  d["spec"]["strategy"] = {{"type", "RollingUpdate"},
+                           {"rollingUpdate", {{"maxUnavailable", 0}, {"maxSurge", 1}}}};
+  return stamped(d);
 }
 
 // Gateway API cannot express a backup: only the weighted backends are routed.
@@ -445,25 +455,33 @@ std::string nginx_config(const api::WeightedService& service,
                          const std::function<std::string(const api::Backend&)>& address,
                          const std::string& listen) {
   const auto upstream = service.meta.namespace_ + "_" + service.meta.name;
-  const auto health = " max_fails=" + std::to_string(service.health.max_fails) +
+  const auto server_health = " max_fails=" + std::to_string(service.health.max_fails) +
                       " fail_timeout=" + service.health.fail_timeout + ";\n";
   std::string out = "upstream " + upstream + " {\n";
   for (const auto& b : service.backends) {
     out += "  server " + address(b) +
-           (b.backup ? std::string(" backup") : " weight=" + std::to_string(b.weight)) + health;
+           (b.backup ? std::string(" backup") : " weight=" + std::to_string(b.weight)) +
+           server_health;
   }
   // Idle connections to the backends are kept, so a request costs no new TCP handshake.
   out += "  keepalive 32;\n}\n";
   out += "server {\n  listen " + listen + ";\n";
   out += "  location = /healthz {\n    access_log off;\n    return 200;\n  }\n";
+  const auto& health = service.health;
+  const auto& read_timeout = health.read_timeout.empty() ? health.connect_timeout : health.read_timeout;
+  // nginx passes a request that already reached a backend on only when it is idempotent; the
+  // built-in mult and calc are pure functions, so their POSTs may be retried too.
+  const bool pure = service.image.empty() && (service.worker == "mult" || service.worker == "calc");
   out += "  location / {\n    proxy_pass http://" + upstream + ";\n" +
          "    proxy_http_version 1.1;\n"
          "    proxy_set_header Connection \"\";\n"
-         "    proxy_connect_timeout " +
-         service.health.connect_timeout +
-         ";\n"
+         "    proxy_connect_timeout " + health.connect_timeout + ";\n" +
+         // A backend that accepts but does not answer (stopped, deadlocked) counts as failed too.
+         "    proxy_send_timeout " + read_timeout + ";\n" +
+         "    proxy_read_timeout " + read_timeout + ";\n" +
          // A failed backend passes the request on to the next one (and finally to a backup).
-         "    proxy_next_upstream error timeout http_502 http_503 http_504;\n"
+         "    proxy_next_upstream error timeout http_502 http_503 http_504" +
+         (pure ? " non_idempotent" : "") + ";\n" +
          "    proxy_next_upstream_tries 0;\n"
          "  }\n}\n";
   return out;

@@ -36,7 +36,7 @@ std::vector<nlohmann::json> render(const api::WeightedService& service,
                                    const RenderOptions& options);
 
 // The nginx `upstream` and `server` blocks that route a WeightedService (weights, backup,
-// max_fails, fail_timeout, proxy_connect_timeout, proxy_next_upstream). `address(backend)`
+// max_fails, fail_timeout, connect/read timeouts, proxy_next_upstream). `address(backend)`
 // says where a backend listens ("host:port"); the operator passes Service DNS names, local mode
 // 127.0.0.1 ports. `listen` is the router's own "host:port" or port.
 std::string nginx_config(const api::WeightedService& service,

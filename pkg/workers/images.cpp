@@ -134,8 +134,6 @@ json list_files(const fs::path& dir) {
   return {{"files", files}};
 }
 
-}  // namespace
-
 int run_upload(worker::Runtime& runtime) {
   const auto& config = runtime.config();
   worker::check_keys(config, {"maxBytes", "maxPixels", "formats"});
@@ -306,6 +304,14 @@ int run_image_operation(worker::Runtime& runtime, const std::string& operation) 
                               {"notify", in.data.value("notify", json::object())}}};
     return {runtime.message(output, m.key.empty() ? in.id : m.key, done)};
   });
+}
+
+}  // namespace
+
+std::vector<Kind> image_workers() {
+  return {{"upload", run_upload},
+          {"rotate", [](worker::Runtime& r) { return run_image_operation(r, "rotate"); }},
+          {"grayscale", [](worker::Runtime& r) { return run_image_operation(r, "grayscale"); }}};
 }
 
 }  // namespace pipewright::workers

@@ -11,6 +11,7 @@
 #include "pkg/workers/workers.h"
 
 namespace pipewright::workers {
+namespace {
 
 int run_notify(worker::Runtime& runtime) {
   notify::Settings settings;
@@ -66,5 +67,9 @@ int run_notify(worker::Runtime& runtime) {
     return std::vector<kafka::OutMessage>{};
   });
 }
+
+}  // namespace
+
+std::vector<Kind> notify_workers() { return {{"notify", run_notify}}; }
 
 }  // namespace pipewright::workers

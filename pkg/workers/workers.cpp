@@ -1,17 +1,35 @@
 #include "pkg/workers/workers.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace pipewright::workers {
+namespace {
 
-bool implemented(const std::string& type) {
-  return type == "upload" || type == "rotate" || type == "grayscale" || type == "notify";
+const std::vector<Kind>& kinds() {
+  static const std::vector<Kind> all = [] {
+    std::vector<Kind> out;
+    for (auto list : {image_workers(), notify_workers(), calc_workers(), orders_workers(),
+                      events_workers()}) {
+      out.insert(out.end(), list.begin(), list.end());
+    }
+    return out;
+  }();
+  return all;
 }
 
+const Kind* find(const std::string& type) {
+  const auto& all = kinds();
+  const auto it = std::find_if(all.begin(), all.end(), [&](const Kind& k) { return k.type == type; });
+  return it == all.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+bool implemented(const std::string& type) { return find(type) != nullptr; }
+
 int run(const std::string& type, worker::Runtime& runtime) {
-  if (type == "upload") return run_upload(runtime);
-  if (type == "rotate" || type == "grayscale") return run_image_operation(runtime, type);
-  if (type == "notify") return run_notify(runtime);
+  if (const auto* kind = find(type)) return kind->run(runtime);
   throw std::invalid_argument("the " + type + " worker is not built in this version");
 }
 
