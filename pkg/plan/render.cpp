@@ -273,17 +273,16 @@ json router_deployment(const Owner& owner, const RenderOptions& options,
   const auto name = owner.meta.name + "-router";
   json nginx_mount = mount("config", "/etc/nginx/nginx.conf", true);
   nginx_mount["subPath"] = kNginxKey;
-  const json container = {{"name", "router"},
-                          {"image", options.router_image},
-                          {"ports", json::array({container_port("http", kRouterPort)})},
-                          {"readinessProbe", http_probe("/healthz")},
-                          {"livenessProbe", http_probe("/healthz")},
-                          {"volumeMounts", json::array({nginx_mount})},
-                          // Endpoints are removed while the old pod still serves; nginx then
-                          // stops gracefully (the image's STOPSIGNAL is SIGQUIT).
-                          {"lifecycle",
-                           {{"preStop",
-                             {{"exec", {{"command", json::array({"sleep", "5"})}}}}}}}};
+  const json container = {
+      {"name", "router"},
+      {"image", options.router_image},
+      {"ports", json::array({container_port("http", kRouterPort)})},
+      {"readinessProbe", http_probe("/healthz")},
+      {"livenessProbe", http_probe("/healthz")},
+      {"volumeMounts", json::array({nginx_mount})},
+      // Endpoints are removed while the old pod still serves; nginx then
+      // stops gracefully (the image's STOPSIGNAL is SIGQUIT).
+      {"lifecycle", {{"preStop", {{"exec", {{"command", json::array({"sleep", "5"})}}}}}}}};
   const json volume = {
       {"name", "config"},
       {"configMap",
@@ -456,7 +455,7 @@ std::string nginx_config(const api::WeightedService& service,
                          const std::string& listen) {
   const auto upstream = service.meta.namespace_ + "_" + service.meta.name;
   const auto server_health = " max_fails=" + std::to_string(service.health.max_fails) +
-                      " fail_timeout=" + service.health.fail_timeout + ";\n";
+                             " fail_timeout=" + service.health.fail_timeout + ";\n";
   std::string out = "upstream " + upstream + " {\n";
   for (const auto& b : service.backends) {
     out += "  server " + address(b) +
@@ -468,17 +467,19 @@ std::string nginx_config(const api::WeightedService& service,
   out += "server {\n  listen " + listen + ";\n";
   out += "  location = /healthz {\n    access_log off;\n    return 200;\n  }\n";
   const auto& health = service.health;
-  const auto& read_timeout = health.read_timeout.empty() ? health.connect_timeout : health.read_timeout;
+  const auto& read_timeout =
+      health.read_timeout.empty() ? health.connect_timeout : health.read_timeout;
   // nginx passes a request that already reached a backend on only when it is idempotent; the
   // built-in mult and calc are pure functions, so their POSTs may be retried too.
   const bool pure = service.image.empty() && (service.worker == "mult" || service.worker == "calc");
   out += "  location / {\n    proxy_pass http://" + upstream + ";\n" +
          "    proxy_http_version 1.1;\n"
          "    proxy_set_header Connection \"\";\n"
-         "    proxy_connect_timeout " + health.connect_timeout + ";\n" +
+         "    proxy_connect_timeout " +
+         health.connect_timeout + ";\n" +
          // A backend that accepts but does not answer (stopped, deadlocked) counts as failed too.
-         "    proxy_send_timeout " + read_timeout + ";\n" +
-         "    proxy_read_timeout " + read_timeout + ";\n" +
+         "    proxy_send_timeout " + read_timeout + ";\n" + "    proxy_read_timeout " +
+         read_timeout + ";\n" +
          // A failed backend passes the request on to the next one (and finally to a backup).
          "    proxy_next_upstream error timeout http_502 http_503 http_504" +
          (pure ? " non_idempotent" : "") + ";\n" +

@@ -203,7 +203,9 @@ CalcResult calculate(std::string_view operation, const std::optional<std::string
 
 std::vector<Kind> calc_workers() {
   return {{"mult", [](worker::Runtime& r) { return run_calc(r, {"mult"}); }},
-          {"calc", [](worker::Runtime& r) { return run_calc(r, {"sum", "sub", "mult", "div"}); }}};
+          {"calc", [](worker::Runtime& r) {
+             return run_calc(r, {"sum", "sub", "mult", "div"});
+           }}};
 }
 
 }  // namespace pipewright::workers

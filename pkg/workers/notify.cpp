@@ -70,6 +70,8 @@ int run_notify(worker::Runtime& runtime) {
 
 }  // namespace
 
-std::vector<Kind> notify_workers() { return {{"notify", run_notify}}; }
+std::vector<Kind> notify_workers() {
+  return {{"notify", run_notify}};
+}
 
 }  // namespace pipewright::workers

@@ -9,8 +9,8 @@ namespace {
 const std::vector<Kind>& kinds() {
   static const std::vector<Kind> all = [] {
     std::vector<Kind> out;
-    for (auto list : {image_workers(), notify_workers(), calc_workers(), orders_workers(),
-                      events_workers()}) {
+    for (auto list :
+         {image_workers(), notify_workers(), calc_workers(), orders_workers(), events_workers()}) {
       out.insert(out.end(), list.begin(), list.end());
     }
     return out;
@@ -20,13 +20,16 @@ const std::vector<Kind>& kinds() {
 
 const Kind* find(const std::string& type) {
   const auto& all = kinds();
-  const auto it = std::find_if(all.begin(), all.end(), [&](const Kind& k) { return k.type == type; });
+  const auto it =
+      std::find_if(all.begin(), all.end(), [&](const Kind& k) { return k.type == type; });
   return it == all.end() ? nullptr : &*it;
 }
 
 }  // namespace
 
-bool implemented(const std::string& type) { return find(type) != nullptr; }
+bool implemented(const std::string& type) {
+  return find(type) != nullptr;
+}
 
 int run(const std::string& type, worker::Runtime& runtime) {
   if (const auto* kind = find(type)) return kind->run(runtime);

@@ -225,7 +225,8 @@ TEST(ServiceBackendEnv, TheWorkerContract) {
                      {"PIPEWRIGHT_WORKER", "mult"},
                      {"PIPEWRIGHT_HTTP_PORT", "8080"},
                      {"PIPEWRIGHT_METRICS_PORT", "9090"},
-                     {"PIPEWRIGHT_CONFIG", "/etc/pipewright/config.json"}}));
+                     {"PIPEWRIGHT_CONFIG", "/etc/pipewright/config.json"},
+                     {"PIPEWRIGHT_BASE_PATH", "/mult"}}));
 }
 
 TEST(Render, StepDeploymentShape) {
@@ -425,10 +426,25 @@ TEST(NginxConfig, TheMultExample) {
         "  listen 127.0.0.1:8080;\n", "  location = /healthz {\n", "    return 200;\n",
         "    proxy_pass http://demo_mult;\n", "    proxy_http_version 1.1;\n",
         "    proxy_set_header Connection \"\";\n", "    proxy_connect_timeout 1s;\n",
-        "    proxy_next_upstream error timeout http_502 http_503 http_504;\n",
+        "    proxy_read_timeout 1s;\n", "    proxy_send_timeout 1s;\n",
+        "    proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;\n",
         "    proxy_next_upstream_tries 0;\n"}) {
     EXPECT_NE(conf.find(line), std::string::npos) << "missing " << line << "in:\n" << conf;
   }
+}
+
+// A service of someone else's image may not be safe to send a POST twice; its own read timeout
+// replaces the connect timeout's.
+TEST(NginxConfig, AnImageIsNotRetriedAfterItGotTheRequest) {
+  auto ws = mult();
+  ws.worker.clear();
+  ws.image = "registry.local/pricing:2";
+  ws.health.read_timeout = "30s";
+  const auto conf = nginx_config(
+      ws, [](const api::Backend&) { return std::string("10.0.0.1:80"); }, "8080");
+  EXPECT_NE(conf.find("    proxy_read_timeout 30s;\n"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("    proxy_connect_timeout 1s;\n"), std::string::npos) << conf;
+  EXPECT_EQ(conf.find("non_idempotent"), std::string::npos) << conf;
 }
 
 // What a YAML reader makes of a node, by YAML 1.2 core rules (quoted scalars stay strings).
