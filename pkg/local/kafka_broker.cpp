@@ -13,14 +13,6 @@
 namespace pipewright::local {
 namespace {
 
-std::string tail(const std::filesystem::path& file, std::size_t max_bytes = 3000) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string all = ss.str();
-  return all.size() > max_bytes ? all.substr(all.size() - max_bytes) : all;
-}
-
 std::string classpath() {
   return (kafka_libs() / "*").string();
 }

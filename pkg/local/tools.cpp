@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -53,6 +54,14 @@ std::filesystem::path node_modules() {
   auto dir = cache_dir() / "node" / "node_modules";
   if (!std::filesystem::is_directory(dir / "playwright-core")) missing("playwright-core", dir);
   return dir;
+}
+
+std::string tail(const std::filesystem::path& file, std::size_t max_bytes) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string all = ss.str();
+  return all.size() > max_bytes ? all.substr(all.size() - max_bytes) : all;
 }
 
 }  // namespace pipewright::local

@@ -3,6 +3,7 @@
 // kube-apiserver, kubectl, helm, kwok, playwright-core) and Debian's programs (nginx, prometheus).
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace pipewright::local {
@@ -19,6 +20,9 @@ std::filesystem::path system_tool(std::string_view name);
 
 // The Kafka broker's classpath directory (one jar per dependency).
 std::filesystem::path kafka_libs();
+
+// The last `max_bytes` of a log file ("" when it cannot be read), for error messages.
+std::string tail(const std::filesystem::path& file, std::size_t max_bytes = 3000);
 
 // playwright-core's node_modules folder.
 std::filesystem::path node_modules();
