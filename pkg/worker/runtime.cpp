@@ -224,10 +224,12 @@ void Runtime::consume_loop(const Handler& handler) {
           if (!m.topic.ends_with(".dlq"))
             metrics_->topic_counter(metrics_->produced, m.topic).Increment();
         }
+        outputs.clear();  // acknowledged: a failing hook below must not send them again
+        if (before_commit_) before_commit_();
         break;
       } catch (const std::exception& e) {
         metrics_->error("produce_failed").Increment();
-        log::warn("outputs not acknowledged; retrying",
+        log::warn("batch not acknowledged or not made durable; retrying",
                   {{"error", e.what()}, {"attempt", attempt}});
         if (!sleep_unless_stopped(
                 std::min(wiring_.backoff_max, wiring_.backoff_initial * attempt))) {

@@ -67,6 +67,10 @@ class Runtime {
   // Serves HTTP and, given a handler and inputs, consumes; returns 0 after SIGTERM/SIGINT or
   // stop(), once in-flight work is done and offsets are committed.
   int run(const Handler& handler = {});
+  // Called once a batch's outputs are acknowledged, before its offsets are committed: where a
+  // handler that appends to a file makes the batch durable (fsync). A throw is retried as a
+  // failed send is; set before run().
+  void set_before_commit(std::function<void()> hook) { before_commit_ = std::move(hook); }
   void stop();
   bool stopping() const;
   bool ready() const { return ready_.load(); }
@@ -88,6 +92,7 @@ class Runtime {
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::Consumer> consumer_;
+  std::function<void()> before_commit_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};
 };

@@ -1,9 +1,185 @@
-// The orders pipeline's workers (orders-api, fraud, audit): not built yet.
+// The orders pipeline's workers: orders-api here (HTTP → Kafka, and the statuses the pipeline
+// reports back), fraud and audit in orders_stages.cpp.
 
+#include <memory>
+
+#include "pkg/log/log.h"
+#include "pkg/workers/orders_docs_page.h"
+#include "pkg/workers/orders_rules.h"
+#include "pkg/workers/orders_store.h"
+#include "pkg/workers/orders_workers.h"
 #include "pkg/workers/workers.h"
 
 namespace pipewright::workers {
+namespace orders {
+namespace {
 
-std::vector<Kind> orders_workers() { return {}; }
+using nlohmann::json;
+
+constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
+
+std::string with_base(std::string text, const std::string& base) {
+  for (auto at = text.find("{{BASE}}"); at != std::string::npos; at = text.find("{{BASE}}", at))
+    text.replace(at, 8, base);
+  return text;
+}
+
+struct Api {
+  worker::Runtime& runtime;
+  std::shared_ptr<OrderStore> store;
+  bool notifies = false;  // the step has a `notifications` output: "order.received" goes there
+};
+
+// 202 {id, status: "received"}: the answer to an order and to every repeat of it.
+http::Response accepted(const std::string& id, const std::string& base) {
+  auto res = http::Response::json(202, {{"id", id}, {"status", "received"}});
+  res.headers["Location"] = base + "/orders/" + id;
+  return res;
+}
+
+http::Response create(const Api& api, const http::Request& req) {
+  const auto body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded()) return http::Response::error(400, "the body is not valid JSON", "body");
+  json order;
+  try {
+    order = validate_order(body);
+  } catch (const OrderError& e) {
+    return http::Response::error(400, e.what(), e.field());
+  }
+  const auto id = order.contains("id") ? order["id"].get<std::string>() : event::new_id();
+  order["id"] = id;
+  const auto& base = api.runtime.wiring().base_path;
+  switch (api.store->claim(id, order)) {
+    case OrderStore::Claim::same:
+      return accepted(id, base);
+    case OrderStore::Claim::conflict:
+      return http::Response::error(409, "order " + id + " exists with other contents", "id");
+    case OrderStore::Claim::pending:
+      return http::Response::error(409, "order " + id + " is being accepted; retry", "id");
+    case OrderStore::Claim::fresh:
+      break;
+  }
+  const auto received_at = event::now_rfc3339();
+  auto data = order;
+  data["receivedAt"] = received_at;
+  // Keyed by customer: one customer's orders keep their order and reach one fraud replica,
+  // which its per-customer window needs. The envelope id is the order id.
+  const event::Envelope created{id, "pipewright.order.created", received_at,
+                                api.runtime.wiring().source(), data};
+  std::vector<kafka::OutMessage> out{
+      api.runtime.message("orders", order["customer"].get<std::string>(), created)};
+  if (api.notifies) {
+    out.push_back(api.runtime.message(
+        "notifications", id, status_notification(api.runtime, data, "received", json::array())));
+  }
+  try {
+    api.runtime.publish(out);
+  } catch (const std::exception& e) {
+    api.store->release(id);
+    log::error("order not queued", {{"id", id}, {"error", e.what()}});
+    return http::Response::error(503, std::string("the order could not be queued: ") + e.what());
+  }
+  api.store->accept(id, received_at);
+  log::info("order received", {{"id", id}, {"customer", order["customer"]}});
+  return accepted(id, base);
+}
+
+// A status from orders-valid / orders-rejected: {data: {id, status, reasons?, ...order}}.
+std::vector<kafka::OutMessage> learn_status(OrderStore& store, const kafka::InMessage& m) {
+  event::Envelope e;
+  try {
+    e = event::parse(m.value);
+  } catch (const event::EnvelopeError& ex) {
+    throw worker::PermanentError(ex.what());
+  }
+  const auto status = e.data.value("status", "");
+  const auto id = e.data.value("id", "");
+  if (id.empty() || (status != "valid" && status != "rejected")) {
+    log::warn("not an order status; ignored", {{"topic", m.topic}, {"offset", m.offset}});
+    return {};
+  }
+  auto order = e.data;
+  order.erase("status");
+  order.erase("reasons");
+  store.settle(id, status, e.data.value("reasons", json::array()), order);
+  return {};
+}
+
+void add_docs(worker::Runtime& runtime) {
+  const auto& base = runtime.wiring().base_path;
+  const auto doc = json::parse(with_base(kOpenApi, base)).dump(2);
+  const auto page = with_base(kDocsPage, base);
+  const auto file = [](std::string type, std::string body) {
+    return [type = std::move(type), body = std::move(body)](const http::Request&) {
+      return http::Response{200, type, body, {{"Cache-Control", "no-cache"}}};
+    };
+  };
+  runtime.route("GET", "/openapi.json", file("application/json", doc));
+  runtime.route("GET", "/docs", file("text/html; charset=utf-8", page));
+  runtime.route("GET", "/docs/docs.js", file("text/javascript; charset=utf-8", kDocsScript));
+  runtime.route("GET", "/docs/docs.css", file("text/css; charset=utf-8", kDocsStyle));
+  runtime.route("GET", "/", [base](const http::Request&) {
+    return http::Response{302, "text/plain; charset=utf-8", "", {{"Location", base + "/docs"}}};
+  });
+}
+
+}  // namespace
+
+std::filesystem::path state_file(const worker::Runtime& runtime, const std::string& name) {
+  const auto& w = runtime.wiring();
+  if (w.data_dir.empty()) return {};
+  return w.data_dir / ".pipewright" / (w.pipeline + "." + w.step + "." + name);
+}
+
+event::Envelope status_notification(const worker::Runtime& runtime, const json& order,
+                                    const std::string& status, const json& reasons) {
+  json texts = json::array();
+  for (const auto& r : reasons)
+    texts.push_back(r.value("message", ""));
+  const auto id = order.at("id").get<std::string>();
+  json data = {{"operation", "order." + status},
+               {"order", id},
+               {"customer", order.value("customer", "")},
+               {"total", order.value("total", 0.0)},
+               {"reasons", texts},
+               {"notify", order.value("notify", json::object())}};
+  return {id + "." + status + ".notification", "pipewright.order." + status, event::now_rfc3339(),
+          runtime.wiring().source(), data};
+}
+
+int run_api(worker::Runtime& runtime) {
+  const auto& config = runtime.config();
+  worker::check_keys(config, {"maxBodyBytes"});
+  const auto max_body = worker::config_int(config, "maxBodyBytes", kMiB, 1, 64 * kMiB);
+  (void)runtime.wiring().output("orders");  // ConfigError when the step has no `orders` output
+  worker::RuntimeOptions options;
+  options.max_body_bytes = static_cast<std::size_t>(max_body);
+  options.http_threads = 8;  // a POST waits for Kafka's acknowledgement
+  runtime.set_options(options);
+
+  const Api api{runtime, std::make_shared<OrderStore>(state_file(runtime, "orders.jsonl")),
+                runtime.wiring().outputs.contains("notifications")};
+  // The docs first: the first matching route wins, and under the expose path /orders the page
+  // (/orders/docs) would otherwise be taken for the order "docs" of GET /orders/{id}.
+  add_docs(runtime);
+  runtime.route("POST", "/orders", [api](const http::Request& req) { return create(api, req); });
+  runtime.route("GET", "/orders/{id}", [store = api.store](const http::Request& req) {
+    const auto& id = req.params.at("id");
+    if (auto order = store->get(id)) return http::Response::json(200, *order);
+    return http::Response::error(404, "no order " + id, "id");
+  });
+
+  // Final statuses come back on the step's inputs (orders-valid, orders-rejected).
+  runtime.set_before_commit([store = api.store] { store->sync(); });
+  return runtime.run(
+      [store = api.store](const kafka::InMessage& m) { return learn_status(*store, m); });
+}
+
+}  // namespace orders
+
+std::vector<Kind> orders_workers() {
+  return {
+      {"orders-api", orders::run_api}, {"fraud", orders::run_fraud}, {"audit", orders::run_audit}};
+}
 
 }  // namespace pipewright::workers

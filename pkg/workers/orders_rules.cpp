@@ -1,0 +1,239 @@
+#include "pkg/workers/orders_rules.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <regex>
+
+#include "pkg/worker/wiring.h"
+
+namespace pipewright::workers::orders {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxItems = 1000;
+constexpr std::int64_t kMaxQuantity = 1'000'000;
+constexpr double kMaxMoney = 1e12;
+constexpr double kCent = 0.005;
+
+const json& require(const json& object, const std::string& key, const std::string& path) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) throw OrderError(path, path + " is required");
+  return *it;
+}
+
+std::string text_field(const json& object, const std::string& key, const std::string& path,
+                       std::size_t max) {
+  const auto& v = require(object, key, path);
+  if (!v.is_string()) throw OrderError(path, path + " must be a string");
+  const auto s = v.get<std::string>();
+  if (s.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw OrderError(path, path + " must not be empty");
+  }
+  if (s.size() > max) {
+    throw OrderError(path, path + " must be at most " + std::to_string(max) + " characters");
+  }
+  return s;
+}
+
+double money_field(const json& object, const std::string& key, const std::string& path) {
+  const auto& v = require(object, key, path);
+  if (!v.is_number()) throw OrderError(path, path + " must be a number");
+  const auto d = v.get<double>();
+  if (!std::isfinite(d) || d < 0) throw OrderError(path, path + " must not be negative");
+  if (d > kMaxMoney) throw OrderError(path, path + " is too large");
+  return d;
+}
+
+json item(const json& in, const std::string& path) {
+  if (!in.is_object()) throw OrderError(path, path + " must be an object");
+  const auto sku = text_field(in, "sku", path + ".sku", 100);
+  const auto& q = require(in, "quantity", path + ".quantity");
+  if (!q.is_number_integer()) {
+    throw OrderError(path + ".quantity", path + ".quantity must be a whole number");
+  }
+  const auto quantity = q.get<std::int64_t>();
+  if (quantity <= 0 || quantity > kMaxQuantity) {
+    throw OrderError(path + ".quantity",
+                     path + ".quantity must be from 1 to " + std::to_string(kMaxQuantity));
+  }
+  return {
+      {"sku", sku}, {"quantity", quantity}, {"price", money_field(in, "price", path + ".price")}};
+}
+
+json recipients(const json& notify) {
+  if (!notify.is_object()) throw OrderError("notify", "notify must be an object");
+  json out = json::object();
+  for (const auto* key : {"email", "telegram"}) {
+    const auto it = notify.find(key);
+    if (it == notify.end() || it->is_null()) continue;
+    out[key] = text_field(notify, key, std::string("notify.") + key, 320);
+  }
+  return out;
+}
+
+std::string amount_text(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+}  // namespace
+
+bool valid_order_id(const std::string& id) {
+  static const std::regex pattern(R"(^[A-Za-z0-9._:-]{1,64}$)");
+  return std::regex_match(id, pattern);
+}
+
+json validate_order(const json& body) {
+  if (!body.is_object()) throw OrderError("body", "the body must be a JSON object (the order)");
+  json order = json::object();
+  if (const auto id = body.find("id"); id != body.end() && !id->is_null()) {
+    if (!id->is_string() || !valid_order_id(id->get<std::string>())) {
+      throw OrderError("id", "id must be a string of 1 to 64 letters, digits, '.', '_', '-', ':'");
+    }
+    order["id"] = *id;
+  }
+  order["customer"] = text_field(body, "customer", "customer", 200);
+  const auto& items = require(body, "items", "items");
+  if (!items.is_array()) throw OrderError("items", "items must be a list");
+  if (items.empty()) throw OrderError("items", "items must not be empty");
+  if (items.size() > kMaxItems) {
+    throw OrderError("items", "items must have at most " + std::to_string(kMaxItems) + " entries");
+  }
+  order["items"] = json::array();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    order["items"].push_back(item(items[i], "items[" + std::to_string(i) + "]"));
+  }
+  order["total"] = money_field(body, "total", "total");
+  if (const auto n = body.find("notify"); n != body.end() && !n->is_null()) {
+    order["notify"] = recipients(*n);
+  }
+  return order;
+}
+
+double items_sum(const json& order) {
+  double sum = 0;
+  for (const auto& i : order.at("items")) {
+    sum += static_cast<double>(i.at("quantity").get<std::int64_t>()) * i.at("price").get<double>();
+  }
+  return sum;
+}
+
+json to_json(const std::vector<Reason>& reasons) {
+  json out = json::array();
+  for (const auto& r : reasons)
+    out.push_back({{"rule", r.rule}, {"message", r.message}});
+  return out;
+}
+
+FraudConfig fraud_config(const json& config) {
+  worker::check_keys(config, {"maxAmount", "maxOrdersPerCustomer", "window", "blockedCustomers"});
+  FraudConfig out;
+  if (const auto it = config.find("maxAmount"); it != config.end()) {
+    if (!it->is_number() || it->get<double>() < 0) {
+      throw worker::ConfigError("config.maxAmount: must be a number, 0 or more");
+    }
+    out.max_amount = it->get<double>();
+  }
+  if (config.contains("maxOrdersPerCustomer")) {
+    out.max_per_customer = worker::config_int(config, "maxOrdersPerCustomer", 0, 1, 1'000'000'000);
+  }
+  try {
+    out.window = worker::parse_duration(worker::config_string(config, "window", "60s"));
+  } catch (const worker::ConfigError& e) {
+    const std::string what = e.what();
+    throw worker::ConfigError(what.starts_with("config.") ? what : "config.window: " + what);
+  }
+  if (out.window.count() <= 0) throw worker::ConfigError("config.window: must be over 0");
+  for (const auto& c : worker::config_strings(config, "blockedCustomers", {}))
+    out.blocked.insert(c);
+  return out;
+}
+
+FraudChecker::FraudChecker(FraudConfig config, std::size_t keep)
+    : config_(std::move(config)), keep_(keep) {}
+
+std::int64_t FraudChecker::orders_in_window(const std::string& customer,
+                                            std::int64_t time_ms) const {
+  const auto it = times_.find(customer);
+  if (it == times_.end()) return 0;
+  const auto& times = it->second;
+  const auto from = times.upper_bound(time_ms - config_.window.count());
+  const auto to = times.upper_bound(time_ms);
+  return static_cast<std::int64_t>(std::distance(from, to));
+}
+
+FraudChecker::Decision FraudChecker::check(const json& order, std::int64_t time_ms) {
+  const auto id = order.at("id").get<std::string>();
+  if (const auto it = decided_.find(id); it != decided_.end()) {
+    auto again = it->second;
+    again.repeated = true;
+    return again;
+  }
+  const auto customer = order.at("customer").get<std::string>();
+  const auto total = order.at("total").get<double>();
+  Decision d;
+  if (config_.blocked.contains(customer)) {
+    d.reasons.push_back({"blockedCustomers", "customer " + customer + " is blocked"});
+  }
+  if (config_.max_amount && total > *config_.max_amount) {
+    d.reasons.push_back({"maxAmount", "total " + amount_text(total) + " is over maxAmount " +
+                                          amount_text(*config_.max_amount)});
+  }
+  if (config_.max_per_customer) {
+    // This order plus the ones the customer placed in the window before it.
+    const auto n = orders_in_window(customer, time_ms) + 1;
+    if (n > *config_.max_per_customer) {
+      d.reasons.push_back({"maxOrdersPerCustomer",
+                           "order " + std::to_string(n) + " of customer " + customer + " within " +
+                               std::to_string(config_.window.count() / 1000) + "s; the limit is " +
+                               std::to_string(*config_.max_per_customer)});
+    }
+  }
+  const auto sum = items_sum(order);
+  if (std::abs(total - sum) > kCent + 1e-9 * sum) {
+    d.reasons.push_back(
+        {"totalMismatch",
+         "total " + amount_text(total) + " does not match the items' sum " + amount_text(sum)});
+  }
+  d.valid = d.reasons.empty();
+  remember(id, customer, time_ms, d);
+  return d;
+}
+
+void FraudChecker::remember(const std::string& id, const std::string& customer,
+                            std::int64_t time_ms, const Decision& decision) {
+  if (!decided_.emplace(id, decision).second) return;
+  decided_order_.push_back(id);
+  auto& times = times_[customer];
+  times.insert(time_ms);
+  // Times far behind this customer's newest can no longer fall in anyone's window.
+  const auto horizon = *times.rbegin() - 2 * config_.window.count();
+  times.erase(times.begin(), times.lower_bound(horizon));
+  if (decided_order_.size() > keep_) {
+    decided_.erase(decided_order_.front());
+    decided_order_.pop_front();
+  }
+}
+
+std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0;
+  char z = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms,
+                  &z) != 8 ||
+      z != 'Z') {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+}  // namespace pipewright::workers::orders

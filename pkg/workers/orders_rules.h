@@ -1,0 +1,92 @@
+#pragma once
+// The orders pipeline's pure parts: what a valid order is (orders-api refuses the rest with the
+// field's path), and the fraud rules (amount limit, orders per customer per window, blocked
+// customers, totals that do not match their items). No Kafka, no HTTP: unit-tested alone.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace pipewright::workers::orders {
+
+// An order that does not hold together; `field` is its path, e.g. "items[1].quantity".
+class OrderError : public std::invalid_argument {
+ public:
+  OrderError(std::string field, const std::string& message)
+      : std::invalid_argument(message), field_(std::move(field)) {}
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
+// The order as a client sends it: {"id"?, "customer", "items": [{"sku", "quantity", "price"}],
+// "total", "notify"?: {"email"?, "telegram"?}}. Returns the order with only those fields (an
+// absent id stays absent). Throws OrderError naming the first field that is missing, of the
+// wrong type or out of range. Fields it does not know are ignored (not passed on).
+nlohmann::json validate_order(const nlohmann::json& body);
+
+// Ids a client may choose: 1 to 64 of A-Z a-z 0-9 . _ - :
+bool valid_order_id(const std::string& id);
+
+// sum(quantity * price) of the items of a validated order.
+double items_sum(const nlohmann::json& order);
+
+struct Reason {
+  std::string rule;  // the config key that made the rule: maxAmount, maxOrdersPerCustomer, ...
+  std::string message;
+};
+nlohmann::json to_json(const std::vector<Reason>& reasons);
+
+struct FraudConfig {
+  std::optional<double> max_amount;              // off when absent
+  std::optional<std::int64_t> max_per_customer;  // off when absent
+  std::chrono::milliseconds window{60000};       // for max_per_customer
+  std::set<std::string> blocked;                 // customers
+};
+
+// From a step's config; throws worker::ConfigError naming the key (unknown keys included).
+FraudConfig fraud_config(const nlohmann::json& config);
+
+// The fraud rules with the per-customer window. Deterministic under redelivery: an order id
+// seen before gets the decision it got then, and the window counts orders by their own time
+// (when orders-api received them), not by when they arrive here.
+class FraudChecker {
+ public:
+  explicit FraudChecker(FraudConfig config, std::size_t keep = 1000000);
+
+  struct Decision {
+    bool valid = true;
+    std::vector<Reason> reasons;
+    bool repeated = false;  // this order id was decided before
+  };
+  // `order` validated, with "id" and "customer"; `time_ms` its receive time (epoch ms).
+  Decision check(const nlohmann::json& order, std::int64_t time_ms);
+
+  // For replaying a durable log at start: records a past decision without checking.
+  void remember(const std::string& id, const std::string& customer, std::int64_t time_ms,
+                const Decision& decision);
+
+ private:
+  std::int64_t orders_in_window(const std::string& customer, std::int64_t time_ms) const;
+
+  FraudConfig config_;
+  std::size_t keep_;
+  std::unordered_map<std::string, Decision> decided_;
+  std::deque<std::string> decided_order_;
+  // customer -> receive times (epoch ms) of its orders so far, ascending as they come.
+  std::unordered_map<std::string, std::multiset<std::int64_t>> times_;
+};
+
+// "2026-11-23T09:00:00.123Z" -> epoch ms; nullopt when it is not such a time.
+std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text);
+
+}  // namespace pipewright::workers::orders

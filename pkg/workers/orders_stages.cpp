@@ -1,0 +1,133 @@
+// The orders pipeline's Kafka stages: fraud (orders → orders-valid / orders-rejected, plus a
+// status notification) and audit (every message of its inputs → a durable JSON-lines log).
+
+#include <charconv>
+#include <memory>
+
+#include "pkg/log/log.h"
+#include "pkg/workers/orders_rules.h"
+#include "pkg/workers/orders_store.h"
+#include "pkg/workers/orders_workers.h"
+
+namespace pipewright::workers::orders {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+FraudChecker::Decision decision_from(const json& line) {
+  FraudChecker::Decision d;
+  d.valid = line.value("valid", true);
+  for (const auto& r : line.value("reasons", json::array()))
+    d.reasons.push_back({r.value("rule", ""), r.value("message", "")});
+  return d;
+}
+
+struct Fraud {
+  worker::Runtime& runtime;
+  std::shared_ptr<FraudChecker> checker;
+  std::shared_ptr<JsonLines> decisions;  // durable with storage: the same answer after a restart
+  bool notifies = false;
+};
+
+// The order of an orders message, with its id and receive time (epoch ms).
+std::pair<json, std::int64_t> order_of(const kafka::InMessage& m) {
+  event::Envelope e;
+  try {
+    e = event::parse(m.value);
+  } catch (const event::EnvelopeError& ex) {
+    throw worker::PermanentError(ex.what());
+  }
+  json order;
+  try {
+    order = validate_order(e.data);
+  } catch (const OrderError& ex) {
+    throw worker::PermanentError("not an order: data." + ex.field() + ": " + ex.what());
+  }
+  order["id"] = e.data.value("id", e.id);
+  order["receivedAt"] = e.data.value("receivedAt", e.time);
+  const auto time = parse_rfc3339_ms(order["receivedAt"].get<std::string>());
+  return {order, time.value_or(m.timestamp_ms)};
+}
+
+std::vector<kafka::OutMessage> decide(const Fraud& f, const kafka::InMessage& m) {
+  auto [order, time] = order_of(m);
+  const auto id = order["id"].get<std::string>();
+  const auto d = f.checker->check(order, time);
+  if (!d.repeated) {
+    f.decisions->append({{"id", id},
+                         {"customer", order["customer"]},
+                         {"time", time},
+                         {"valid", d.valid},
+                         {"reasons", to_json(d.reasons)}});
+  }
+  const std::string status = d.valid ? "valid" : "rejected";
+  const auto reasons = to_json(d.reasons);
+  auto data = order;
+  data["status"] = status;
+  if (!d.valid) data["reasons"] = reasons;
+  const event::Envelope out{id + "." + status, "pipewright.order." + status, event::now_rfc3339(),
+                            f.runtime.wiring().source(), data};
+  std::vector<kafka::OutMessage> messages{f.runtime.message("orders-" + status, id, out)};
+  if (f.notifies) {
+    messages.push_back(f.runtime.message("notifications", id,
+                                         status_notification(f.runtime, data, status, reasons)));
+  }
+  log::info("order checked",
+            {{"id", id}, {"status", status}, {"reasons", reasons}, {"repeated", d.repeated}});
+  return messages;
+}
+
+fs::path audit_path(const worker::Runtime& runtime) {
+  const fs::path configured = worker::config_string(runtime.config(), "logPath", "audit.jsonl");
+  if (configured.is_absolute()) return configured;
+  const auto& dir = runtime.wiring().data_dir;
+  return (dir.empty() ? fs::path("/data") : dir) / configured;
+}
+
+http::Response events(const AuditLog& audit, const http::Request& req) {
+  std::size_t limit = 100;
+  if (const auto text = req.query("limit")) {
+    const auto* end = text->data() + text->size();
+    const auto [ptr, ec] = std::from_chars(text->data(), end, limit);
+    if (ec != std::errc() || ptr != end || limit < 1 || limit > 10000) {
+      return http::Response::error(400, "limit must be a whole number from 1 to 10000", "limit");
+    }
+  }
+  const auto entries = audit.latest(req.query("topic").value_or(""), limit);
+  return http::Response::json(200, {{"count", entries.size()}, {"events", entries}});
+}
+
+}  // namespace
+
+int run_fraud(worker::Runtime& runtime) {
+  auto checker = std::make_shared<FraudChecker>(fraud_config(runtime.config()));
+  (void)runtime.wiring().output("orders-valid");  // ConfigError naming a missing output
+  (void)runtime.wiring().output("orders-rejected");
+  if (runtime.wiring().inputs.empty()) throw worker::ConfigError("the fraud step needs an input");
+  auto decisions =
+      std::make_shared<JsonLines>(state_file(runtime, "decisions.jsonl"), [&](const json& line) {
+        checker->remember(line.value("id", ""), line.value("customer", ""),
+                          line.value("time", std::int64_t{0}), decision_from(line));
+      });
+  const Fraud fraud{runtime, checker, decisions,
+                    runtime.wiring().outputs.contains("notifications")};
+  runtime.set_before_commit([decisions] { decisions->sync(); });
+  return runtime.run([fraud](const kafka::InMessage& m) { return decide(fraud, m); });
+}
+
+int run_audit(worker::Runtime& runtime) {
+  worker::check_keys(runtime.config(), {"logPath"});
+  const auto path = audit_path(runtime);
+  auto audit = std::make_shared<AuditLog>(path);
+  log::info("audit log open", {{"path", path.string()}, {"entries", audit->size()}});
+  runtime.route("GET", "/events",
+                [audit](const http::Request& req) { return events(*audit, req); });
+  runtime.set_before_commit([audit] { audit->sync(); });
+  return runtime.run([audit](const kafka::InMessage& m) {
+    audit->append(m);
+    return std::vector<kafka::OutMessage>{};
+  });
+}
+
+}  // namespace pipewright::workers::orders

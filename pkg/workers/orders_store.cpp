@@ -1,0 +1,225 @@
+#include "pkg/workers/orders_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <stdexcept>
+
+#include "pkg/event/envelope.h"
+#include "pkg/log/log.h"
+
+namespace pipewright::workers::orders {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool final_status(const std::string& status) {
+  return status == "valid" || status == "rejected";
+}
+
+// The order without its id and receive time: what makes two requests "the same order".
+json content(json order) {
+  order.erase("id");
+  order.erase("receivedAt");
+  return order;
+}
+
+}  // namespace
+
+std::string rfc3339_ms(std::int64_t epoch_ms) {
+  const std::time_t seconds = epoch_ms / 1000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(epoch_ms % 1000));
+  return buf;
+}
+
+JsonLines::JsonLines(const fs::path& file, const std::function<void(json)>& each) : path_(file) {
+  if (file.empty()) return;
+  if (file.has_parent_path()) fs::create_directories(file.parent_path());
+  std::uintmax_t good = 0;  // bytes up to the end of the last complete line
+  {
+    std::ifstream in(file, std::ios::binary);
+    std::string line;
+    std::size_t number = 0;
+    while (std::getline(in, line)) {
+      if (in.eof()) break;  // no newline: a line torn by a crash
+      ++number;
+      good += line.size() + 1;
+      auto parsed = json::parse(line, nullptr, false);
+      if (parsed.is_discarded()) {
+        log::warn("skipped a line that is not JSON", {{"file", file.string()}, {"line", number}});
+        continue;
+      }
+      each(std::move(parsed));
+    }
+  }
+  std::error_code ec;
+  if (fs::exists(file, ec) && fs::file_size(file, ec) > good) {
+    log::warn("cut off a torn last line", {{"file", file.string()}, {"bytes", good}});
+    fs::resize_file(file, good);
+  }
+  file_ = std::fopen(file.c_str(), "ab");
+  if (file_ == nullptr) {
+    throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
+  }
+}
+
+JsonLines::~JsonLines() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void JsonLines::append(const json& line) {
+  if (file_ == nullptr) return;
+  const auto text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0) {
+    throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
+  }
+}
+
+void JsonLines::sync() {
+  if (file_ == nullptr) return;
+  if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) {
+    throw std::runtime_error("cannot sync " + path_.string() + ": " + std::strerror(errno));
+  }
+}
+
+// --- OrderStore ---
+
+OrderStore::OrderStore(const fs::path& file) {
+  lines_ = std::make_unique<JsonLines>(file, [this](const json& line) { apply(line); });
+}
+
+void OrderStore::apply(const json& line) {
+  const auto id = line.value("id", "");
+  if (id.empty()) return;
+  auto& e = orders_[id];
+  if (line.contains("order")) e.order = line["order"];
+  const auto status = line.value("status", "received");
+  if (!final_status(e.status) || final_status(status)) {
+    e.status = status;
+    e.reasons = line.value("reasons", json());
+  }
+}
+
+OrderStore::Claim OrderStore::claim(const std::string& id, const json& order) {
+  std::lock_guard lock(mutex_);
+  const auto it = orders_.find(id);
+  if (it == orders_.end()) {
+    orders_[id] = Entry{order, "received", json(), true};
+    return Claim::fresh;
+  }
+  if (it->second.pending) return Claim::pending;
+  return content(it->second.order) == content(order) ? Claim::same : Claim::conflict;
+}
+
+void OrderStore::accept(const std::string& id, const std::string& received_at) {
+  std::lock_guard lock(mutex_);
+  auto& e = orders_.at(id);
+  e.pending = false;
+  e.order["receivedAt"] = received_at;
+  // The pipeline may have answered already (a fast fraud step): keep its final status.
+  lines_->append({{"id", id}, {"status", "received"}, {"order", e.order}});
+  if (final_status(e.status)) {
+    lines_->append({{"id", id}, {"status", e.status}, {"reasons", e.reasons}});
+  }
+}
+
+void OrderStore::release(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  const auto it = orders_.find(id);
+  if (it != orders_.end() && it->second.pending) orders_.erase(it);
+}
+
+void OrderStore::settle(const std::string& id, const std::string& status, const json& reasons,
+                        const json& order) {
+  std::lock_guard lock(mutex_);
+  auto& e = orders_[id];
+  json line = {{"id", id}, {"status", status}, {"reasons", reasons}};
+  if (e.order.is_null()) {
+    e.order = order;
+    line["order"] = order;
+  }
+  e.status = status;
+  e.reasons = reasons;
+  if (!e.pending) lines_->append(line);  // a pending one is written whole by accept()
+}
+
+std::optional<json> OrderStore::get(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = orders_.find(id);
+  if (it == orders_.end() || it->second.pending) return std::nullopt;
+  json out = it->second.order;
+  out["id"] = id;
+  out["status"] = it->second.status;
+  if (it->second.status == "rejected") out["reasons"] = it->second.reasons;
+  return out;
+}
+
+// --- AuditLog ---
+
+AuditLog::AuditLog(const fs::path& file, std::size_t keep) : keep_(keep) {
+  lines_ = std::make_unique<JsonLines>(file, [this](json line) { remember(std::move(line)); });
+}
+
+void AuditLog::remember(json entry) {
+  const auto topic = entry.value("topic", "");
+  const auto key = topic + "/" + std::to_string(entry.value("partition", 0));
+  auto& max = max_offset_.try_emplace(key, -1).first->second;
+  max = std::max(max, entry.value("offset", std::int64_t{-1}));
+  auto& recent = recent_[topic];
+  recent.emplace_back(seq_++, std::move(entry));
+  if (recent.size() > keep_) recent.pop_front();
+}
+
+bool AuditLog::append(const kafka::InMessage& m) {
+  std::lock_guard lock(mutex_);
+  const auto it = max_offset_.find(m.topic + "/" + std::to_string(m.partition));
+  if (it != max_offset_.end() && m.offset <= it->second) return false;
+  auto event = json::parse(m.value, nullptr, false);
+  json entry = {
+      {"topic", m.topic}, {"partition", m.partition},           {"offset", m.offset},
+      {"key", m.key},     {"time", rfc3339_ms(m.timestamp_ms)}, {"loggedAt", event::now_rfc3339()}};
+  if (event.is_discarded()) {
+    entry["value"] = m.value;  // not JSON: kept as it came
+  } else {
+    entry["event"] = std::move(event);
+  }
+  lines_->append(entry);
+  remember(std::move(entry));
+  return true;
+}
+
+json AuditLog::latest(const std::string& topic, std::size_t limit) const {
+  std::lock_guard lock(mutex_);
+  std::vector<const std::pair<std::uint64_t, json>*> picked;
+  for (const auto& [name, entries] : recent_) {
+    const bool match = topic.empty() || name == topic ||
+                       (name.size() > topic.size() && name.ends_with("." + topic));
+    if (!match) continue;
+    const auto from = entries.size() > limit ? entries.size() - limit : 0;
+    for (auto i = from; i < entries.size(); ++i)
+      picked.push_back(&entries[i]);
+  }
+  std::sort(picked.begin(), picked.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  const auto from = picked.size() > limit ? picked.size() - limit : 0;
+  json out = json::array();
+  for (auto i = from; i < picked.size(); ++i)
+    out.push_back(picked[i]->second);
+  return out;
+}
+
+std::size_t AuditLog::size() const {
+  std::lock_guard lock(mutex_);
+  return seq_;
+}
+
+}  // namespace pipewright::workers::orders

@@ -1,0 +1,101 @@
+#pragma once
+// The orders pipeline's state kept by its workers, each in memory and, when the step has
+// storage, in an append-only JSON-lines file replayed at start:
+//   OrderStore — orders-api: every accepted order and its latest status (idempotent ids).
+//   JsonLines  — an append-only file: fflush per line, fsync on sync(), a torn last line
+//                (a crash mid-write) cut off at open.
+//   AuditLog   — audit: every consumed message once per (topic, partition, offset).
+
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "pkg/kafka/client.h"
+
+namespace pipewright::workers::orders {
+
+class JsonLines {
+ public:
+  // `file` empty: nothing is written. Calls `each` for every complete line already there.
+  JsonLines(const std::filesystem::path& file, const std::function<void(nlohmann::json)>& each);
+  ~JsonLines();
+  JsonLines(const JsonLines&) = delete;
+  JsonLines& operator=(const JsonLines&) = delete;
+
+  void append(const nlohmann::json& line);  // written and flushed to the OS; throws on failure
+  void sync();                              // fsync: durable across power loss
+
+ private:
+  std::FILE* file_ = nullptr;
+  std::filesystem::path path_;
+};
+
+class OrderStore {
+ public:
+  explicit OrderStore(const std::filesystem::path& file);
+
+  enum class Claim { fresh, same, conflict, pending };
+  // Reserves `id` for `order` (validated, with its id): fresh when unknown (the caller then
+  // publishes and calls accept or release), same when the same order was accepted before,
+  // conflict when the id holds another order, pending while another request publishes it.
+  Claim claim(const std::string& id, const nlohmann::json& order);
+  void accept(const std::string& id, const std::string& received_at);
+  void release(const std::string& id);
+  // A final status learnt from the pipeline (valid, rejected with reasons); `order` fills an
+  // order this store does not know (accepted before a restart without storage).
+  void settle(const std::string& id, const std::string& status, const nlohmann::json& reasons,
+              const nlohmann::json& order);
+  // {id, status, customer, items, total, receivedAt, reasons?}; nullopt when unknown.
+  std::optional<nlohmann::json> get(const std::string& id) const;
+  void sync() { lines_->sync(); }
+
+ private:
+  struct Entry {
+    nlohmann::json order;
+    std::string status = "received";
+    nlohmann::json reasons;
+    bool pending = false;
+  };
+  void apply(const nlohmann::json& line);
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> orders_;
+  std::unique_ptr<JsonLines> lines_;
+};
+
+class AuditLog {
+ public:
+  // Replays `file` (created when missing): the newest `keep` entries per topic are served by
+  // latest(), and every (topic, partition) remembers its highest logged offset.
+  explicit AuditLog(const std::filesystem::path& file, std::size_t keep = 10000);
+
+  // Appends the message; false (nothing written) when its offset was logged already.
+  bool append(const kafka::InMessage& message);
+  void sync() { lines_->sync(); }
+  // The last `limit` entries, oldest first, of topics named `topic` (the Kafka name, or its
+  // last dot-separated part such as "orders-valid"); every topic when empty.
+  nlohmann::json latest(const std::string& topic, std::size_t limit) const;
+  std::size_t size() const;
+
+ private:
+  void remember(nlohmann::json entry);
+
+  mutable std::mutex mutex_;
+  std::size_t keep_;
+  std::uint64_t seq_ = 0;
+  std::map<std::string, std::int64_t> max_offset_;  // "topic/partition" -> offset
+  std::map<std::string, std::deque<std::pair<std::uint64_t, nlohmann::json>>> recent_;
+  std::unique_ptr<JsonLines> lines_;
+};
+
+// Epoch milliseconds as RFC 3339 UTC with milliseconds.
+std::string rfc3339_ms(std::int64_t epoch_ms);
+
+}  // namespace pipewright::workers::orders
