@@ -34,6 +34,7 @@ class ServiceRun {
   void pause_backend(const std::string& name);
   void resume_backend(const std::string& name);
   std::string metrics_url(const std::string& name) const;
+  int port(const std::string& name) const { return backends_.at(name).port; }
 
   // New weights (backend name -> weight) through a graceful router reload.
   void reweight(const std::map<std::string, int>& weights);
