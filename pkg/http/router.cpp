@@ -198,7 +198,7 @@ Response Router::Impl::dispatch(const Request& request) {
     Response out;
     RouteMetrics* m = nullptr;
     if (path_hit == nullptr) {
-      out = Response::error(404, "no route for " + request.method + " " + path);
+      out = Response::error(404, "no route for " + request.method + " " + path, "path");
       m = unmatched;
     } else {
       std::set<std::string> allowed;
@@ -210,7 +210,8 @@ Response Router::Impl::dispatch(const Request& request) {
       std::string allow;
       for (const auto& a : allowed)
         allow += (allow.empty() ? "" : ", ") + a;
-      out = Response::error(405, "method " + request.method + " is not allowed on " + path);
+      out =
+          Response::error(405, "method " + request.method + " is not allowed on " + path, "method");
       out.headers["Allow"] = allow;
       m = path_hit->metrics;
     }
@@ -221,6 +222,17 @@ Response Router::Impl::dispatch(const Request& request) {
   matches(*hit, path, &request.params);
   try {
     Response out = hit->handler(request);
+    if (request.deferred) {
+      // Counted and timed when the answer is given.
+      request.deferred = [inner = std::move(request.deferred), this, m = hit->metrics,
+                          start](const std::shared_ptr<Responder>& responder) {
+        inner(std::make_shared<Responder>([this, m, start, responder](Response r) {
+          record(m, r.status, start);
+          responder->respond(std::move(r));
+        }));
+      };
+      return out;
+    }
     record(hit->metrics, out.status, start);
     return out;
   } catch (...) {

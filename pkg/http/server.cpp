@@ -6,18 +6,24 @@
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "pkg/http/websocket.h"
 #include "pkg/log/log.h"
 
 namespace pipewright::http {
@@ -25,6 +31,7 @@ namespace pipewright::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -38,6 +45,9 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr auto kStallTimeout = std::chrono::seconds(60);
 constexpr auto kDrainTimeout = std::chrono::seconds(2);
 constexpr auto kStopGrace = std::chrono::seconds(5);
+// A WebSocket whose peer does not take our close frame within this is cut off.
+constexpr auto kCloseGrace = std::chrono::seconds(2);
+constexpr std::size_t kCloseReasonMax = 123;  // RFC 6455 5.5: control frame payload 125 bytes
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -121,14 +131,85 @@ Response Response::error(int status, std::string message, std::string field) {
   return json(status, body);
 }
 
+Responder::Responder(std::function<void(Response)> send) : send_(std::move(send)) {}
+
+Responder::~Responder() {
+  std::function<void(Response)> send;
+  {
+    const std::lock_guard lock(mu_);
+    send.swap(send_);
+  }
+  if (!send) return;
+  try {
+    send(Response::error(500, "the request was dropped without an answer"));
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw
+  }
+}
+
+void Responder::respond(Response response) {
+  std::function<void(Response)> send;
+  {
+    const std::lock_guard lock(mu_);
+    send.swap(send_);
+  }
+  if (send) send(std::move(response));
+}
+
+Response Request::later(std::function<void(std::shared_ptr<Responder>)> start) const {
+  deferred = std::move(start);
+  return Response::error(500, "answered later");  // replaced by what the Responder is given
+}
+
+bool is_websocket_upgrade(const Request& request) {
+  auto lower = [](std::string v) {
+    for (auto& c : v)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+  };
+  return request.method == "GET" &&
+         lower(request.header("upgrade")).find("websocket") != std::string::npos &&
+         lower(request.header("connection")).find("upgrade") != std::string::npos &&
+         !request.header("sec-websocket-key").empty();
+}
+
+Response websocket_upgrade(const Request& request, std::shared_ptr<WebSocketHandler> handler) {
+  if (!is_websocket_upgrade(request)) {
+    auto res = Response::error(
+        426, "this is a WebSocket endpoint: connect with `Upgrade: websocket`", "upgrade");
+    res.headers["Upgrade"] = "websocket";
+    return res;
+  }
+  request.websocket = std::move(handler);
+  return {101, "text/plain; charset=utf-8", "", {}};
+}
+
 struct Session;
+struct WsSession;
+
+// Whether a Context's io_context may still be posted to: threads outside the server (a Responder,
+// a WebSocket's sender) check it under the lock, and stop() clears it before the io_context goes.
+struct Life {
+  std::mutex mu;
+  bool alive = true;
+};
+
+template <class F>
+void post_if_alive(Life& life, asio::io_context& io, F&& f) {
+  const std::lock_guard lock(life.mu);
+  if (life.alive) asio::post(io, std::forward<F>(f));
+}
 
 // One I/O thread: its io_context and the connections it owns (touched only on that thread).
 struct Context {
   std::unordered_set<Session*> sessions;
+  std::unordered_set<WsSession*> websockets;
   std::string date = http_date();
+  std::shared_ptr<Life> life = std::make_shared<Life>();
   asio::io_context io{1};
   asio::steady_timer sweep{io};
+  // Connections whose answer comes later (Request::later), kept alive until it does. Declared
+  // after `io`, so they go before it.
+  std::unordered_map<Session*, std::shared_ptr<Session>> parked;
   std::thread thread;
 };
 
@@ -159,6 +240,252 @@ struct Core {
     }
   }
 };
+
+// The thread-safe side of one WebSocket: its queue of outgoing messages. The connection itself
+// (WsSession) lives on its I/O thread and is reached by posting there.
+class Channel final : public WebSocket {
+ public:
+  Channel(std::shared_ptr<Life> life, asio::io_context& io, std::size_t max_queue,
+          std::string remote)
+      : life_(std::move(life)), io_(io), max_queue_(max_queue), remote_(std::move(remote)) {}
+
+  SendResult send(std::shared_ptr<const std::string> text) override;
+  void close(int code, const std::string& reason) override;
+  bool is_open() const override {
+    const std::lock_guard lock(mu_);
+    return !closed_;
+  }
+  std::string remote() const override { return remote_; }
+
+  // I/O thread: the next message to write (it stays queued until pop()), null when there is
+  // none, which ends the writing until send() starts it again.
+  std::shared_ptr<const std::string> front() {
+    const std::lock_guard lock(mu_);
+    if (queue_.empty()) {
+      writing_ = false;
+      return nullptr;
+    }
+    return queue_.front();
+  }
+  void pop() {
+    const std::lock_guard lock(mu_);
+    if (!queue_.empty()) queue_.pop_front();
+  }
+  void mark_closed() {
+    const std::lock_guard lock(mu_);
+    closed_ = true;
+    queue_.clear();
+  }
+
+  std::weak_ptr<WsSession> session;
+
+ private:
+  template <class F>
+  void post(F f);  // runs f(WsSession&) on the I/O thread, if the connection is still there
+
+  std::shared_ptr<Life> life_;
+  asio::io_context& io_;
+  const std::size_t max_queue_;
+  const std::string remote_;
+  mutable std::mutex mu_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  bool closed_ = false;
+  bool writing_ = false;
+};
+
+// One WebSocket connection after the handshake: a read loop that enforces the message limits
+// and a write loop that drains the Channel's queue, on the I/O thread that accepted it.
+struct WsSession : std::enable_shared_from_this<WsSession> {
+  WsSession(Core& s, Context& c, tcp::socket sock, std::shared_ptr<WebSocketHandler> h);
+  ~WsSession();
+  WsSession(const WsSession&) = delete;
+  WsSession& operator=(const WsSession&) = delete;
+
+  Core& server;
+  Context& ctx;
+  websocket::stream<beast::tcp_stream> ws;
+  std::shared_ptr<WebSocketHandler> handler;
+  std::shared_ptr<Channel> channel;
+  bhttp::request<bhttp::string_body> upgrade_request;
+  beast::flat_buffer in;
+  asio::steady_timer close_timer;
+  bool closing = false;
+  bool ended = false;
+  int close_code = kCloseAbnormal;
+  std::string close_reason;
+
+  void start(bhttp::request<bhttp::string_body> request) {
+    upgrade_request = std::move(request);
+    beast::error_code ec;
+    const auto peer = beast::get_lowest_layer(ws).socket().remote_endpoint(ec);
+    channel = std::make_shared<Channel>(
+        ctx.life, ctx.io, handler->options.max_queue,
+        ec ? std::string("unknown")
+           : peer.address().to_string() + ":" + std::to_string(peer.port()));
+    channel->session = weak_from_this();
+    // Pings after 30 s of silence; a peer silent for 60 s is gone.
+    ws.set_option(
+        websocket::stream_base::timeout{std::chrono::seconds(30), std::chrono::seconds(60), true});
+    ws.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(bhttp::field::server, "pipewright"); }));
+    ws.text(true);
+    auto self = shared_from_this();
+    ws.async_accept(upgrade_request, [self](beast::error_code error) {
+      if (error) return self->end(kCloseAbnormal, "handshake failed: " + error.message());
+      self->guarded([&] {
+        if (self->handler->on_open) self->handler->on_open(self->channel);
+      });
+      self->read();
+    });
+  }
+
+  // A handler's exception must not end the I/O thread: it closes this connection instead.
+  template <class F>
+  void guarded(F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      log::error("websocket handler failed", {{"error", e.what()}});
+      close_now(1011, "internal error");
+    }
+  }
+
+  void read() {
+    if (closing || ended) return;
+    const std::size_t max = handler->options.max_message_bytes;
+    // Never buffer more than one byte past the limit.
+    const std::size_t room = max + 1 - std::min(max, in.size());
+    auto self = shared_from_this();
+    ws.async_read_some(in, std::min(room, kReadChunk),
+                       [self](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      if (closing) return end(close_code, close_reason);
+      if (ec == websocket::error::closed) {
+        const auto& r = ws.reason();
+        return end(r.code, std::string(r.reason.data(), r.reason.size()));
+      }
+      return end(kCloseAbnormal, ec.message());
+    }
+    if (closing) return;
+    if (ws.got_binary() && !handler->options.accept_binary) {
+      return close_now(kCloseUnsupportedData, "binary messages are not accepted; send text");
+    }
+    const std::size_t max = handler->options.max_message_bytes;
+    if (in.size() > max) {
+      return close_now(kCloseTooBig, "message over " + std::to_string(max) + " bytes");
+    }
+    if (ws.is_message_done()) {
+      std::string text = beast::buffers_to_string(in.data());
+      in.consume(in.size());
+      guarded([&] {
+        if (handler->on_text) handler->on_text(channel, std::move(text));
+      });
+    }
+    read();
+  }
+
+  void write_next() {
+    if (closing || ended) return;
+    auto message = channel->front();
+    if (!message) return;
+    auto self = shared_from_this();
+    ws.async_write(asio::buffer(*message), [self, message](beast::error_code ec, std::size_t) {
+      if (ec) {
+        if (!self->closing) self->end(kCloseAbnormal, ec.message());
+        return;
+      }
+      self->channel->pop();
+      self->write_next();
+    });
+  }
+
+  // Sends a close frame (after a write in flight); a peer that does not read it within
+  // kCloseGrace is cut off.
+  void close_now(int code, std::string reason) {
+    if (closing || ended) return;
+    closing = true;
+    close_code = code;
+    close_reason = reason;
+    channel->mark_closed();
+    if (reason.size() > kCloseReasonMax) reason.resize(kCloseReasonMax);
+    websocket::close_reason frame;
+    frame.code = static_cast<std::uint16_t>(code);
+    frame.reason = reason;
+    auto self = shared_from_this();
+    ws.async_close(frame,
+                   [self](beast::error_code) { self->end(self->close_code, self->close_reason); });
+    close_timer.expires_after(kCloseGrace);
+    close_timer.async_wait([self](beast::error_code ec) {
+      if (ec) return;  // cancelled: ended in time
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws).socket().close(ignored);
+    });
+  }
+
+  void end(int code, const std::string& reason) {
+    if (ended) return;
+    ended = true;
+    close_timer.cancel();
+    channel->mark_closed();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws).socket().close(ignored);
+    if (handler->on_close) {
+      try {
+        handler->on_close(channel, code, reason);
+      } catch (const std::exception& e) {
+        log::error("websocket close handler failed", {{"error", e.what()}});
+      }
+    }
+  }
+};
+
+WsSession::WsSession(Core& s, Context& c, tcp::socket sock, std::shared_ptr<WebSocketHandler> h)
+    : server(s), ctx(c), ws(std::move(sock)), handler(std::move(h)), close_timer(c.io) {
+  server.live.fetch_add(1);
+  ctx.websockets.insert(this);
+}
+
+WsSession::~WsSession() {
+  ctx.websockets.erase(this);
+  if (channel) channel->mark_closed();
+  server.release();
+}
+
+template <class F>
+void Channel::post(F f) {
+  post_if_alive(*life_, io_, [weak = session, f = std::move(f)] {
+    if (auto s = weak.lock()) f(*s);
+  });
+}
+
+SendResult Channel::send(std::shared_ptr<const std::string> text) {
+  const std::lock_guard lock(mu_);
+  if (closed_) return SendResult::closed;
+  if (queue_.size() >= max_queue_) {
+    closed_ = true;
+    post([n = max_queue_](WsSession& s) {
+      s.close_now(kClosePolicy,
+                  "client too slow: " + std::to_string(n) + " messages queued and unread");
+    });
+    return SendResult::overflow;
+  }
+  queue_.push_back(std::move(text));
+  if (!writing_) {
+    writing_ = true;
+    post([](WsSession& s) { s.write_next(); });
+  }
+  return SendResult::queued;
+}
+
+void Channel::close(int code, const std::string& reason) {
+  const std::lock_guard lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  post([code, reason](WsSession& s) { s.close_now(code, reason); });
+}
 
 // One connection: reads a request into Beast's parser, calls the handler, writes the answer as
 // one gather write (status line and headers, then the body: no copy, no Nagle delay), repeats
@@ -253,10 +580,11 @@ struct Session : std::enable_shared_from_this<Session> {
     head_only = false;
     if (ec == bhttp::error::body_limit) {
       response = Response::error(
-          413, "request body is over " + std::to_string(server.options.max_body_bytes) + " bytes");
+          413, "request body is over " + std::to_string(server.options.max_body_bytes) + " bytes",
+          "body");
     } else if (ec == bhttp::error::header_limit) {
-      response =
-          Response::error(431, "request header is over " + std::to_string(kHeaderLimit) + " bytes");
+      response = Response::error(
+          431, "request header is over " + std::to_string(kHeaderLimit) + " bytes", "headers");
     } else {
       response = Response::error(400, "malformed request: " + ec.message());
     }
@@ -282,18 +610,65 @@ struct Session : std::enable_shared_from_this<Session> {
       if (!inserted) it->second.append(", ").append(value);
     }
     head_only = msg.method() == bhttp::verb::head;
+    request.deferred = nullptr;
+    request.websocket.reset();
     try {
       response = server.handler(request);
     } catch (const std::exception& e) {
       log::error("http handler failed",
                  {{"method", request.method}, {"target", request.target}, {"error", e.what()}});
       response = Response::error(500, "internal error");
+      request.deferred = nullptr;
+      request.websocket.reset();
     } catch (...) {
       log::error("http handler failed", {{"method", request.method}, {"target", request.target}});
       response = Response::error(500, "internal error");
+      request.deferred = nullptr;
+      request.websocket.reset();
     }
     keep_alive = msg.keep_alive() && !server.stopping;  // stop() may have begun meanwhile
+    if (request.websocket) {
+      if (websocket::is_upgrade(msg) && !server.stopping) return upgrade();
+      request.websocket.reset();
+      response = Response::error(426, "not a WebSocket upgrade", "upgrade");
+    }
+    if (request.deferred) return defer(msg.version());
     write(msg.version());
+  }
+
+  // The socket goes to a WebSocket session on this thread; this session ends here.
+  void upgrade() {
+    server.served.fetch_add(1, std::memory_order_relaxed);
+    auto handler = std::move(request.websocket);
+    request.websocket.reset();
+    auto ws = std::make_shared<WsSession>(server, ctx, std::move(socket), std::move(handler));
+    ws->start(parser->release());
+  }
+
+  // Parks this connection until the Responder answers (from any thread).
+  void defer(unsigned version) {
+    auto start = std::move(request.deferred);
+    request.deferred = nullptr;
+    ctx.parked[this] = shared_from_this();
+    std::weak_ptr<Session> weak = weak_from_this();
+    auto responder =
+        std::make_shared<Responder>([weak, life = ctx.life, io = &ctx.io, version](Response r) {
+          post_if_alive(*life, *io, [weak, version, r = std::move(r)]() mutable {
+            auto self = weak.lock();
+            if (!self) return;
+            self->ctx.parked.erase(self.get());
+            self->response = std::move(r);
+            self->keep_alive = self->keep_alive && !self->server.stopping;
+            self->write(version);
+          });
+        });
+    try {
+      start(responder);
+    } catch (const std::exception& e) {
+      log::error("http handler failed",
+                 {{"method", request.method}, {"target", request.target}, {"error", e.what()}});
+      responder->respond(Response::error(500, "internal error"));
+    }
   }
 
   void write(unsigned version) {
@@ -451,11 +826,14 @@ void Server::stop() {
     beast::error_code ec;
     impl.acceptor->close(ec);
   });
-  // Idle connections close now; the others close after their current answer.
+  // Idle connections close now; the others close after their current answer. WebSockets get
+  // a close frame.
   for (auto& ctx : impl.contexts) {
     asio::post(ctx->io, [c = ctx.get()] {
       for (Session* s : c->sessions)
         if (s->state == Session::State::idle) s->close();
+      for (WsSession* w : c->websockets)
+        w->close_now(kCloseGoingAway, "server shutting down");
     });
   }
   {
@@ -467,6 +845,11 @@ void Server::stop() {
     ctx->io.stop();
   for (auto& ctx : impl.contexts)
     if (ctx->thread.joinable()) ctx->thread.join();
+  // Nothing may be posted to an io_context from now on (Responders, WebSocket senders).
+  for (auto& ctx : impl.contexts) {
+    const std::lock_guard lock(ctx->life->mu);
+    ctx->life->alive = false;
+  }
   // Connections still open past the grace die with their io_context, while `impl` is alive.
   impl.acceptor.reset();
   impl.contexts.clear();

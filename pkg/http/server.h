@@ -8,12 +8,32 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace pipewright::http {
+
+struct Response;
+struct WebSocketHandler;  // pkg/http/websocket.h
+
+// The answer to a request given later, from any thread: a handler that waits (for Kafka, for
+// another service) returns Request::later() instead of holding an I/O thread. The first
+// respond() answers; later calls are ignored. Dropped without an answer, it answers 500.
+class Responder {
+ public:
+  explicit Responder(std::function<void(Response)> send);
+  ~Responder();
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+  void respond(Response response);
+
+ private:
+  std::mutex mu_;
+  std::function<void(Response)> send_;  // empty once answered
+};
 
 struct Request {
   std::string method, target, body;
@@ -28,6 +48,15 @@ struct Request {
   std::optional<std::string> query(std::string_view name) const;
   // The header's value, "" when absent; `lower_name` is lower-case.
   std::string header(std::string_view lower_name) const;
+
+  // Answers later: the handler returns what this returns; once it has, the server calls `start`
+  // with a Responder and answers when the Responder does (the connection waits, the I/O thread
+  // does not). For handlers that wait on Kafka or another service.
+  Response later(std::function<void(std::shared_ptr<Responder>)> start) const;
+
+  // What the handler asked the server to do after it returns (later(), websocket_upgrade()).
+  mutable std::function<void(std::shared_ptr<Responder>)> deferred;
+  mutable std::shared_ptr<WebSocketHandler> websocket;
 };
 
 struct Response {
@@ -60,9 +89,10 @@ class Server {
   int port() const;
   int requests() const;  // answered so far
 
-  // Stops accepting, closes idle connections, lets requests already being received or handled
-  // finish (at most 5 s), then stops the threads. Idempotent; for a clean SIGTERM. It joins
-  // the I/O threads, so it must not be called from a handler.
+  // Stops accepting, closes idle connections and WebSockets (1001 "server shutting down"), lets
+  // requests already being received or handled finish (at most 5 s), then stops the threads.
+  // Idempotent; for a clean SIGTERM. It joins the I/O threads, so it must not be called from a
+  // handler.
   void stop();
 
  private:

@@ -199,7 +199,7 @@ TEST(Router, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   auto r = c.read_response();
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.headers["content-type"], "application/json");
-  EXPECT_EQ(body_json(r), (nlohmann::json{{"error", "no route for GET /x"}}));
+  EXPECT_EQ(body_json(r), (nlohmann::json{{"error", "no route for GET /x"}, {"field", "path"}}));
 
   c.send_all("POST /files/a.jpg HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
   r = c.read_response();
@@ -251,7 +251,8 @@ TEST(Server, ABodyOverTheLimitIs413AndNeverReachesTheHandler) {
     EXPECT_EQ(r.status, 413);
     EXPECT_EQ(r.headers["content-type"], "application/json");
     EXPECT_EQ(r.headers["connection"], "close");
-    EXPECT_EQ(body_json(r), (nlohmann::json{{"error", "request body is over 1000 bytes"}}));
+    EXPECT_EQ(body_json(r),
+              (nlohmann::json{{"error", "request body is over 1000 bytes"}, {"field", "body"}}));
     EXPECT_TRUE(c.closed_by_peer());
   }
   {

@@ -1,0 +1,230 @@
+// pkg/http: WebSocket routes (handshake, limits, close codes, a bounded queue per client,
+// stop) and answers given later from another thread, over real sockets on 127.0.0.1.
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "pkg/http/router.h"
+#include "pkg/http/server.h"
+#include "pkg/http/websocket.h"
+#include "pkg/proc/net.h"
+#include "tests/support/http_client.h"
+#include "tests/support/websocket_client.h"
+
+namespace pipewright::http {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::WebSocketClient;
+using testing::WebSocketClientOptions;
+
+ServerOptions local() {
+  ServerOptions o;
+  o.bind = "127.0.0.1:0";
+  o.threads = 2;
+  return o;
+}
+
+std::string ws(const Server& s, const std::string& path) {
+  return "ws://127.0.0.1:" + std::to_string(s.port()) + path;
+}
+
+// An echo route that also remembers its clients.
+struct Echo {
+  std::shared_ptr<WebSocketHandler> handler = std::make_shared<WebSocketHandler>();
+  std::mutex mu;
+  std::vector<std::shared_ptr<WebSocket>> open;
+  std::vector<std::pair<int, std::string>> closed;
+
+  Echo() {
+    handler->on_open = [this](const std::shared_ptr<WebSocket>& w) {
+      const std::lock_guard lock(mu);
+      open.push_back(w);
+    };
+    handler->on_text = [](const std::shared_ptr<WebSocket>& w, std::string text) {
+      w->send("echo: " + text);
+    };
+    handler->on_close = [this](const std::shared_ptr<WebSocket>&, int code,
+                               const std::string& reason) {
+      const std::lock_guard lock(mu);
+      closed.emplace_back(code, reason);
+    };
+  }
+  std::size_t opened() {
+    const std::lock_guard lock(mu);
+    return open.size();
+  }
+  std::size_t ended() {
+    const std::lock_guard lock(mu);
+    return closed.size();
+  }
+};
+
+TEST(WebSocket, EchoesTextAndPlainHttpGets426) {
+  Echo echo;
+  Router router;
+  router.get("/ws", [&](const Request& r) { return websocket_upgrade(r, echo.handler); });
+  Server server(local(), router.handler());
+
+  WebSocketClient c(ws(server, "/ws"));
+  ASSERT_TRUE(c.send_text("olá"));
+  EXPECT_EQ(c.next(5s).value_or(""), "echo: olá");
+  ASSERT_TRUE(c.send_text(std::string(60000, 'x')));  // several reads, one message
+  EXPECT_EQ(c.next(5s).value_or("").size(), 60006U);
+  c.close();
+  EXPECT_EQ(c.close_code(), 1000);
+  ASSERT_TRUE(proc::poll_until(5s, [&] { return echo.ended() == 1; }));
+  EXPECT_EQ(echo.closed.at(0).first, 1000);
+
+  const auto plain = testing::http_get("http://127.0.0.1:" + std::to_string(server.port()) + "/ws");
+  EXPECT_EQ(plain.status, 426);
+  EXPECT_EQ(nlohmann::json::parse(plain.body)["field"], "upgrade");
+}
+
+TEST(WebSocket, BinaryAndOversizedMessagesCloseWithACodeAndAReason) {
+  Echo echo;
+  echo.handler->options.max_message_bytes = 100;
+  Router router;
+  router.get("/ws", [&](const Request& r) { return websocket_upgrade(r, echo.handler); });
+  Server server(local(), router.handler());
+
+  WebSocketClient bin(ws(server, "/ws"));
+  bin.send_binary("abc");
+  ASSERT_TRUE(bin.wait_closed(5s));
+  EXPECT_EQ(bin.close_code(), kCloseUnsupportedData);
+  EXPECT_NE(bin.close_reason().find("binary"), std::string::npos);
+
+  WebSocketClient big(ws(server, "/ws"));
+  ASSERT_TRUE(big.send_text(std::string(100, 'a')));  // at the limit: fine
+  EXPECT_TRUE(big.next(5s));
+  big.send_text(std::string(101, 'a'));
+  ASSERT_TRUE(big.wait_closed(5s));
+  EXPECT_EQ(big.close_code(), kCloseTooBig);
+  EXPECT_NE(big.close_reason().find("100 bytes"), std::string::npos) << big.close_reason();
+  ASSERT_TRUE(proc::poll_until(5s, [&] { return echo.ended() == 2; }));
+}
+
+TEST(WebSocket, AClientThatDoesNotReadIsCutOffAndTheOthersKeepUp) {
+  Echo echo;
+  echo.handler->options.max_queue = 50;
+  Router router;
+  router.get("/ws", [&](const Request& r) { return websocket_upgrade(r, echo.handler); });
+  Server server(local(), router.handler());
+
+  WebSocketClient reader(ws(server, "/ws"));
+  ASSERT_TRUE(proc::poll_until(5s, [&] { return echo.opened() == 1; }));  // open[0]
+  WebSocketClientOptions slow_options;
+  slow_options.read = false;
+  slow_options.receive_buffer_bytes = 4096;
+  WebSocketClient slow(ws(server, "/ws"), slow_options);
+  ASSERT_TRUE(proc::poll_until(5s, [&] { return echo.opened() == 2; }));
+
+  const auto payload = std::make_shared<const std::string>(8192, 'p');
+  int overflows = 0;
+  std::size_t sent_to_reader = 0;
+  for (int i = 0; i < 3000 && overflows == 0; ++i) {
+    for (const auto& w : echo.open) {
+      const auto r = w->send(payload);
+      if (r == SendResult::overflow) ++overflows;
+      if (w == echo.open[0] && r == SendResult::queued) ++sent_to_reader;
+    }
+    // The reader keeps up (its queue never nears the limit); only the slow one fills its own.
+    ASSERT_TRUE(proc::poll_until(5s, [&] { return reader.received() + 20 >= sent_to_reader; }))
+        << reader.received() << " of " << sent_to_reader << ": " << reader.close_reason();
+  }
+  EXPECT_EQ(overflows, 1);
+  // Cut off: a close frame it never reads, then the socket after the grace period.
+  ASSERT_TRUE(proc::poll_until(10s, [&] { return echo.ended() == 1; }));
+  EXPECT_EQ(echo.closed.at(0).first, kClosePolicy);
+  EXPECT_NE(echo.closed.at(0).second.find("too slow"), std::string::npos);
+  EXPECT_EQ(echo.open[1]->send(payload), SendResult::closed);
+  EXPECT_FALSE(reader.closed());
+  ASSERT_TRUE(proc::poll_until(5s, [&] { return reader.received() == sent_to_reader; }));
+}
+
+TEST(WebSocket, StopClosesConnectionsWithGoingAway) {
+  Echo echo;
+  Router router;
+  router.get("/ws", [&](const Request& r) { return websocket_upgrade(r, echo.handler); });
+  auto server = std::make_unique<Server>(local(), router.handler());
+  WebSocketClient c(ws(*server, "/ws"));
+  ASSERT_TRUE(proc::poll_until(5s, [&] { return echo.opened() == 1; }));
+  const auto started = std::chrono::steady_clock::now();
+  server->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);  // closed, not waited out
+  ASSERT_TRUE(c.wait_closed(5s));
+  EXPECT_EQ(c.close_code(), kCloseGoingAway);
+  // A handle kept after the server is gone is closed, not a crash.
+  EXPECT_EQ(echo.open[0]->send("late"), SendResult::closed);
+  server.reset();
+}
+
+TEST(Later, AnAnswerFromAnotherThreadIsServedAndCounted) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  Router router(registry);
+  std::mutex mu;
+  std::vector<std::shared_ptr<Responder>> pending;
+  router.get("/slow", [&](const Request& r) {
+    return r.later([&](const std::shared_ptr<Responder>& responder) {
+      const std::lock_guard lock(mu);
+      pending.push_back(responder);
+    });
+  });
+  router.get("/fast", [](const Request&) { return Response::json(200, {{"ok", true}}); });
+  ServerOptions o = local();
+  o.threads = 1;  // one I/O thread: a waiting request must not hold it
+  Server server(o, router.handler());
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+
+  auto slow = std::async(std::launch::async, [&] { return testing::http_get(base + "/slow"); });
+  ASSERT_TRUE(proc::poll_until(5s, [&] {
+    const std::lock_guard lock(mu);
+    return pending.size() == 1;
+  }));
+  EXPECT_EQ(testing::http_get(base + "/fast").status, 200);  // served meanwhile
+  std::thread([&] {
+    pending[0]->respond(Response::json(201, {{"late", true}}));
+    pending[0]->respond(Response::json(500, {}));  // ignored
+  }).join();
+  const auto res = slow.get();
+  EXPECT_EQ(res.status, 201);
+  EXPECT_EQ(nlohmann::json::parse(res.body)["late"], true);
+
+  // Dropped without an answer: 500, not a hung connection.
+  auto dropped = std::async(std::launch::async, [&] { return testing::http_get(base + "/slow"); });
+  ASSERT_TRUE(proc::poll_until(5s, [&] {
+    const std::lock_guard lock(mu);
+    return pending.size() == 2;
+  }));
+  {
+    const std::lock_guard lock(mu);
+    pending.clear();
+  }
+  EXPECT_EQ(dropped.get().status, 500);
+
+  const auto metrics = testing::http_get(base + "/fast");  // the router has no /metrics here
+  EXPECT_EQ(metrics.status, 200);
+  bool counted = false;
+  for (const auto& family : registry->Collect()) {
+    if (family.name != "http_requests_total") continue;
+    for (const auto& m : family.metric) {
+      bool route = false;
+      bool code = false;
+      for (const auto& l : m.label) {
+        route = route || (l.name == "route" && l.value == "/slow");
+        code = code || (l.name == "code" && l.value == "201");
+      }
+      counted = counted || (route && code);
+    }
+  }
+  EXPECT_TRUE(counted);
+}
+
+}  // namespace
+}  // namespace pipewright::http
