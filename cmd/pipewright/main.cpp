@@ -36,12 +36,22 @@ const std::map<std::string, std::string> kCommandUsage = {
     {"up", R"(Usage: pipewright up -f FILE|DIR [-f ...] [flags]
 
 Runs the Pipelines and WeightedServices in the files (folders: every .yaml in them) on this
-machine until Ctrl-C or `pipewright down`.
+machine until Ctrl-C or `pipewright down`: a local Kafka broker, the topics, every step replica
+and WeightedService backend as a supervised `pipewright-worker` process (restarted with backoff),
+an nginx router per WeightedService, one gateway serving every expose.path and the dashboard,
+Prometheus scraping every process, and an SMTP catcher for `smtp` channels without a host.
+Everything listens on 127.0.0.1 only. URLs and ports are printed and written to
+<state-dir>/run.json.
 
 Flags:
   -f, --filename FILE|DIR   manifests (repeatable)
   --bootstrap HOST:PORT     use this Kafka instead of starting a local broker
   --state-dir DIR           lock, logs and Kafka data (default ~/.local/state/pipewright)
+  --kafka-port PORT         the local broker (default 9092, or any free port when it is taken)
+  --gateway-port PORT       the gateway and dashboard (default 8080; 0: any free port)
+  --prometheus-port PORT    Prometheus (default 9090; 0: any free port)
+  --smtp-port PORT          the mail catcher (default 1025; 0: any free port)
+  --quiet                   do not echo the processes' log lines (they stay in <state-dir>/logs)
   -h, --help                this text
 )"},
     {"down", R"(Usage: pipewright down [--state-dir DIR]
@@ -73,6 +83,8 @@ Flags:
 struct Flags {
   std::vector<std::filesystem::path> files;
   std::string bootstrap;
+  int gateway_port = 8080, prometheus_port = 9090, smtp_port = 1025, kafka_port = 9092;
+  bool quiet = false;
   std::filesystem::path state_dir = local::default_state_dir();
   bool help = false;
   pipewright::plan::RenderOptions render;
@@ -110,6 +122,27 @@ bool parse_flags(const std::string& command, const std::vector<std::string>& arg
     } else if (name == "--state-dir") {
       if (!take()) return false;
       flags.state_dir = value;
+    } else if (name == "--gateway-port" || name == "--prometheus-port" || name == "--smtp-port" ||
+               name == "--kafka-port") {
+      if (!take()) return false;
+      int port = -1;
+      try {
+        std::size_t used = 0;
+        port = std::stoi(value, &used);
+        if (used != value.size()) port = -1;
+      } catch (const std::exception&) {
+        port = -1;
+      }
+      if (port < 0 || port > 65535) {
+        error = "flag " + name + " needs a port number (0 to 65535), not '" + value + "'";
+        return false;
+      }
+      (name == "--gateway-port"      ? flags.gateway_port
+       : name == "--prometheus-port" ? flags.prometheus_port
+       : name == "--kafka-port"      ? flags.kafka_port
+                                     : flags.smtp_port) = port;
+    } else if (name == "--quiet") {
+      flags.quiet = true;
     } else if (for_render && name == "--worker-image") {
       if (!take()) return false;
       flags.render.worker_image = value;
@@ -221,5 +254,10 @@ int main(int argc, char** argv) {
   options.files = flags.files;
   options.bootstrap = flags.bootstrap;
   options.state_dir = flags.state_dir;
+  options.gateway_port = flags.gateway_port;
+  options.kafka_port = flags.kafka_port;
+  options.prometheus_port = flags.prometheus_port;
+  options.smtp_port = flags.smtp_port;
+  options.echo_logs = !flags.quiet;
   return local::up(options, stop, std::cout, std::cerr);
 }

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "pkg/api/types.h"
-#include "pkg/proc/process.h"
+#include "pkg/local/nginx.h"
 
 namespace pipewright::local {
 
@@ -25,44 +25,24 @@ using BackendAddress = std::function<std::string(const api::Backend&)>;
 
 class Router {
  public:
-  // Writes the configuration, checks it with `nginx -t`, starts nginx and returns once it
-  // serves. Throws std::runtime_error with nginx's own words when it does not.
+  // Starts nginx with the service's upstream; throws std::runtime_error with nginx's words.
   static std::unique_ptr<Router> start(const api::WeightedService& service,
                                        const BackendAddress& address, RouterOptions options);
-  ~Router();
-  Router(const Router&) = delete;
-  Router& operator=(const Router&) = delete;
 
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::filesystem::path config_file() const { return options_.dir / "nginx.conf"; }
-  std::filesystem::path error_log() const { return options_.dir / "error.log"; }
-  bool running() { return process_.running(); }
-  int generation() const { return generation_; }
+  std::filesystem::path config_file() const { return nginx_->config_file(); }
+  bool running() { return nginx_->running(); }
+  int generation() const { return nginx_->generation(); }
 
-  // Checks the new configuration first (a rejected one throws and the running one keeps
-  // serving), then reloads (SIGHUP) and returns once workers with the new upstream answer.
+  // New weights, backends or timeouts through a graceful reload (see Nginx::reload).
   void reload(const api::WeightedService& service, const BackendAddress& address);
-  // Graceful stop (SIGQUIT: in-flight requests finish), then SIGKILL after `grace`.
-  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10)) { nginx_->stop(grace); }
 
  private:
-  explicit Router(RouterOptions options) : options_(std::move(options)) {}
-  void write_config(const api::WeightedService& service, const BackendAddress& address,
-                    const std::filesystem::path& file) const;
-  void check_config(const std::filesystem::path& file) const;
-  bool serves_generation(int generation) const;
-
-  RouterOptions options_;
+  Router() = default;
   int port_ = 0;
-  int control_port_ = 0;  // 127.0.0.1 only: GET /generation says which config the workers run
-  int generation_ = 0;
-  proc::Process process_;
+  std::unique_ptr<Nginx> nginx_;
 };
-
-// The whole nginx.conf of a local router: the plan's upstream and server inside an `http`
-// block with every path under `dir`, plus the control server.
-std::string router_config(const api::WeightedService& service, const BackendAddress& address,
-                          const RouterOptions& options, int port, int control_port, int generation);
 
 }  // namespace pipewright::local

@@ -44,6 +44,27 @@ std::filesystem::path system_tool(std::string_view name) {
                            " not found on PATH or in /usr/sbin: run scripts/install first");
 }
 
+std::filesystem::path worker_binary() {
+  if (const char* env = std::getenv("PIPEWRIGHT_WORKER_BINARY"); env != nullptr && *env != '\0')
+    return env;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto dir = self.parent_path();
+    for (const auto& candidate : {dir / "pipewright-worker",
+                                  dir.parent_path() / "pipewright-worker" / "pipewright-worker"}) {
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+  }
+  try {
+    return system_tool("pipewright-worker");
+  } catch (const std::exception&) {
+    throw std::runtime_error(
+        "pipewright-worker not found next to this program or on PATH; build it (scripts/build) "
+        "or set PIPEWRIGHT_WORKER_BINARY");
+  }
+}
+
 std::filesystem::path kafka_libs() {
   auto dir = cache_dir() / ("kafka-" PIPEWRIGHT_KAFKA_VERSION) / "libs";
   if (!std::filesystem::is_directory(dir)) missing("Kafka " PIPEWRIGHT_KAFKA_VERSION, dir);

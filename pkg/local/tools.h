@@ -18,6 +18,11 @@ std::filesystem::path cached_tool(std::string_view name);
 // A program from Debian's packages, found on PATH or in /usr/sbin. Throws when missing.
 std::filesystem::path system_tool(std::string_view name);
 
+// `pipewright-worker`: $PIPEWRIGHT_WORKER_BINARY, else next to the running program (installed
+// side by side, or build/cmd/pipewright-worker/ in a build tree), else on PATH. Throws when
+// none is found.
+std::filesystem::path worker_binary();
+
 // The Kafka broker's classpath directory (one jar per dependency).
 std::filesystem::path kafka_libs();
 

@@ -4,16 +4,29 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "pkg/api/manifest.h"
 #include "pkg/kafka/admin.h"
+#include "pkg/local/dashboard.h"
+#include "pkg/local/gateway.h"
 #include "pkg/local/kafka_broker.h"
+#include "pkg/local/prometheus.h"
+#include "pkg/local/router.h"
+#include "pkg/local/smtp_catcher.h"
+#include "pkg/local/supervisor.h"
+#include "pkg/local/tools.h"
 #include "pkg/log/log.h"
+#include "pkg/plan/env.h"
 #include "pkg/plan/topics.h"
 #include "pkg/proc/net.h"
 
@@ -74,6 +87,249 @@ const char* outcome_text(kafka::TopicOutcome o) {
   return "?";
 }
 
+// Everything a run starts, in the order it is stopped (reverse of start).
+struct Running {
+  std::unique_ptr<KafkaBroker> broker;
+  std::unique_ptr<SmtpCatcher> smtp;
+  std::unique_ptr<Supervisor> supervisor;
+  std::vector<std::unique_ptr<Router>> routers;
+  std::unique_ptr<Dashboard> dashboard;
+  std::unique_ptr<Prometheus> prometheus;
+  std::unique_ptr<Gateway> gateway;
+
+  void stop(const std::function<void(const std::string&)>& say) {
+    if (gateway) gateway->stop();
+    if (prometheus) prometheus->stop();
+    dashboard.reset();
+    if (supervisor) {
+      say("[up] stopping the workers (they finish what they hold and commit)");
+      supervisor->stop_all();
+    }
+    for (auto& r : routers)
+      r->stop();
+    if (smtp) smtp->stop();
+    if (broker) {
+      say("[kafka] stopping");
+      broker->stop();
+    }
+  }
+};
+
+std::string slug(const std::string& s) {
+  std::string out;
+  for (const char c : s)
+    out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '.';
+  return out;
+}
+
+// The step's config as local mode runs it: `smtp` channels without a host go to the catcher.
+nlohmann::json local_config(const api::Step& step, int smtp_port) {
+  auto config = step.config;
+  if (step.worker != "notify" || !config.is_object()) return config;
+  const auto channels = config.value("channels", nlohmann::json::array());
+  const bool smtp =
+      channels.is_array() && std::find(channels.begin(), channels.end(), "smtp") != channels.end();
+  if (!smtp) return config;
+  auto& settings = config["smtp"];
+  if (!settings.is_object()) settings = nlohmann::json::object();
+  if (!settings.contains("host")) {
+    settings["host"] = "127.0.0.1";
+    settings["port"] = smtp_port;
+    settings["starttls"] = false;  // the catcher is plain SMTP on loopback
+  }
+  return config;
+}
+
+int run(const api::Manifests& manifests, const UpOptions& options,
+        const std::filesystem::path& worker, const std::atomic<bool>& stop,
+        const std::function<void(const std::string&)>& say, std::ostream& out,
+        std::mutex& out_mutex, std::ostream& err, const std::filesystem::path& run_file) {
+  Running running;
+  const auto cleanup = [&] {
+    running.stop(say);
+    std::filesystem::remove(run_file);
+  };
+  std::string bootstrap = options.bootstrap;
+  if (bootstrap.empty()) {
+    KafkaOptions ko;
+    ko.dir = options.state_dir / "kafka";
+    ko.port =
+        options.kafka_port == 0 || proc::port_open(options.kafka_port) ? 0 : options.kafka_port;
+    say("[kafka] starting a local broker (first start formats its storage; log: " +
+        (ko.dir / "kafka.log").string() + ")");
+    running.broker = KafkaBroker::start(ko);
+    bootstrap = running.broker->bootstrap();
+    say("[kafka] ready at " + bootstrap);
+  } else if (!kafka_answers(bootstrap, seconds(10))) {
+    err << "pipewright up: no Kafka broker answers at " << bootstrap << "\n";
+    return 1;
+  }
+
+  auto admin = kafka::make_admin(bootstrap);
+  int failed = 0;
+  for (const auto& p : manifests.pipelines) {
+    for (const auto& r : admin->create(plan::topics(p))) {
+      say("[" + p.meta.name + "] topic " + r.name + ": " + outcome_text(r.outcome) +
+          (r.error.empty() ? "" : " (" + r.error + ")"));
+      failed += r.outcome == kafka::TopicOutcome::failed;
+    }
+  }
+  admin.reset();
+  if (failed > 0) {
+    err << "pipewright up: " << failed << " topic(s) could not be created\n";
+    cleanup();
+    return 1;
+  }
+
+  running.smtp = std::make_unique<SmtpCatcher>(options.smtp_port, options.state_dir / "mail.jsonl");
+  say("[mail] catching SMTP on 127.0.0.1:" + std::to_string(running.smtp->port()));
+
+  // Every process of the plan, with its ports chosen once (a restart keeps them).
+  const auto logs = options.state_dir / "logs";
+  std::filesystem::create_directories(logs);
+  running.supervisor = std::make_unique<Supervisor>(out, out_mutex, options.echo_logs);
+  std::vector<ScrapeTarget> targets;
+  std::vector<GatewayRoute> routes;
+  nlohmann::json processes = nlohmann::json::array();
+  const auto launch = [&](const std::string& name, const std::string& type, plan::EnvVars env,
+                          const std::string& kind, const std::string& owner) {
+    const int http_port = proc::free_port();
+    const int metrics_port = proc::free_port();
+    plan::set_env(env, "PIPEWRIGHT_HTTP_PORT", std::to_string(http_port));
+    plan::set_env(env, "PIPEWRIGHT_METRICS_PORT", std::to_string(metrics_port));
+    plan::set_env(env, "PIPEWRIGHT_BIND_HOST", "127.0.0.1");
+    Supervised child;
+    child.name = name;
+    child.metrics_port = metrics_port;
+    child.spec.argv = {worker.string(), type};
+    for (const auto& [k, v] : env)
+      child.spec.env[k] = v;
+    child.spec.log_file = logs / (slug(name) + ".log");
+    running.supervisor->add(child);
+    targets.push_back(
+        {"127.0.0.1:" + std::to_string(metrics_port), {{"process", name}, {kind, owner}}});
+    processes.push_back({{"name", name},
+                         {"worker", type},
+                         {"http_port", http_port},
+                         {"metrics_port", metrics_port},
+                         {"log", child.spec.log_file.string()}});
+    return http_port;
+  };
+  plan::RenderOptions render;
+  render.default_bootstrap_servers = bootstrap;
+  for (const auto& p : manifests.pipelines) {
+    const auto dir = options.state_dir / "pipelines" / p.meta.namespace_ / p.meta.name;
+    std::filesystem::create_directories(dir / "data");
+    for (const auto& s : p.steps) {
+      if (s.worker.empty()) {
+        say("[" + p.meta.name + "/" + s.name + "] skipped: image '" + s.image +
+            "' steps run only in a cluster");
+        continue;
+      }
+      const auto config_path = dir / (s.name + ".json");
+      std::ofstream(config_path) << local_config(s, running.smtp->port()).dump(2) << "\n";
+      auto env = plan::step_env(p, s, render, config_path.string());
+      plan::set_env(env, "PIPEWRIGHT_KAFKA_BOOTSTRAP", bootstrap);
+      if (s.storage) plan::set_env(env, "PIPEWRIGHT_DATA_DIR", (dir / "data").string());
+      GatewayRoute route{s.expose_path, {}};
+      for (int i = 0; i < s.replicas; ++i) {
+        const auto name =
+            p.meta.name + "/" + s.name + (s.replicas > 1 ? "-" + std::to_string(i) : "");
+        route.ports.push_back(launch(name, s.worker, env, "pipeline", p.meta.name));
+      }
+      if (!s.expose_path.empty() && !route.ports.empty()) routes.push_back(route);
+    }
+  }
+  for (const auto& w : manifests.weighted_services) {
+    const auto dir = options.state_dir / "services" / w.meta.namespace_ / w.meta.name;
+    std::filesystem::create_directories(dir);
+    const auto config_path = dir / "config.json";
+    std::ofstream(config_path) << w.config.dump(2) << "\n";
+    std::map<std::string, int> ports;
+    for (const auto& b : w.backends) {
+      ports[b.name] =
+          launch(w.meta.name + "/" + b.name, w.worker,
+                 plan::service_backend_env(w, b, config_path.string()), "service", w.meta.name);
+    }
+    running.routers.push_back(Router::start(
+        w, [&](const api::Backend& b) { return "127.0.0.1:" + std::to_string(ports.at(b.name)); },
+        {dir / "router", 0, 1}));
+    say("[" + w.meta.name + "] router (nginx) on " + running.routers.back()->url() + ", config " +
+        running.routers.back()->config_file().string());
+    if (!w.expose_path.empty()) routes.push_back({w.expose_path, {running.routers.back()->port()}});
+  }
+
+  running.prometheus =
+      Prometheus::start(options.state_dir / "prometheus", options.prometheus_port, targets);
+  say("[prometheus] scraping " + std::to_string(targets.size()) + " process(es) on " +
+      running.prometheus->url());
+
+  // The gateway's address is fixed first, so the dashboard can link to everything.
+  const int gateway_port = options.gateway_port != 0 ? options.gateway_port : proc::free_port();
+  const auto gateway_url = "http://127.0.0.1:" + std::to_string(gateway_port);
+  nlohmann::json urls = {{"dashboard", gateway_url + "/"},
+                         {"prometheus", running.prometheus->url()},
+                         {"mail", gateway_url + "/api/mail"}};
+  for (const auto& r : routes)
+    urls[r.path] = gateway_url + r.path;
+  DashboardSources sources;
+  sources.manifests = manifests;
+  sources.processes = [&running] { return running.supervisor->status(); };
+  sources.mail = [&running] { return running.smtp->messages(); };
+  sources.prometheus_port = running.prometheus->port();
+  for (const auto& [name, url] : urls.items())
+    sources.urls[name] = url.get<std::string>();
+  running.dashboard = std::make_unique<Dashboard>(sources, 0);
+  running.gateway = std::make_unique<Gateway>(options.state_dir / "gateway", routes, gateway_port,
+                                              running.dashboard->port());
+
+  say("\nRunning. Open:");
+  for (const auto& [name, url] : urls.items())
+    say("  " + name + std::string(name.size() < 12 ? 12 - name.size() : 1, ' ') +
+        url.get<std::string>());
+  say("  kafka       " + bootstrap + "\n  smtp        127.0.0.1:" +
+      std::to_string(running.smtp->port()) + "\nStop with Ctrl-C or `pipewright down`.");
+  {
+    nlohmann::json info = {{"pid", ::getpid()},
+                           {"gateway", running.gateway->url()},
+                           {"gateway_port", running.gateway->port()},
+                           {"prometheus", running.prometheus->url()},
+                           {"smtp_port", running.smtp->port()},
+                           {"kafka", bootstrap},
+                           {"urls", urls},
+                           {"processes", processes}};
+    std::ofstream(run_file.string() + ".tmp") << info.dump(2) << "\n";
+    std::filesystem::rename(run_file.string() + ".tmp", run_file);
+  }
+  log::info("up: running", {{"bootstrap", bootstrap}, {"state_dir", options.state_dir.string()}});
+
+  bool announced = false;
+  int code = 0;
+  while (!stop.load()) {
+    running.supervisor->tick();
+    if (!announced && running.supervisor->all_ready()) {
+      announced = true;
+      say("[up] every process is ready (" + std::to_string(processes.size()) + ")");
+    }
+    if (running.broker && !running.broker->running()) {
+      err << "pipewright up: the Kafka broker exited; see " << running.broker->log_file().string()
+          << "\n";
+      code = 1;
+      break;
+    }
+    if (!running.gateway->running()) {
+      err << "pipewright up: the gateway (nginx) exited; see "
+          << (options.state_dir / "gateway" / "error.log").string() << "\n";
+      code = 1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  say("Stopping...");
+  cleanup();
+  say("Stopped.");
+  return code;
+}
 }  // namespace
 
 std::filesystem::path default_state_dir() {
@@ -99,71 +355,43 @@ int up(const UpOptions& options, const std::atomic<bool>& stop, std::ostream& ou
         << options.state_dir.string() << "; stop it with `pipewright down` or pass --state-dir\n";
     return 1;
   }
-  out << "pipewright up: " << manifests.pipelines.size() << " Pipeline(s), "
-      << manifests.weighted_services.size() << " WeightedService(s)\n"
-      << std::flush;
-
-  std::unique_ptr<KafkaBroker> broker;
-  std::string bootstrap = options.bootstrap;
-  if (bootstrap.empty()) {
-    KafkaOptions ko;
-    ko.dir = options.state_dir / "kafka";
-    ko.port = proc::port_open(options.kafka_port) ? 0 : options.kafka_port;
-    out << "[kafka] starting a local broker (first start formats its storage; log: "
-        << (ko.dir / "kafka.log").string() << ")\n"
-        << std::flush;
-    try {
-      broker = KafkaBroker::start(ko);
-    } catch (const std::exception& e) {
-      err << "pipewright up: the Kafka broker did not start: " << e.what() << "\n";
+  // Fixed ports that are taken mean another run (or another program): say which, start nothing.
+  for (const auto& [flag, port] : {std::pair{"--gateway-port", options.gateway_port},
+                                   std::pair{"--prometheus-port", options.prometheus_port},
+                                   std::pair{"--smtp-port", options.smtp_port}}) {
+    if (port != 0 && proc::port_open(port)) {
+      err << "pipewright up: 127.0.0.1:" << port
+          << " is already in use (another `pipewright up`? stop it with `pipewright down`, or "
+             "pass "
+          << flag << " 0 to let the system pick a port)\n";
       return 1;
     }
-    bootstrap = broker->bootstrap();
-    out << "[kafka] ready at " << bootstrap << "\n" << std::flush;
-  } else if (!kafka_answers(bootstrap, seconds(10))) {
-    err << "pipewright up: no Kafka broker answers at " << bootstrap << "\n";
+  }
+  std::filesystem::path worker;
+  try {
+    worker = worker_binary();
+  } catch (const std::exception& e) {
+    err << "pipewright up: " << e.what() << "\n";
     return 1;
   }
+  std::mutex out_mutex;
+  const auto say = [&](const std::string& line) {
+    const std::lock_guard guard(out_mutex);
+    out << line << "\n" << std::flush;
+  };
+  say("pipewright up: " + std::to_string(manifests.pipelines.size()) + " Pipeline(s), " +
+      std::to_string(manifests.weighted_services.size()) + " WeightedService(s); state in " +
+      options.state_dir.string());
+  const auto run_file = options.state_dir / "run.json";
+  std::filesystem::remove(run_file);
 
-  auto admin = kafka::make_admin(bootstrap);
-  int failed = 0;
-  for (const auto& p : manifests.pipelines) {
-    const auto topics = plan::topics(p);
-    for (const auto& r : admin->create(topics)) {
-      out << "[" << p.meta.name << "] topic " << r.name << ": " << outcome_text(r.outcome)
-          << (r.error.empty() ? "" : " (" + r.error + ")") << "\n";
-      failed += r.outcome == kafka::TopicOutcome::failed;
-    }
-    for (const auto& s : p.steps) {
-      out << "[" << p.meta.name << "/" << s.name << "] not yet: worker '"
-          << (s.worker.empty() ? s.image : s.worker)
-          << "' is not run by this version of local mode\n";
-    }
-  }
-  for (const auto& w : manifests.weighted_services) {
-    out << "[" << w.meta.name << "] not yet: the weighted router and its " << w.backends.size()
-        << " backends are not run by this version of local mode\n";
-  }
-  if (failed > 0) {
-    err << "pipewright up: " << failed << " topic(s) could not be created\n";
+  try {
+    return run(manifests, options, worker, stop, say, out, out_mutex, err, run_file);
+  } catch (const std::exception& e) {
+    err << "pipewright up: " << e.what() << "\n";
+    std::filesystem::remove(run_file);
     return 1;
   }
-  out << "\nRunning. Kafka: " << bootstrap << "\n"
-      << "Stop with Ctrl-C or `pipewright down`.\n"
-      << std::flush;
-  log::info("up: running", {{"bootstrap", bootstrap}, {"state_dir", options.state_dir.string()}});
-
-  while (!stop.load()) {
-    if (broker && !broker->running()) {
-      err << "pipewright up: the Kafka broker exited; see " << broker->log_file().string() << "\n";
-      return 1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  out << "Stopping...\n" << std::flush;
-  broker.reset();
-  out << "Stopped.\n" << std::flush;
-  return 0;
 }
 
 int down(const std::filesystem::path& state_dir, std::ostream& out, std::ostream& err) {

@@ -14,6 +14,15 @@ int free_port();
 // True when something accepts TCP connections on 127.0.0.1:port.
 bool port_open(int port);
 
+// One HTTP/1.0 GET to 127.0.0.1:port (status 0 when nothing answered within `timeout`): for
+// local mode's health checks and its queries to Prometheus, where a client library is too much.
+struct LoopbackReply {
+  int status = 0;
+  std::string body;
+};
+LoopbackReply loopback_get(int port, const std::string& path_and_query,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(2));
+
 // Calls `ready` every `interval` until it returns true or `timeout` passes; returns its last
 // answer.
 bool poll_until(std::chrono::milliseconds timeout, const std::function<bool()>& ready,

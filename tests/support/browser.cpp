@@ -8,15 +8,18 @@
 
 namespace pipewright::testing {
 
-nlohmann::json browse(const std::string& url, const std::string& selector, int timeout_ms) {
-  const auto dir = suite_dir() / "browser";
+nlohmann::json browse(const std::string& url, const std::string& selector, int timeout_ms,
+                      const nlohmann::json& actions, const std::string& screenshot) {
+  // Next to the suites' folders, which are removed when they pass: screenshots stay.
+  const auto dir = suite_dir().parent_path() / "screenshots";
   std::filesystem::create_directories(dir);
   const auto script = source_dir() / "tests" / "support" / "browser.mjs";
-  const auto r = proc::run({local::system_tool("node").string(), script.string(), url, selector,
-                            std::to_string(timeout_ms), (dir / "page.png").string()},
-                           std::chrono::milliseconds(timeout_ms + 30000),
-                           {{"NODE_PATH", local::node_modules().string()},
-                            {"PIPEWRIGHT_CHROMIUM", local::system_tool("chromium").string()}});
+  const auto r = proc::run(
+      {local::system_tool("node").string(), script.string(), url, selector,
+       std::to_string(timeout_ms), (dir / (screenshot + ".png")).string(), actions.dump()},
+      std::chrono::milliseconds(timeout_ms + 30000),
+      {{"NODE_PATH", local::node_modules().string()},
+       {"PIPEWRIGHT_CHROMIUM", local::system_tool("chromium").string()}});
   if (r.exit_code != 0) {
     throw std::runtime_error("browser exited with " + std::to_string(r.exit_code) + ": " +
                              r.output);

@@ -1,12 +1,14 @@
-// Usage: node browser.mjs URL SELECTOR TIMEOUT_MS SCREENSHOT.png
-// Opens URL in Debian's headless Chromium, waits for SELECTOR, prints {title, text, screenshot}.
+// Usage: node browser.mjs URL SELECTOR TIMEOUT_MS SCREENSHOT.png [ACTIONS_JSON]
+// Opens URL in Debian's headless Chromium, does the actions (fill, setInputFiles, click,
+// waitForText), waits for SELECTOR, prints {title, text, screenshot}.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const require = createRequire(join(process.env.NODE_PATH || '.', 'x.js'));
 const { chromium } = require('playwright-core');
 
-const [url, selector, timeoutArg, screenshot] = process.argv.slice(2);
+const [url, selector, timeoutArg, screenshot, actionsArg] = process.argv.slice(2);
+const actions = JSON.parse(actionsArg || '[]');
 if (!url || !selector) {
   console.error('usage: node browser.mjs URL SELECTOR [TIMEOUT_MS] [SCREENSHOT]');
   process.exit(2);
@@ -23,6 +25,17 @@ try {
   const page = await browser.newPage();
   page.on('console', (m) => console.error(`console.${m.type()}: ${m.text()}`));
   await page.goto(url, { timeout });
+  for (const a of actions) {
+    if (a.fill) await page.fill(a.fill, a.value, { timeout });
+    else if (a.setInputFiles) await page.setInputFiles(a.setInputFiles, a.files, { timeout });
+    else if (a.click) await page.click(a.click, { timeout });
+    else if (a.waitForText) {
+      await page.waitForFunction(([sel, text]) => {
+        const el = document.querySelector(sel);
+        return el && el.innerText.includes(text);
+      }, [a.waitForText, a.text], { timeout });
+    } else throw new Error('unknown action ' + JSON.stringify(a));
+  }
   const el = await page.waitForSelector(selector, { state: 'visible', timeout });
   const text = await el.innerText();
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });

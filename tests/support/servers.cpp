@@ -36,26 +36,10 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 std::unique_ptr<Prometheus> Prometheus::start(const std::vector<std::string>& targets) {
   auto p = std::make_unique<Prometheus>();
-  p->dir_ = component_dir("prometheus");
-  p->port_ = proc::free_port();
-  {
-    std::ofstream cfg(p->dir_ / "prometheus.yml");
-    cfg << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        << "scrape_configs:\n- job_name: test\n  static_configs:\n  - targets: [";
-    for (std::size_t i = 0; i < targets.size(); ++i)
-      cfg << (i ? ", " : "") << "'" << targets[i] << "'";
-    cfg << "]\n";
-  }
-  p->process_ = proc::Process::start(
-      {{local::system_tool("prometheus").string(),
-        "--config.file=" + (p->dir_ / "prometheus.yml").string(),
-        "--storage.tsdb.path=" + (p->dir_ / "data").string(),
-        "--web.listen-address=127.0.0.1:" + std::to_string(p->port_), "--log.level=warn"},
-       {},
-       p->log_file(),
-       p->dir_});
-  wait_ready(p->process_, p->log_file(), "prometheus",
-             [&] { return http_get(p->url() + "/-/ready").status == 200; });
+  std::vector<local::ScrapeTarget> scrape;
+  for (const auto& t : targets)
+    scrape.push_back({t, {}});
+  p->server_ = local::Prometheus::start(component_dir("prometheus"), 0, scrape, "1s");
   return p;
 }
 

@@ -8,21 +8,20 @@
 #include <string>
 #include <vector>
 
+#include "pkg/local/prometheus.h"
 #include "pkg/proc/process.h"
 
 namespace pipewright::testing {
 
 class Prometheus {
  public:
-  // Scrapes each "host:port" target every second.
+  // Scrapes each "host:port" target every second (local mode's Prometheus, in the suite's logs).
   static std::unique_ptr<Prometheus> start(const std::vector<std::string>& targets);
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::filesystem::path log_file() const { return dir_ / "prometheus.log"; }
+  std::string url() const { return server_->url(); }
+  std::filesystem::path log_file() const { return server_->log_file(); }
 
  private:
-  std::filesystem::path dir_;
-  int port_ = 0;
-  proc::Process process_;
+  std::unique_ptr<local::Prometheus> server_;
 };
 
 class Nginx {
