@@ -1,9 +1,472 @@
-// The events pipelines' workers (events-api, enrich, events-gateway): not built yet.
+// The events pipelines' workers (SPEC section 3): events-api (create events synchronously or
+// asynchronously, read them back), enrich (competing consumers that give each event a Portuguese
+// word) and events-gateway (WebSocket in and out, and a live viewer page).
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "pkg/http/websocket.h"
+#include "pkg/log/log.h"
+#include "pkg/workers/events_model.h"
+#include "pkg/workers/events_viewer_page.h"
 #include "pkg/workers/workers.h"
 
 namespace pipewright::workers {
+namespace {
 
-std::vector<Kind> events_workers() { return {}; }
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace events;
+
+constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
+constexpr std::size_t kKeepEvents = 100'000;  // processed events events-api keeps for GET
+
+// The step's one output (the topic events are created on or enriched to); a ConfigError if the
+// step has none or several.
+std::string single_output(const worker::Runtime& runtime) {
+  const auto& outputs = runtime.wiring().outputs;
+  if (outputs.size() != 1) {
+    throw worker::ConfigError("the " + runtime.wiring().worker + " step takes one output, not " +
+                              std::to_string(outputs.size()));
+  }
+  return outputs.begin()->first;
+}
+
+// events-api and events-gateway need EVERY event of their input on EVERY replica: a waiter on
+// replica A must see its event even when the partition it landed on is assigned to replica B,
+// and each gateway fans everything out to its own clients. So each replica consumes in a
+// consumer group of its own, "<step group>.<unique id>", instead of the step's shared group
+// (which would split the partitions between replicas). A fresh group per process start reads
+// from the beginning of the topic (earliest), which rebuilds events-api's view after a restart;
+// the gateway skips what was written before it started (live only). The cost: one small group
+// per process start, which Kafka expires when its offsets retention passes. The runtime is the
+// same one every worker runs (consume → handler → commit), built with this wiring.
+std::unique_ptr<worker::Runtime> replica_runtime(const worker::Runtime& shared,
+                                                 std::vector<std::string> inputs,
+                                                 const worker::RuntimeOptions& options) {
+  auto wiring = shared.wiring();
+  wiring.inputs = std::move(inputs);
+  std::string id = event::new_id();
+  for (auto& c : id)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  wiring.group = (wiring.group.empty() ? wiring.source() : wiring.group) + ".replica-" + id;
+  return std::make_unique<worker::Runtime>(std::move(wiring), shared.config(), options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// events-api
+
+// What this replica knows of processed events, and the synchronous creates waiting for theirs.
+class EventStore {
+ public:
+  // Answers `responder` with the processed event, or 504 at `deadline`.
+  void expect(const std::string& id, std::shared_ptr<http::Responder> responder,
+              Clock::time_point deadline, std::chrono::milliseconds wait) {
+    const std::lock_guard lock(mu_);
+    waiters_[id] = {std::move(responder), deadline, wait};
+    deadlines_.emplace(deadline, id);
+    cv_.notify_all();
+  }
+  void forget(const std::string& id) {
+    const std::lock_guard lock(mu_);
+    waiters_.erase(id);
+  }
+
+  void processed(const event::Envelope& e) {
+    const json body = json::parse(event::to_json(e));
+    std::shared_ptr<http::Responder> waiter;
+    {
+      const std::lock_guard lock(mu_);
+      if (!events_.contains(e.id)) {
+        ++count_;
+        order_.push_back(e.id);
+        if (order_.size() > kKeepEvents) {
+          events_.erase(order_.front());
+          order_.pop_front();
+        }
+      }
+      events_[e.id] = body;
+      const auto it = waiters_.find(e.id);
+      if (it != waiters_.end()) {
+        waiter = std::move(it->second.responder);
+        waiters_.erase(it);
+      }
+    }
+    if (waiter) waiter->respond(http::Response::json(200, body));
+  }
+
+  std::optional<json> get(const std::string& id) const {
+    const std::lock_guard lock(mu_);
+    const auto it = events_.find(id);
+    if (it == events_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::int64_t count() const {
+    const std::lock_guard lock(mu_);
+    return count_;
+  }
+  std::size_t waiting() const {
+    const std::lock_guard lock(mu_);
+    return waiters_.size();
+  }
+
+  // Answers 504 to the waiters whose time is up, until `stopping()`.
+  void expire_until(const std::function<bool()>& stopping) {
+    std::unique_lock lock(mu_);
+    while (!stopping()) {
+      const auto now = Clock::now();
+      while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+        const auto id = deadlines_.begin()->second;
+        deadlines_.erase(deadlines_.begin());
+        const auto it = waiters_.find(id);
+        if (it == waiters_.end() || it->second.deadline > now) continue;
+        auto responder = std::move(it->second.responder);
+        const auto wait = it->second.wait;
+        waiters_.erase(it);
+        lock.unlock();
+        responder->respond(http::Response::json(
+            504, {{"error", "not processed within " + std::to_string(wait.count()) +
+                                "ms; it still will be: GET /events/" + id},
+                  {"field", "wait"},
+                  {"id", id}}));
+        lock.lock();
+      }
+      auto until = now + std::chrono::milliseconds(200);  // also how soon a stop is seen
+      if (!deadlines_.empty()) until = std::min(until, deadlines_.begin()->first);
+      cv_.wait_until(lock, until);
+    }
+    // Stopping: nobody waits past the end.
+    for (auto& [id, w] : waiters_) {
+      w.responder->respond(http::Response::error(503, "the server is stopping", "wait"));
+    }
+    waiters_.clear();
+  }
+
+ private:
+  struct Waiter {
+    std::shared_ptr<http::Responder> responder;
+    Clock::time_point deadline;
+    std::chrono::milliseconds wait;
+  };
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<std::string, json> events_;
+  std::deque<std::string> order_;
+  std::int64_t count_ = 0;
+  std::unordered_map<std::string, Waiter> waiters_;
+  std::multimap<Clock::time_point, std::string> deadlines_;
+};
+
+int run_api(worker::Runtime& shared) {
+  const auto& config = shared.config();
+  worker::check_keys(config, {"maxWait", "maxBodyBytes"});
+  const auto max_wait = worker::parse_duration(worker::config_string(config, "maxWait", "30s"));
+  if (max_wait.count() <= 0) throw worker::ConfigError("config.maxWait: must be above zero");
+  const auto max_body = worker::config_int(config, "maxBodyBytes", kMiB, 1, 64 * kMiB);
+  const auto output = single_output(shared);
+  if (shared.wiring().inputs.empty()) {
+    throw worker::ConfigError(
+        "the events-api step needs the enriched topic as its input (to answer ?wait= and GET)");
+  }
+
+  worker::RuntimeOptions options;
+  options.max_body_bytes = static_cast<std::size_t>(max_body);
+  auto runtime_ptr = replica_runtime(shared, shared.wiring().inputs, options);
+  auto& runtime = *runtime_ptr;
+  auto store = std::make_shared<EventStore>();
+
+  runtime.route("GET", "/", [store](const http::Request&) {
+    return http::Response::json(200, {{"events", store->count()}, {"waiting", store->waiting()}});
+  });
+
+  runtime.route("GET", "/events/{id}", [store](const http::Request& req) {
+    const auto& id = req.params.at("id");
+    if (auto e = store->get(id)) return http::Response::json(200, *e);
+    return http::Response::error(404, "no processed event with id '" + id + "' (yet)", "id");
+  });
+
+  runtime.route("POST", "/events", [&runtime, store, output, max_wait](const http::Request& req) {
+    json data;
+    std::optional<std::chrono::milliseconds> wait;
+    try {
+      data = parse_create_body(req.body);
+      if (auto w = req.query("wait")) wait = parse_wait(*w, max_wait);
+    } catch (const FieldError& e) {
+      return http::Response::error(400, e.what(), e.field());
+    }
+    const auto envelope = event::make(kCreatedType, runtime.wiring().source(), data);
+    const auto message = runtime.message(output, envelope.id, envelope);
+    if (!wait) {
+      try {
+        runtime.publish({message});
+      } catch (const std::exception& e) {
+        log::error("event not published", {{"id", envelope.id}, {"error", e.what()}});
+        return http::Response::error(503,
+                                     std::string("the event could not be published: ") + e.what());
+      }
+      return http::Response::json(202, {{"id", envelope.id}});
+    }
+    // Synchronous: wait for the enriched event without holding an I/O thread. The waiter is
+    // registered before publishing, so an event processed at once still finds it.
+    return req.later([&runtime, store, message, id = envelope.id,
+                      w = *wait](const std::shared_ptr<http::Responder>& responder) {
+      store->expect(id, responder, Clock::now() + w, w);
+      try {
+        runtime.publish({message});
+      } catch (const std::exception& e) {
+        store->forget(id);
+        log::error("event not published", {{"id", id}, {"error", e.what()}});
+        responder->respond(http::Response::error(
+            503, std::string("the event could not be published: ") + e.what()));
+      }
+    });
+  });
+
+  std::thread expiry(
+      [&runtime, store] { store->expire_until([&] { return runtime.stopping(); }); });
+  const int code =
+      runtime.run([store](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
+        event::Envelope e;
+        try {
+          e = event::parse(m.value);
+        } catch (const event::EnvelopeError& error) {
+          throw worker::PermanentError(error.what());
+        }
+        store->processed(e);
+        return {};
+      });
+  runtime.stop();
+  expiry.join();
+  return code;
+}
+
+// ---------------------------------------------------------------------------------------------
+// enrich
+
+int run_enrich(worker::Runtime& runtime) {
+  const auto& config = runtime.config();
+  worker::check_keys(config, {"dictionary"});
+  const auto path = worker::config_string(config, "dictionary", "/usr/share/dict/brazilian");
+  std::vector<std::string> words;
+  try {
+    words = load_dictionary(path);
+  } catch (const std::runtime_error& e) {
+    throw worker::ConfigError(std::string("config.dictionary: ") + e.what());
+  }
+  const auto output = single_output(runtime);
+  log::info("dictionary loaded", {{"path", path}, {"words", words.size()}});
+
+  // Competing consumers: the step's own group, so replicas share the partitions.
+  return runtime.run([&runtime, words = std::move(words),
+                      output](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
+    event::Envelope in;
+    try {
+      in = event::parse(m.value);
+    } catch (const event::EnvelopeError& e) {
+      throw worker::PermanentError(e.what());
+    }
+    json data = in.data.is_object() ? in.data : json{{"payload", in.data}};
+    data["word"] = word_for(words, in.id);
+    // Same id: a redelivery repeats the same event with the same word.
+    const event::Envelope out{in.id, kEnrichedType, event::now_rfc3339(), runtime.wiring().source(),
+                              std::move(data)};
+    return {runtime.message(output, m.key.empty() ? in.id : m.key, out)};
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// events-gateway
+
+// The Kafka topic of config.topic: one of the step's inputs, by Kafka name or logical name
+// (inputs are "<namespace>.<pipeline>.<name>" unless a topic sets topicName); the only input
+// when not set.
+std::string gateway_topic(const worker::Wiring& wiring, const std::string& topic) {
+  const auto& inputs = wiring.inputs;
+  if (topic.empty()) {
+    if (inputs.size() == 1) return inputs.front();
+    throw worker::ConfigError("config.topic: name the topic to fan out (the step has " +
+                              std::to_string(inputs.size()) + " inputs)");
+  }
+  for (const auto& i : inputs) {
+    if (i == topic) return i;
+  }
+  for (const auto& i : inputs) {
+    if (i.ends_with("." + topic)) return i;
+  }
+  std::string known;
+  for (const auto& i : inputs)
+    known += (known.empty() ? "" : ", ") + i;
+  throw worker::ConfigError("config.topic: '" + topic + "' is not an input of the step (inputs: " +
+                            (known.empty() ? "none" : known) + ")");
+}
+
+struct GatewayMetrics {
+  explicit GatewayMetrics(prometheus::Registry& r, const std::map<std::string, std::string>& l)
+      : clients(prometheus::BuildGauge()
+                    .Name("pipewright_websocket_clients")
+                    .Help("WebSocket clients connected to /consume-events")
+                    .Register(r)
+                    .Add(l)),
+        dropped(prometheus::BuildCounter()
+                    .Name("pipewright_websocket_clients_dropped_total")
+                    .Help("WebSocket clients disconnected for not reading fast enough")
+                    .Register(r)
+                    .Add(l)),
+        sent(prometheus::BuildCounter()
+                 .Name("pipewright_websocket_messages_sent_total")
+                 .Help("Events queued to /consume-events clients")
+                 .Register(r)
+                 .Add(l)),
+        refused(prometheus::BuildCounter()
+                    .Name("pipewright_websocket_frames_refused_total")
+                    .Help("/produce connections closed for a binary or oversized frame")
+                    .Register(r)) {}
+  prometheus::Gauge& clients;
+  prometheus::Counter& dropped;
+  prometheus::Counter& sent;
+  prometheus::Family<prometheus::Counter>& refused;
+};
+
+// The /consume-events clients of this replica.
+class Fanout {
+ public:
+  explicit Fanout(GatewayMetrics& metrics) : metrics_(metrics) {}
+  void add(const std::shared_ptr<http::WebSocket>& ws) {
+    const std::lock_guard lock(mu_);
+    if (clients_.insert(ws).second) metrics_.clients.Increment();
+  }
+  void remove(const std::shared_ptr<http::WebSocket>& ws) {
+    const std::lock_guard lock(mu_);
+    if (clients_.erase(ws) > 0) metrics_.clients.Decrement();
+  }
+  // Every client gets the message queued; one whose queue is full is disconnected and counted,
+  // and the others never wait for it.
+  void broadcast(const std::string& message) {
+    const auto shared = std::make_shared<const std::string>(message);
+    std::vector<std::shared_ptr<http::WebSocket>> clients;
+    {
+      const std::lock_guard lock(mu_);
+      clients.assign(clients_.begin(), clients_.end());
+    }
+    for (const auto& c : clients) {
+      switch (c->send(shared)) {
+        case http::SendResult::queued:
+          metrics_.sent.Increment();
+          break;
+        case http::SendResult::overflow:
+          metrics_.dropped.Increment();
+          log::warn("websocket client dropped: too slow", {{"client", c->remote()}});
+          remove(c);
+          break;
+        case http::SendResult::closed:
+          remove(c);
+          break;
+      }
+    }
+  }
+
+ private:
+  GatewayMetrics& metrics_;
+  std::mutex mu_;
+  std::set<std::shared_ptr<http::WebSocket>> clients_;
+};
+
+int run_gateway(worker::Runtime& shared) {
+  const auto& config = shared.config();
+  worker::check_keys(config, {"topic", "maxFrameBytes", "clientQueue"});
+  const auto topic = gateway_topic(shared.wiring(), worker::config_string(config, "topic", ""));
+  const auto max_frame = worker::config_int(config, "maxFrameBytes", 64 * 1024, 1, 16 * kMiB);
+  const auto queue = worker::config_int(config, "clientQueue", 1000, 1, 1'000'000);
+  const auto output = single_output(shared);
+
+  worker::RuntimeOptions options;
+  options.http_threads = 2;
+  auto runtime_ptr = replica_runtime(shared, {topic}, options);
+  auto& runtime = *runtime_ptr;
+  const auto& w = runtime.wiring();
+  GatewayMetrics metrics(*runtime.registry(), {{"pipeline", w.pipeline}, {"step", w.step}});
+  Fanout fanout(metrics);
+
+  http::WebSocketOptions ws_options;
+  ws_options.max_message_bytes = static_cast<std::size_t>(max_frame);
+  ws_options.max_queue = static_cast<std::size_t>(queue);
+
+  // /produce: each text message becomes one event on the output; the answer is {"id"} once
+  // Kafka has it, or {"error","field"}.
+  auto produce = std::make_shared<http::WebSocketHandler>();
+  produce->options = ws_options;
+  produce->on_text = [&runtime, output](const std::shared_ptr<http::WebSocket>& ws,
+                                        std::string text) {
+    const auto envelope = event::make(kCreatedType, runtime.wiring().source(), frame_data(text));
+    try {
+      runtime.publish({runtime.message(output, envelope.id, envelope)});
+      ws->send(json{{"id", envelope.id}}.dump());
+    } catch (const std::exception& e) {
+      log::error("event not published", {{"id", envelope.id}, {"error", e.what()}});
+      ws->send(json{{"error", std::string("the event could not be published: ") + e.what()},
+                    {"field", "message"}}
+                   .dump());
+    }
+  };
+  produce->on_close = [&metrics](const std::shared_ptr<http::WebSocket>& ws, int code,
+                                 const std::string& reason) {
+    if (code == http::kCloseUnsupportedData || code == http::kCloseTooBig) {
+      metrics.refused.Add({{"reason", code == http::kCloseTooBig ? "too_big" : "binary"}})
+          .Increment();
+      log::warn("websocket frame refused",
+                {{"client", ws->remote()}, {"code", code}, {"reason", reason}});
+    }
+  };
+  runtime.route("GET", "/produce", [produce](const http::Request& req) {
+    return http::websocket_upgrade(req, produce);
+  });
+
+  // /consume-events: every event of the topic to every client, live. Messages from clients
+  // are not expected; a binary or oversized one closes the connection like on /produce.
+  auto consume = std::make_shared<http::WebSocketHandler>();
+  consume->options = ws_options;
+  consume->on_open = [&fanout](const std::shared_ptr<http::WebSocket>& ws) { fanout.add(ws); };
+  consume->on_close = [&fanout](const std::shared_ptr<http::WebSocket>& ws, int code,
+                                const std::string& reason) {
+    fanout.remove(ws);
+    log::info("websocket client left",
+              {{"client", ws->remote()}, {"code", code}, {"reason", reason}});
+  };
+  runtime.route("GET", "/consume-events", [consume](const http::Request& req) {
+    return http::websocket_upgrade(req, consume);
+  });
+
+  runtime.route("GET", "/viewer", [](const http::Request&) {
+    return http::Response{
+        200, "text/html; charset=utf-8", kViewerPage, {{"Cache-Control", "no-cache"}}};
+  });
+
+  // Live: what was written before this replica started is skipped, not replayed.
+  const auto started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  log::info("fanning out",
+            {{"topic", topic}, {"clientQueue", queue}, {"maxFrameBytes", max_frame}});
+  return runtime.run([&fanout, started_ms](const kafka::InMessage& m) {
+    if (m.timestamp_ms > 0 && m.timestamp_ms < started_ms) return std::vector<kafka::OutMessage>{};
+    fanout.broadcast(m.value);
+    return std::vector<kafka::OutMessage>{};
+  });
+}
+
+}  // namespace
+
+std::vector<Kind> events_workers() {
+  return {{"events-api", run_api}, {"enrich", run_enrich}, {"events-gateway", run_gateway}};
+}
 
 }  // namespace pipewright::workers

@@ -1,0 +1,52 @@
+#pragma once
+// The pure parts of the events pipeline (events.cpp): what a request to create an event may
+// hold, the `wait` of a synchronous create, and enrich's dictionary with its deterministic
+// choice of a word per event id.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pipewright::workers::events {
+
+inline constexpr const char* kCreatedType = "pipewright.event.created";
+inline constexpr const char* kEnrichedType = "pipewright.event.enriched";
+
+// A request refused, naming the field at fault ("body" for the body as a whole).
+class FieldError : public std::runtime_error {
+ public:
+  FieldError(std::string field, const std::string& message)
+      : std::runtime_error(message), field_(std::move(field)) {}
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
+// The body of POST /events: a JSON object with optional `name` (1 to 100 characters, default
+// "event") and `payload` (any JSON object, default {}); other keys are refused. Returns the
+// event's data {"name", "payload"}. Throws FieldError.
+nlohmann::json parse_create_body(const std::string& body);
+
+// One WebSocket /produce frame as event data: {"name": "message", "payload": the frame parsed as
+// JSON, or the frame as a string when it is not JSON}.
+nlohmann::json frame_data(const std::string& frame);
+
+// `?wait=` of a synchronous create: a duration ("5s", "500ms") above zero and at most
+// `max_wait`. Throws FieldError("wait").
+std::chrono::milliseconds parse_wait(const std::string& text, std::chrono::milliseconds max_wait);
+
+// The words of a word list, one per line (blank lines skipped). Throws std::runtime_error when
+// the file cannot be read or holds no word.
+std::vector<std::string> load_dictionary(const std::filesystem::path& path);
+
+// The word for an event id: FNV-1a of the id picks it, so every replica and every redelivery
+// gives the same event the same word.
+const std::string& word_for(const std::vector<std::string>& words, const std::string& id);
+
+}  // namespace pipewright::workers::events
