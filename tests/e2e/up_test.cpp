@@ -154,6 +154,32 @@ TEST_F(Up, AnUploadThroughThePageShowsBothResultsAndSendsTheMail) {
   })) << mails;
 }
 
+TEST_F(Up, AnOrderSentFromTheDocsPageReachesItsFinalStatus) {
+  wait_ready({"orders/api", "orders/fraud", "orders/notify", "orders/audit"});
+  const auto page = testing::browse(
+      gateway_ + "/orders/docs", "#get-answer", 60000,
+      json::array({{{"click", "#send"}},
+                   {{"waitForText", "#post-answer"}, {"text", "HTTP 202"}},
+                   {{"waitForText", "#get-answer"}, {"text", "\"status\": \"valid\""}}}),
+      "orders-docs");
+  const auto text = page["text"].get<std::string>();
+  EXPECT_NE(text.find("HTTP 200"), std::string::npos) << text;
+  // The same order through the API: it is classified, and a blocked customer is rejected.
+  const auto r = testing::http_request(
+      "POST", gateway_ + "/orders/orders",
+      R"({"customer": "mallory", "items": [{"sku": "a", "quantity": 1, "price": 5}], "total": 5})",
+      "application/json");
+  ASSERT_EQ(r.status, 202) << r.body;
+  const auto id = json::parse(r.body)["id"].get<std::string>();
+  std::string status;
+  EXPECT_TRUE(proc::poll_until(seconds(60), [&] {
+    const auto doc =
+        json::parse(testing::http_get(gateway_ + "/orders/orders/" + id).body, nullptr, false);
+    status = doc.is_object() ? doc.value("status", "") : "";
+    return status == "rejected";
+  })) << status;
+}
+
 TEST_F(Up, TheDashboardShowsLiveRatesFromPrometheus) {
   wait_ready({"mult/primary", "mult/secondary"});
   testing::KeepAliveClient client(run_["gateway_port"].get<int>());
