@@ -80,7 +80,7 @@ http::Response create(const Api& api, const http::Request& req) {
     return http::Response::error(503, std::string("the order could not be queued: ") + e.what());
   }
   api.store->accept(id, received_at);
-  log::info("order received", {{"id", id}, {"customer", order["customer"]}});
+  log::debug("order received", {{"id", id}, {"customer", order["customer"]}});
   return accepted(id, base);
 }
 
@@ -154,7 +154,9 @@ int run_api(worker::Runtime& runtime) {
   (void)runtime.wiring().output("orders");  // ConfigError when the step has no `orders` output
   worker::RuntimeOptions options;
   options.max_body_bytes = static_cast<std::size_t>(max_body);
-  options.http_threads = 8;  // a POST waits for Kafka's acknowledgement
+  // A POST holds its I/O thread until Kafka acknowledges (a few ms): threads, not cores, bound
+  // how many orders are in flight (bench/README.md, "bench/orders").
+  options.http_threads = 32;
   runtime.set_options(options);
 
   const Api api{runtime, std::make_shared<OrderStore>(state_file(runtime, "orders.jsonl")),

@@ -27,7 +27,7 @@ std::string text_field(const json& object, const std::string& key, const std::st
                        std::size_t max) {
   const auto& v = require(object, key, path);
   if (!v.is_string()) throw OrderError(path, path + " must be a string");
-  const auto s = v.get<std::string>();
+  auto s = v.get<std::string>();
   if (s.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw OrderError(path, path + " must not be empty");
   }

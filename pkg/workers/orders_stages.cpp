@@ -73,13 +73,13 @@ std::vector<kafka::OutMessage> decide(const Fraud& f, const kafka::InMessage& m)
     messages.push_back(f.runtime.message("notifications", id,
                                          status_notification(f.runtime, data, status, reasons)));
   }
-  log::info("order checked",
-            {{"id", id}, {"status", status}, {"reasons", reasons}, {"repeated", d.repeated}});
+  log::debug("order checked",
+             {{"id", id}, {"status", status}, {"reasons", reasons}, {"repeated", d.repeated}});
   return messages;
 }
 
 fs::path audit_path(const worker::Runtime& runtime) {
-  const fs::path configured = worker::config_string(runtime.config(), "logPath", "audit.jsonl");
+  fs::path configured = worker::config_string(runtime.config(), "logPath", "audit.jsonl");
   if (configured.is_absolute()) return configured;
   const auto& dir = runtime.wiring().data_dir;
   return (dir.empty() ? fs::path("/data") : dir) / configured;
@@ -113,6 +113,9 @@ int run_fraud(worker::Runtime& runtime) {
   const Fraud fraud{runtime, checker, decisions,
                     runtime.wiring().outputs.contains("notifications")};
   runtime.set_before_commit([decisions] { decisions->sync(); });
+  worker::RuntimeOptions options;
+  options.batch = 500;  // one acknowledgement wait, fsync and commit per 500 orders
+  runtime.set_options(options);
   return runtime.run([fraud](const kafka::InMessage& m) { return decide(fraud, m); });
 }
 
