@@ -9,8 +9,10 @@
 //   Relay:    the same N envelopes produced to a topic that a plain librdkafka consumer →
 //             producer loop copies to another (no parsing, no rules, auto commit); the peer.
 //
-// Usage: PIPEWRIGHT_BENCH_ORDERS=2000 PIPEWRIGHT_BENCH_CONCURRENCY=32 build/bench/orders_bench
-// Bounded: N orders, 5 minutes per phase at most, 127.0.0.1 only.
+// Usage: build/bench/orders/orders_bench; knobs PIPEWRIGHT_BENCH_ORDERS (2000),
+// PIPEWRIGHT_BENCH_CONCURRENCY (32), PIPEWRIGHT_BENCH_ROUNDS (3: relay, REST, hop in turn;
+// medians reported).
+// Bounded: N orders per path and round, 5 minutes per phase at most, 127.0.0.1 only.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -23,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -91,22 +94,28 @@ void produce(RdKafka::Producer& p, const std::string& topic, const std::string& 
   }
 }
 
-// Records when each order id (the envelope's data.id, else its id) first appears on `topics`.
+// Records when each order id starting with `prefix` (the envelope's data.id, else its id) first
+// appears on `topics`. Starts at each partition's current end (read synchronously), assigned
+// rather than subscribed, so there is no group join or backlog to make arrival times late.
 class Watcher {
  public:
-  Watcher(const std::string& bootstrap, const std::vector<std::string>& topics, std::size_t n)
-      : n_(n) {
+  Watcher(const std::string& bootstrap, const std::vector<std::string>& topics, std::string prefix,
+          std::size_t n)
+      : prefix_(std::move(prefix)), n_(n) {
     auto c = conf(bootstrap);
     set(*c, "group.id", "bench-watcher");
     set(*c, "enable.auto.commit", "false");
     std::string err;
     consumer_.reset(RdKafka::KafkaConsumer::create(c.get(), err));
     if (!consumer_) throw std::runtime_error(err);
-    // Assigned, not subscribed: no group join to wait for, so arrival times are not late.
     std::vector<RdKafka::TopicPartition*> parts;
     for (const auto& t : topics) {
-      for (int p = 0; p < kPartitions; ++p)
-        parts.push_back(RdKafka::TopicPartition::create(t, p, RdKafka::Topic::OFFSET_BEGINNING));
+      for (int p = 0; p < kPartitions; ++p) {
+        int64_t low = 0, high = 0;
+        if (consumer_->query_watermark_offsets(t, p, &low, &high, 10000) != RdKafka::ERR_NO_ERROR)
+          throw std::runtime_error("no watermarks for " + t);
+        parts.push_back(RdKafka::TopicPartition::create(t, p, high));
+      }
     }
     consumer_->assign(parts);
     RdKafka::TopicPartition::destroy(parts);
@@ -117,6 +126,8 @@ class Watcher {
     thread_.join();
     consumer_->close();
   }
+  Watcher(const Watcher&) = delete;
+  Watcher& operator=(const Watcher&) = delete;
   bool wait(std::chrono::seconds limit) {
     return proc::poll_until(limit, [&] {
       std::lock_guard lock(mutex_);
@@ -137,10 +148,12 @@ class Watcher {
       const auto e = json::parse(static_cast<const char*>(m->payload()),
                                  static_cast<const char*>(m->payload()) + m->len());
       const auto id = e["data"].value("id", e.value("id", ""));
+      if (!id.starts_with(prefix_)) continue;
       std::lock_guard lock(mutex_);
       seen_.try_emplace(id, now);
     }
   }
+  std::string prefix_;
   std::size_t n_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::atomic<bool> stop_{false};
@@ -239,11 +252,11 @@ Result measure(const std::map<std::string, Clock::time_point>& sent, Watcher& wa
 }
 
 // Mostly valid orders from distinct customers, one in five over the amount limit.
-std::vector<json> orders(int n) {
+std::vector<json> orders(int n, const std::string& prefix) {
   std::vector<json> out;
   for (int i = 0; i < n; ++i) {
     const double price = i % 5 == 0 ? 20000.0 : 12.5;
-    out.push_back({{"id", "bench-" + std::to_string(i)},
+    out.push_back({{"id", prefix + std::to_string(i)},
                    {"customer", "customer-" + std::to_string(i)},
                    {"items", {{{"sku", "sku-1"}, {"quantity", 2}, {"price", price}}}},
                    {"total", 2 * price}});
@@ -268,7 +281,7 @@ std::map<std::string, Clock::time_point> produce_all(const std::string& bootstra
                                                      const std::string& warm_id,
                                                      Clock::time_point& start) {
   auto p = producer(bootstrap);
-  auto warm = orders(1).front();
+  auto warm = orders(1, "warm-").front();
   warm["id"] = warm_id;
   produce(*p, topic, warm["customer"], envelope(warm));
   p->flush(30000);
@@ -283,109 +296,131 @@ std::map<std::string, Clock::time_point> produce_all(const std::string& bootstra
   return sent;
 }
 
+// Ratio columns and medians over rounds.
+struct Round {
+  Result relay, rest, hop;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+void report(const std::vector<Round>& rounds, int n, int concurrency) {
+  std::printf("\nbench/orders: %d orders per path and round, %d REST clients, %zu rounds\n", n,
+              concurrency, rounds.size());
+  std::printf(
+      "| round | relay/s | REST/s | REST ratio | hop/s | hop ratio | REST p50/p99 ms | "
+      "hop p50/p99 ms | relay p50/p99 ms |\n|---|---|---|---|---|---|---|---|---|\n");
+  std::vector<double> rest_ratio, hop_ratio;
+  for (std::size_t i = 0; i < rounds.size(); ++i) {
+    const auto& r = rounds[i];
+    rest_ratio.push_back(r.rest.rate / r.relay.rate);
+    hop_ratio.push_back(r.hop.rate / r.relay.rate);
+    std::printf(
+        "| %zu | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f |\n",
+        i + 1, r.relay.rate, r.rest.rate, rest_ratio.back(), r.hop.rate, hop_ratio.back(),
+        r.rest.p50, r.rest.p99, r.hop.p50, r.hop.p99, r.relay.p50, r.relay.p99);
+  }
+  std::printf("median ratio to the relay: REST %.2f (target 0.5), Kafka hop %.2f (target 0.8)\n",
+              median(rest_ratio), median(hop_ratio));
+}
+
 TEST(OrdersBench, RestAndKafkaHopAgainstARawRelay) {
   const int n = env_int("PIPEWRIGHT_BENCH_ORDERS", 2000);
   const int concurrency = env_int("PIPEWRIGHT_BENCH_CONCURRENCY", 32);
-  const auto limit = std::chrono::minutes(5);
+  const int round_count = env_int("PIPEWRIGHT_BENCH_ROUNDS", 3);
+  const auto limit = std::chrono::seconds(300);
   auto broker = local::KafkaBroker::start({testing::component_dir("kafka")});
   const auto bootstrap = broker->bootstrap();
 
-  // The peer first: a relay between two topics of the same shape (3 partitions).
+  // The peer: a relay between two topics of the same shape (3 partitions), running throughout.
   auto admin = kafka::make_admin(bootstrap);
   for (const auto& r : admin->create({{"relay-in", "bench.relay.in", 3, 1, {}, false, false},
                                       {"relay-out", "bench.relay.out", 3, 1, {}, false, false}})) {
     ASSERT_NE(r.outcome, kafka::TopicOutcome::failed) << r.error;
   }
-  Result peer;
-  {
-    std::atomic<bool> stop{false};
-    std::thread relaying([&] { relay(bootstrap, "bench.relay.in", "bench.relay.out", stop); });
-    // Warm-up: the relay has joined its group once one message made the trip.
-    {
-      Watcher warm(bootstrap, {"bench.relay.out"}, 1);
-      Clock::time_point ignored;
-      produce_all(bootstrap, "bench.relay.in", {}, "warm-up", ignored);
-      ASSERT_TRUE(warm.wait(std::chrono::seconds(60)));
-    }
-    Watcher watcher(bootstrap, {"bench.relay.out"}, static_cast<std::size_t>(n) + 2);
-    Clock::time_point start;
-    const auto sent = produce_all(bootstrap, "bench.relay.in", orders(n), "relay-warm-up", start);
-    EXPECT_TRUE(watcher.wait(std::chrono::duration_cast<std::chrono::seconds>(limit)));
-    peer = measure(sent, watcher, start);
-    stop = true;
-    relaying.join();
-  }
+  std::atomic<bool> stop{false};
+  std::thread relaying([&] { relay(bootstrap, "bench.relay.in", "bench.relay.out", stop); });
 
   auto pipeline = api::load({testing::source_dir() / "examples" / "orders.yaml"}).pipelines.at(0);
   testing::PipelineRun run(pipeline, bootstrap, "bench");
   run.create_topics();
   auto& api = run.start("api");
   run.start("fraud");
-  const auto decided =
-      std::vector<std::string>{run.topic("orders-valid"), run.topic("orders-rejected")};
+  const std::vector<std::string> decided = {run.topic("orders-valid"),
+                                            run.topic("orders-rejected")};
 
-  // Warm-up: fraud has joined its group once one order made the trip.
+  // Warm-up: the relay and fraud have joined their groups once one message made each trip.
   {
-    Watcher warm(bootstrap, decided, 1);
-    auto o = orders(1)[0];
-    o["id"] = "warm-up";
+    Watcher relayed(bootstrap, {"bench.relay.out"}, "warm-", 1);
+    Watcher checked(bootstrap, decided, "warm-", 1);
+    Clock::time_point ignored;
+    produce_all(bootstrap, "bench.relay.in", {}, "warm-relay", ignored);
+    auto o = orders(1, "warm-rest")[0];
     ASSERT_EQ(
         testing::http_request("POST", api.url() + "/orders", o.dump(), "application/json").status,
         202);
-    ASSERT_TRUE(warm.wait(std::chrono::seconds(60)));
+    ASSERT_TRUE(relayed.wait(std::chrono::seconds(60)));
+    ASSERT_TRUE(checked.wait(std::chrono::seconds(60)));
   }
 
-  // REST: C clients POST the orders; a decision on either topic ends an order's trip.
-  Result rest;
-  {
-    Watcher watcher(bootstrap, decided, static_cast<std::size_t>(n) + 1);
-    const auto batch = orders(n);
-    std::mutex mutex;
-    std::map<std::string, Clock::time_point> sent;
-    std::atomic<int> next{0}, failed{0};
-    const auto start = Clock::now();
-    std::vector<std::thread> clients;
-    for (int c = 0; c < concurrency; ++c) {
-      clients.emplace_back([&] {
-        Connection connection(api.http_port);
-        for (int i; (i = next.fetch_add(1)) < n;) {
-          const auto& o = batch[static_cast<std::size_t>(i)];
-          {
-            std::lock_guard lock(mutex);
-            sent[o["id"]] = Clock::now();
-          }
-          if (connection.post("/orders", o.dump()) != 202) ++failed;
-        }
-      });
+  // Rounds of relay, REST, hop in turn, so a busy moment of this shared machine hits one round
+  // rather than one path.
+  std::vector<Round> rounds;
+  for (int r = 0; r < round_count; ++r) {
+    const auto tag = std::to_string(r) + "-";
+    Round round;
+    {
+      Watcher watcher(bootstrap, {"bench.relay.out"}, "relay-" + tag, static_cast<std::size_t>(n));
+      Clock::time_point start;
+      const auto sent = produce_all(bootstrap, "bench.relay.in", orders(n, "relay-" + tag),
+                                    "warm-relay-" + tag, start);
+      ASSERT_TRUE(watcher.wait(limit));
+      round.relay = measure(sent, watcher, start);
     }
-    for (auto& t : clients)
-      t.join();
-    ASSERT_EQ(failed.load(), 0);
-    EXPECT_TRUE(watcher.wait(std::chrono::duration_cast<std::chrono::seconds>(limit)));
-    rest = measure(sent, watcher, start);
+    {
+      // REST: C clients POST the orders; a decision on either topic ends an order's trip.
+      Watcher watcher(bootstrap, decided, "rest-" + tag, static_cast<std::size_t>(n));
+      const auto batch = orders(n, "rest-" + tag);
+      std::mutex mutex;
+      std::map<std::string, Clock::time_point> sent;
+      std::atomic<int> next{0}, failed{0};
+      const auto start = Clock::now();
+      std::vector<std::thread> clients;
+      for (int c = 0; c < concurrency; ++c) {
+        clients.emplace_back([&] {
+          Connection connection(api.http_port);
+          for (int i; (i = next.fetch_add(1)) < n;) {
+            const auto& o = batch[static_cast<std::size_t>(i)];
+            {
+              std::lock_guard lock(mutex);
+              sent[o["id"]] = Clock::now();
+            }
+            if (connection.post("/orders", o.dump()) != 202) ++failed;
+          }
+        });
+      }
+      for (auto& t : clients)
+        t.join();
+      ASSERT_EQ(failed.load(), 0);
+      ASSERT_TRUE(watcher.wait(limit));
+      round.rest = measure(sent, watcher, start);
+    }
+    {
+      // The Kafka-only hop: the same payloads straight onto `orders` while fraud runs.
+      Watcher watcher(bootstrap, decided, "hop-" + tag, static_cast<std::size_t>(n));
+      Clock::time_point start;
+      const auto sent = produce_all(bootstrap, run.topic("orders"), orders(n, "hop-" + tag),
+                                    "warm-hop-" + tag, start);
+      ASSERT_TRUE(watcher.wait(limit));
+      round.hop = measure(sent, watcher, start);
+    }
+    rounds.push_back(round);
   }
-
-  // The Kafka-only hop: the same payloads (new ids) straight onto `orders` while fraud runs.
-  Result hop;
-  {
-    auto batch = orders(n);
-    for (auto& o : batch)
-      o["id"] = "hop-" + o["id"].get<std::string>();
-    Watcher watcher(bootstrap, decided, static_cast<std::size_t>(2 * n) + 2);  // REST's too
-    Clock::time_point start;
-    const auto sent = produce_all(bootstrap, run.topic("orders"), batch, "hop-warm-up", start);
-    EXPECT_TRUE(watcher.wait(std::chrono::duration_cast<std::chrono::seconds>(limit)));
-    hop = measure(sent, watcher, start);
-  }
-
-  std::cout << "\nbench/orders: " << n << " orders, " << concurrency << " REST clients\n"
-            << "| path | orders/s | ratio to relay | p50 (ms) | p99 (ms) |\n|---|---|---|---|---|\n"
-            << "| raw librdkafka relay (peer) | " << peer.rate << " | 1 | " << peer.p50 << " | "
-            << peer.p99 << " |\n"
-            << "| REST: POST → orders-api → orders → fraud → valid/rejected | " << rest.rate
-            << " | " << rest.rate / peer.rate << " | " << rest.p50 << " | " << rest.p99 << " |\n"
-            << "| Kafka hop: orders → fraud → valid/rejected | " << hop.rate << " | "
-            << hop.rate / peer.rate << " | " << hop.p50 << " | " << hop.p99 << " |\n";
+  stop = true;
+  relaying.join();
+  report(rounds, n, concurrency);
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
 #include "pkg/workers/orders_rules.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <regex>
 
 #include "pkg/worker/wiring.h"
 
@@ -50,10 +51,14 @@ json item(const json& in, const std::string& path) {
   if (!in.is_object()) throw OrderError(path, path + " must be an object");
   const auto sku = text_field(in, "sku", path + ".sku", 100);
   const auto& q = require(in, "quantity", path + ".quantity");
-  if (!q.is_number_integer()) {
-    throw OrderError(path + ".quantity", path + ".quantity must be a whole number");
-  }
-  const auto quantity = q.get<std::int64_t>();
+  // 2 and 2.0 are the same number in JSON; 2.5 is not a quantity.
+  const bool whole =
+      q.is_number_integer() ||
+      (q.is_number_float() && std::isfinite(q.get<double>()) &&
+       std::trunc(q.get<double>()) == q.get<double>() && std::abs(q.get<double>()) < 1e15);
+  if (!whole) throw OrderError(path + ".quantity", path + ".quantity must be a whole number");
+  const auto quantity =
+      q.is_number_integer() ? q.get<std::int64_t>() : static_cast<std::int64_t>(q.get<double>());
   if (quantity <= 0 || quantity > kMaxQuantity) {
     throw OrderError(path + ".quantity",
                      path + ".quantity must be from 1 to " + std::to_string(kMaxQuantity));
@@ -82,8 +87,10 @@ std::string amount_text(double v) {
 }  // namespace
 
 bool valid_order_id(const std::string& id) {
-  static const std::regex pattern(R"(^[A-Za-z0-9._:-]{1,64}$)");
-  return std::regex_match(id, pattern);
+  const auto allowed = [](unsigned char c) {
+    return std::isalnum(c) != 0 || c == '.' || c == '_' || c == ':' || c == '-';
+  };
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), allowed);
 }
 
 json validate_order(const json& body) {

@@ -105,11 +105,13 @@ int run_fraud(worker::Runtime& runtime) {
   (void)runtime.wiring().output("orders-valid");  // ConfigError naming a missing output
   (void)runtime.wiring().output("orders-rejected");
   if (runtime.wiring().inputs.empty()) throw worker::ConfigError("the fraud step needs an input");
-  auto decisions =
-      std::make_shared<JsonLines>(state_file(runtime, "decisions.jsonl"), [&](const json& line) {
+  auto decisions = std::make_shared<JsonLines>(
+      state_file(runtime, "decisions.jsonl"),
+      [&](const json& line) {
         checker->remember(line.value("id", ""), line.value("customer", ""),
                           line.value("time", std::int64_t{0}), decision_from(line));
-      });
+      },
+      false);  // buffered until the batch's sync; a lost batch is redelivered and decided alike
   const Fraud fraud{runtime, checker, decisions,
                     runtime.wiring().outputs.contains("notifications")};
   runtime.set_before_commit([decisions] { decisions->sync(); });

@@ -42,7 +42,8 @@ std::string rfc3339_ms(std::int64_t epoch_ms) {
   return buf;
 }
 
-JsonLines::JsonLines(const fs::path& file, const std::function<void(json)>& each) : path_(file) {
+JsonLines::JsonLines(const fs::path& file, const std::function<void(json)>& each, bool flush_each)
+    : flush_each_(flush_each), path_(file) {
   if (file.empty()) return;
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
   std::uintmax_t good = 0;  // bytes up to the end of the last complete line
@@ -80,7 +81,8 @@ JsonLines::~JsonLines() {
 void JsonLines::append(const json& line) {
   if (file_ == nullptr) return;
   const auto text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0) {
+  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() ||
+      (flush_each_ && std::fflush(file_) != 0)) {
     throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
   }
 }
@@ -167,7 +169,10 @@ std::optional<json> OrderStore::get(const std::string& id) const {
 // --- AuditLog ---
 
 AuditLog::AuditLog(const fs::path& file, std::size_t keep) : keep_(keep) {
-  lines_ = std::make_unique<JsonLines>(file, [this](json line) { remember(std::move(line)); });
+  // Buffered until sync(): the runtime syncs before committing, and a crash before that leaves
+  // the batch uncommitted, so it is redelivered and appended then.
+  lines_ = std::make_unique<JsonLines>(
+      file, [this](json line) { remember(std::move(line)); }, false);
 }
 
 void AuditLog::remember(json entry) {

@@ -2,7 +2,7 @@
 // The orders pipeline's state kept by its workers, each in memory and, when the step has
 // storage, in an append-only JSON-lines file replayed at start:
 //   OrderStore — orders-api: every accepted order and its latest status (idempotent ids).
-//   JsonLines  — an append-only file: fflush per line, fsync on sync(), a torn last line
+//   JsonLines  — an append-only file: fsync on sync(), a torn last line
 //                (a crash mid-write) cut off at open.
 //   AuditLog   — audit: every consumed message once per (topic, partition, offset).
 
@@ -24,16 +24,20 @@ namespace pipewright::workers::orders {
 class JsonLines {
  public:
   // `file` empty: nothing is written. Calls `each` for every complete line already there.
-  JsonLines(const std::filesystem::path& file, const std::function<void(nlohmann::json)>& each);
+  // `flush_each`: every append reaches the OS at once (survives the process dying); otherwise
+  // lines are buffered until sync(), for callers that sync before committing what they read.
+  JsonLines(const std::filesystem::path& file, const std::function<void(nlohmann::json)>& each,
+            bool flush_each = true);
   ~JsonLines();
   JsonLines(const JsonLines&) = delete;
   JsonLines& operator=(const JsonLines&) = delete;
 
-  void append(const nlohmann::json& line);  // written and flushed to the OS; throws on failure
-  void sync();                              // fsync: durable across power loss
+  void append(const nlohmann::json& line);  // throws on failure
+  void sync();                              // flush and fsync: durable across power loss
 
  private:
   std::FILE* file_ = nullptr;
+  bool flush_each_ = true;
   std::filesystem::path path_;
 };
 
