@@ -263,6 +263,7 @@ TEST_F(OrdersTest, AThousandOrdersAreClassifiedExactlyNotifiedAndAudited) {
     EXPECT_TRUE(line.contains("key") && line.contains("time") && line["event"].contains("id"));
   }
   EXPECT_EQ(static_cast<long long>(coordinates.size()), total);
+  EXPECT_EQ(static_cast<long long>(audit_lines(log_file).size()), total) << "repeated lines";
   for (const auto& t : kTopics)
     EXPECT_EQ(per_topic[run->topic(t)], count(*run, t)) << t;
   const auto latest =
@@ -419,6 +420,52 @@ TEST_F(OrdersTest, AFraudRestartGivesRedeliveredOrdersTheSameDecision) {
     EXPECT_EQ(statuses[id], std::set<std::string>{i < 2 ? "orders-valid" : "orders-rejected"})
         << id;
   }
+}
+
+TEST_F(OrdersTest, AuditKilledMidStreamLogsEveryMessageOnceAfterItsRestart) {
+  auto run = make_run("audit");
+  auto& api = run->start("api");
+  run->start("fraud");
+  run->start("audit");
+  const auto log_file = run->data_dir() / "audit.jsonl";
+  const auto total = [&] {
+    long long sum = 0;
+    for (const auto& t : kTopics)
+      sum += count(*run, t);
+    return sum;
+  };
+  const auto place = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      const json order = {{"customer", "c" + std::to_string(i)},
+                          {"items", {{{"sku", "a"}, {"quantity", 1}, {"price", 2}}}},
+                          {"total", 2}};
+      ASSERT_EQ(post_order(api, order).status, 202);
+    }
+  };
+  place(0, 100);
+  // Killed as soon as it has logged something (mid-stream as a rule): whatever it had not
+  // committed is redelivered to the new process, which must not log it again.
+  ASSERT_TRUE(proc::poll_until(60s, [&] { return !audit_lines(log_file).empty(); }));
+  run->processes("audit").back()->process.kill(SIGKILL);
+  place(100, 200);
+  run->start("audit");
+  ASSERT_TRUE(proc::poll_until(60s,
+                               [&] {
+                                 return count(*run, "orders-valid") >= 200 &&
+                                        static_cast<long long>(audit_lines(log_file).size()) >=
+                                            total();
+                               }))
+      << audit_lines(log_file).size() << " of " << total();
+  std::set<std::string> coordinates;
+  const auto lines = audit_lines(log_file);
+  for (const auto& line : lines) {
+    EXPECT_TRUE(coordinates
+                    .insert(line["topic"].get<std::string>() + "/" + line["partition"].dump() +
+                            "/" + line["offset"].dump())
+                    .second)
+        << "logged twice: " << line.dump();
+  }
+  EXPECT_EQ(static_cast<long long>(lines.size()), total());
 }
 
 }  // namespace
