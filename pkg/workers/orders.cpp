@@ -1,7 +1,9 @@
 // The orders pipeline's workers: orders-api here (HTTP → Kafka, and the statuses the pipeline
 // reports back), fraud and audit in orders_stages.cpp.
 
+#include <chrono>
 #include <memory>
+#include <thread>
 
 #include "pkg/log/log.h"
 #include "pkg/workers/orders_docs_page.h"
@@ -37,6 +39,18 @@ http::Response accepted(const std::string& id, const std::string& base) {
   return res;
 }
 
+// A repeat that arrives while the first request is still publishing waits for its outcome
+// (up to 30 s), so concurrent retries get the same answer too.
+OrderStore::Claim claim(OrderStore& store, const std::string& id, const json& order) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto outcome = store.claim(id, order);
+  while (outcome == OrderStore::Claim::pending && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    outcome = store.claim(id, order);
+  }
+  return outcome;
+}
+
 http::Response create(const Api& api, const http::Request& req) {
   const auto body = json::parse(req.body, nullptr, false);
   if (body.is_discarded()) return http::Response::error(400, "the body is not valid JSON", "body");
@@ -49,7 +63,7 @@ http::Response create(const Api& api, const http::Request& req) {
   const auto id = order.contains("id") ? order["id"].get<std::string>() : event::new_id();
   order["id"] = id;
   const auto& base = api.runtime.wiring().base_path;
-  switch (api.store->claim(id, order)) {
+  switch (claim(*api.store, id, order)) {
     case OrderStore::Claim::same:
       return accepted(id, base);
     case OrderStore::Claim::conflict:

@@ -353,13 +353,26 @@ TEST_F(OrdersTest, BadInputGetsAClearErrorWithTheFieldAndNothingIsPublished) {
   EXPECT_EQ(again.status, 202) << again.body;
   EXPECT_EQ(json::parse(first.body), json::parse(again.body));
   EXPECT_EQ(json::parse(first.body), json({{"id", "dup-1"}, {"status", "received"}}));
+  // Ten clients retrying one new order at once: one order published, ten identical answers.
+  auto raced = good;
+  raced["id"] = "dup-2";
+  std::vector<std::thread> clients;
+  std::vector<HttpResult> answers(10);
+  for (std::size_t i = 0; i < answers.size(); ++i)
+    clients.emplace_back([&, i] { answers[i] = post_order(api, raced); });
+  for (auto& t : clients)
+    t.join();
+  for (const auto& a : answers) {
+    EXPECT_EQ(a.status, 202) << a.body;
+    EXPECT_EQ(a.body, answers.front().body);
+  }
   auto changed = order;
   changed["total"] = 4;
   const auto conflict = post_order(api, changed);
   EXPECT_EQ(conflict.status, 409) << conflict.body;
   EXPECT_EQ(json::parse(conflict.body)["field"], "id");
-  EXPECT_EQ(count(*run, "orders"), 1);
-  EXPECT_EQ(count(*run, "notifications"), 1);
+  EXPECT_EQ(count(*run, "orders"), 2);
+  EXPECT_EQ(count(*run, "notifications"), 2);
   EXPECT_EQ(json::parse(http_get(api.url() + "/orders/dup-1").body)["status"], "received");
 }
 
