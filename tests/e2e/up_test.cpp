@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <thread>
 
 #include "pkg/proc/net.h"
 #include "pkg/proc/process.h"
@@ -178,6 +180,43 @@ TEST_F(Up, AnOrderSentFromTheDocsPageReachesItsFinalStatus) {
     status = doc.is_object() ? doc.value("status", "") : "";
     return status == "rejected";
   })) << status;
+}
+
+TEST_F(Up, EventsAreEnrichedSynchronouslyAndAppearLiveInTheViewer) {
+  wait_ready({"events/api", "events/enrich-0", "events/enrich-1", "events/gateway"});
+  // Synchronous create: answered with the processed event, a Portuguese word in it.
+  const auto sync = testing::http_request("POST", gateway_ + "/events/events?wait=10s",
+                                          R"({"name": "hello", "payload": {"from": "up_test"}})",
+                                          "application/json");
+  ASSERT_EQ(sync.status, 200) << sync.body;
+  const auto event = json::parse(sync.body);
+  EXPECT_FALSE(event.dump().find("word") == std::string::npos) << event;
+
+  // The viewer, open in Chromium through the gateway's WebSocket proxying, shows events as
+  // they are created.
+  std::atomic<bool> done{false};
+  std::thread producer([&] {
+    for (int i = 0; i < 120 && !done; ++i) {
+      testing::http_request("POST", gateway_ + "/events/events",
+                            R"({"name": "seen-in-the-viewer"})", "application/json");
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  });
+  nlohmann::json page;
+  try {
+    page =
+        testing::browse(gateway_ + "/live/viewer", "#events", 60000,
+                        json::array({{{"waitForText", "#state"}, {"text", "live"}},
+                                     {{"waitForText", "#events"}, {"text", "seen-in-the-viewer"}}}),
+                        "events-viewer");
+  } catch (...) {
+    done = true;
+    producer.join();
+    throw;
+  }
+  done = true;
+  producer.join();
+  EXPECT_NE(page["text"].get<std::string>().find("seen-in-the-viewer"), std::string::npos);
 }
 
 TEST_F(Up, TheDashboardShowsLiveRatesFromPrometheus) {
