@@ -180,6 +180,11 @@ int run_api(worker::Runtime& shared) {
 
   worker::RuntimeOptions options;
   options.max_body_bytes = static_cast<std::size_t>(max_body);
+  // A create holds its I/O thread while Kafka acknowledges (a few ms): more threads, more
+  // creates in flight. Reading the enriched topic is cheap per message: big batches, fewer
+  // commits.
+  options.http_threads = 8;
+  options.batch = 1024;
   auto runtime_ptr = replica_runtime(shared, shared.wiring().inputs, options);
   auto& runtime = *runtime_ptr;
   auto store = std::make_shared<EventStore>();
@@ -390,6 +395,9 @@ int run_gateway(worker::Runtime& shared) {
 
   worker::RuntimeOptions options;
   options.http_threads = 2;
+  // Fan-out is cheap per message (queued to each client): big batches, so the commit after
+  // each batch does not set the pace.
+  options.batch = 1024;
   auto runtime_ptr = replica_runtime(shared, {topic}, options);
   auto& runtime = *runtime_ptr;
   const auto& w = runtime.wiring();

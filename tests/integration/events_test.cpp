@@ -43,6 +43,7 @@ class RawProducer {
     std::string err;
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     conf->set("bootstrap.servers", bootstrap, err);
+    conf->set("enable.idempotence", "true", err);  // no reordering on a retry
     conf->set("linger.ms", "5", err);
     producer_.reset(RdKafka::Producer::create(conf.get(), err));
     if (!producer_) throw std::runtime_error("producer: " + err);
