@@ -389,7 +389,8 @@ int run_gateway(worker::Runtime& shared) {
   const auto& config = shared.config();
   worker::check_keys(config, {"topic", "maxFrameBytes", "clientQueue"});
   const auto topic = gateway_topic(shared.wiring(), worker::config_string(config, "topic", ""));
-  const auto max_frame = worker::config_int(config, "maxFrameBytes", 64 * 1024, 1, 16 * kMiB);
+  const auto max_frame =
+      worker::config_int(config, "maxFrameBytes", std::int64_t{64} * 1024, 1, 16 * kMiB);
   const auto queue = worker::config_int(config, "clientQueue", 1000, 1, 1'000'000);
   const auto output = single_output(shared);
 
@@ -413,7 +414,7 @@ int run_gateway(worker::Runtime& shared) {
   auto produce = std::make_shared<http::WebSocketHandler>();
   produce->options = ws_options;
   produce->on_text = [&runtime, output](const std::shared_ptr<http::WebSocket>& ws,
-                                        std::string text) {
+                                        const std::string& text) {
     const auto envelope = event::make(kCreatedType, runtime.wiring().source(), frame_data(text));
     try {
       runtime.publish({runtime.message(output, envelope.id, envelope)});
