@@ -105,6 +105,19 @@ void Nginx::reload(const std::string& http_body) {
     throw std::runtime_error("nginx did not take the new configuration; " + error_log().string() +
                              ":\n" + tail(error_log(), 2000));
   }
+  // The old workers finish the requests they hold and close their keep-alive connections; once
+  // they are gone every request meets the new configuration. A long-lived connection (a
+  // WebSocket) can keep one alive, so this wait is bounded.
+  proc::poll_until(seconds(10), [&] { return worker_count() <= worker_processes_; });
+}
+
+int Nginx::worker_count() const {
+  const auto pid = std::to_string(process_.pid());
+  std::ifstream in("/proc/" + pid + "/task/" + pid + "/children");
+  int n = 0;
+  for (long child = 0; in >> child;)
+    ++n;
+  return n;
 }
 
 void Nginx::stop(milliseconds grace) {

@@ -28,7 +28,8 @@ class Nginx {
   int generation() const { return generation_; }
 
   // Checks the new configuration first (a rejected one throws and the running one keeps
-  // serving), then reloads (SIGHUP) and returns once workers with it answer.
+  // serving), then reloads (SIGHUP) and returns once workers with it answer and the old workers
+  // have left (at most 10 s more: a WebSocket can hold an old worker).
   void reload(const std::string& http_body);
   // Graceful stop (SIGQUIT: in-flight requests finish), then SIGKILL after `grace`.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
@@ -38,6 +39,7 @@ class Nginx {
   std::string config(const std::string& http_body) const;
   void write_checked(const std::string& http_body, const std::filesystem::path& file) const;
   bool serves_generation(int generation) const;
+  int worker_count() const;  // the master's child processes, old workers included
 
   std::filesystem::path dir_;
   int worker_processes_ = 1;

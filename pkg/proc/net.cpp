@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -24,18 +26,46 @@ sockaddr_in loopback(int port) {
 
 }  // namespace
 
-int free_port() {
+namespace {
+
+// Binds 127.0.0.1:port (0: the OS picks) and returns the port bound, or 0 when it is taken.
+int try_bind(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in addr = loopback(0);
+  sockaddr_in addr = loopback(port);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    throw std::runtime_error(std::string("bind 127.0.0.1:0: ") + std::strerror(errno));
+    return 0;
   }
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+// The low end of the ephemeral range (net.ipv4.ip_local_port_range), 32768 when unreadable.
+int ephemeral_low() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  in >> low;
+  return low > 1024 ? low : 32768;
+}
+
+}  // namespace
+
+int free_port() {
+  // Below the ephemeral range: there an outgoing connection (a Kafka client, a proxy) can never
+  // take the port as its local port between this call and the program's bind.
+  static thread_local std::mt19937 random(std::random_device{}());
+  const int high = ephemeral_low() - 1;
+  if (high > 20000) {
+    std::uniform_int_distribution<int> pick(20000, high);
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      if (const int port = try_bind(pick(random)); port != 0) return port;
+    }
+  }
+  if (const int port = try_bind(0); port != 0) return port;
+  throw std::runtime_error(std::string("bind 127.0.0.1:0: ") + std::strerror(errno));
 }
 
 bool port_open(int port) {

@@ -7,8 +7,10 @@
 
 namespace pipewright::proc {
 
-// A TCP port on 127.0.0.1 that the OS just handed out and released, for programs that need a
-// port number in their configuration (Kafka, nginx): a tiny race that callers retry on.
+// A free TCP port on 127.0.0.1, for programs that need a port number in their configuration
+// (Kafka, nginx, workers in local mode). Picked at random below the ephemeral range, so no
+// outgoing connection takes it before the program binds; what remains is a tiny race with
+// another caller, which callers retry on.
 int free_port();
 
 // True when something accepts TCP connections on 127.0.0.1:port.
