@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -56,12 +58,21 @@ int ephemeral_low() {
 int free_port() {
   // Below the ephemeral range: there an outgoing connection (a Kafka client, a proxy) can never
   // take the port as its local port between this call and the program's bind.
-  static thread_local std::mt19937 random(std::random_device{}());
+  // A port is handed out once per process: a caller may not have bound the last one yet.
+  static std::mutex mutex;
+  static std::set<int> given;
+  static std::mt19937 random(std::random_device{}());
+  const std::lock_guard lock(mutex);
   const int high = ephemeral_low() - 1;
   if (high > 20000) {
     std::uniform_int_distribution<int> pick(20000, high);
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      if (const int port = try_bind(pick(random)); port != 0) return port;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const int candidate = pick(random);
+      if (given.contains(candidate)) continue;
+      if (const int port = try_bind(candidate); port != 0) {
+        given.insert(port);
+        return port;
+      }
     }
   }
   if (const int port = try_bind(0); port != 0) return port;
