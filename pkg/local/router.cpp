@@ -7,7 +7,7 @@
 namespace pipewright::local {
 
 std::unique_ptr<Router> Router::start(const api::WeightedService& service,
-                                      const BackendAddress& address, RouterOptions options) {
+                                      const BackendAddress& address, const RouterOptions& options) {
   std::unique_ptr<Router> r(new Router());
   r->port_ = options.port != 0 ? options.port : proc::free_port();
   r->nginx_ = Nginx::start(

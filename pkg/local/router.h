@@ -27,7 +27,7 @@ class Router {
  public:
   // Starts nginx with the service's upstream; throws std::runtime_error with nginx's words.
   static std::unique_ptr<Router> start(const api::WeightedService& service,
-                                       const BackendAddress& address, RouterOptions options);
+                                       const BackendAddress& address, const RouterOptions& options);
 
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
