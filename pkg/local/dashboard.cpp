@@ -59,8 +59,7 @@ json stats(int port) {
       {"errors_total", "sum by (pipeline,step) (pipewright_errors_total)"},
       {"dead_letters_total", "sum by (pipeline,step) (pipewright_dead_letters_total)"},
       {"backend_rate", "sum by (service,backend) (rate(pipewright_backend_requests_total[20s]))"},
-      {"backend_total", "sum by (service,backend) (pipewright_backend_requests_total)"},
-      {"http_rate", "sum by (job) (rate(http_requests_total[20s]))"}};
+      {"backend_total", "sum by (service,backend) (pipewright_backend_requests_total)"}};
   json out = json::object();
   for (const auto& [name, q] : queries)
     out[name] = query(port, q);

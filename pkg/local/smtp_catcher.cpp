@@ -43,7 +43,7 @@ std::string q_decode(const std::string& in) {
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '_') {
       out += ' ';
-    } else if (in[i] == '=' && i + 2 < in.size() + 0 && std::isxdigit(in[i + 1]) &&
+    } else if (in[i] == '=' && i + 2 < in.size() && std::isxdigit(in[i + 1]) &&
                std::isxdigit(in[i + 2])) {
       out += static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16));
       i += 2;

@@ -235,7 +235,6 @@ TEST_F(Up, TheDashboardShowsLiveRatesFromPrometheus) {
   const auto text = page["text"].get<std::string>();
   EXPECT_NE(text.find("primary"), std::string::npos) << text;
   EXPECT_NE(text.find("req/s"), std::string::npos) << text;
-  EXPECT_EQ(text.find("0.00 req/s\tsecondary"), std::string::npos);
   const auto graph = testing::browse(gateway_ + "/", "section.pipeline[data-pipeline='images']",
                                      30000, json::array(), "dashboard-images");
   EXPECT_NE(graph["text"].get<std::string>().find("rotate"), std::string::npos) << graph;
