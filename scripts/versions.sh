@@ -7,8 +7,12 @@ HELM_VERSION=v3.19.5
 KWOK_VERSION=v0.7.0
 PLAYWRIGHT_VERSION=1.65.1
 DOCKERFILELINT_VERSION=1.8.0
+# github.com/cloudevents/sdk-go/v2 (tests/infra/cloudevents/go.mod pins it; the Python SDK is
+# pinned in tests/infra/cloudevents/requirements.txt)
+CLOUDEVENTS_GO_VERSION=v2.16.2
 
 PW_CACHE=${PIPEWRIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pipewright}
 PW_KAFKA_LIBS=$PW_CACHE/kafka-$KAFKA_VERSION/libs
 PW_NODE_MODULES=$PW_CACHE/node/node_modules
+PW_CE_VENV=$PW_CACHE/venv-cloudevents
 export PW_CACHE

@@ -1,39 +1,391 @@
 #include "pkg/event/envelope.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <mutex>
 #include <random>
 
+#include "pkg/json/limited.h"
+
 namespace pipewright::event {
 
-std::string to_json(const Envelope& e) {
-  return nlohmann::json{
-      {"id", e.id}, {"type", e.type}, {"time", e.time}, {"source", e.source}, {"data", e.data}}
-      .dump();
+namespace {
+
+using nlohmann::json;
+
+// The required attributes other than specversion, in the order they are written.
+constexpr std::array<std::string_view, 3> kRequired = {"id", "source", "type"};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
-Envelope parse(const std::string& text) {
-  nlohmann::json j;
+// The media type of a content type: "application/json; charset=utf-8" -> "application/json".
+std::string media_type(std::string_view content_type) {
+  auto type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && type.back() == ' ')
+    type.remove_suffix(1);
+  while (!type.empty() && type.front() == ' ')
+    type.remove_prefix(1);
+  return lower(type);
+}
+
+bool is_json_media(const std::string& type) {
+  return type == "application/json" || type == "text/json" || type.ends_with("+json");
+}
+
+json parse_json(std::string_view text, const std::string& field) {
   try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& ex) {
-    throw EnvelopeError(std::string("not JSON: ") + ex.what());
+    return pipewright::json::parse(text);
+  } catch (const pipewright::json::ParseError& e) {
+    throw EnvelopeError(field + " is not JSON: " + e.what(), field);
   }
-  if (!j.is_object()) throw EnvelopeError("the envelope is not a JSON object");
+}
+
+// `data` from a binary-mode value or body of the given content type. Steps read JSON, so any
+// other content type is refused, naming it.
+json read_data(std::string_view text, const std::string& content_type, const std::string& field) {
+  const auto type = media_type(content_type);
+  if (!type.empty() && !is_json_media(type)) {
+    throw EnvelopeError("data of content type '" + content_type +
+                            "' is not read: Pipewright steps read JSON data (application/json)",
+                        field);
+  }
+  if (text.empty()) return json::object();  // an event without data
+  return parse_json(text, field);
+}
+
+void check_specversion(const std::string& value, const std::string& field) {
+  if (value != kSpecVersion) {
+    throw EnvelopeError(field + " '" + value + "' is not supported (CloudEvents 1.0 is)", field);
+  }
+}
+
+void check_time(const std::string& time, const std::string& field) {
+  if (!time.empty() && !valid_rfc3339(time)) {
+    throw EnvelopeError(field + " '" + time + "' is not an RFC 3339 time", field);
+  }
+}
+
+// Binary mode over either binding: attributes from headers named prefix + attribute.
+Envelope from_binary(const std::map<std::string, std::string>& headers, std::string_view prefix,
+                     std::string_view value, const std::string& data_field,
+                     const std::function<std::string(const std::string&)>& decode) {
+  const auto name = [&](std::string_view attribute) {
+    return std::string(prefix) + std::string(attribute);
+  };
+  const auto get = [&](std::string_view attribute) -> std::optional<std::string> {
+    const auto it = headers.find(name(attribute));
+    if (it == headers.end()) return std::nullopt;
+    return decode(it->second);
+  };
+  check_specversion(get("specversion").value_or(""), name("specversion"));
+  Envelope e;
+  for (auto [attribute, target] :
+       {std::pair{kRequired[0], &e.id}, std::pair{kRequired[1], &e.source},
+        std::pair{kRequired[2], &e.type}}) {
+    auto v = get(attribute);
+    if (!v || v->empty()) {
+      throw EnvelopeError("a CloudEvent needs the header " + name(attribute), name(attribute));
+    }
+    *target = std::move(*v);
+  }
+  e.time = get("time").value_or("");
+  check_time(e.time, name("time"));
+  for (const auto& [header, raw] : headers) {
+    if (!header.starts_with(prefix)) continue;
+    const auto attribute = header.substr(prefix.size());
+    if (attribute == "specversion" || attribute == "id" || attribute == "source" ||
+        attribute == "type" || attribute == "time" || attribute == "datacontenttype") {
+      continue;
+    }
+    if (!valid_attribute_name(attribute)) {
+      throw EnvelopeError(
+          "header " + header + ": an attribute name has 1 to 20 characters of a-z and 0-9", header);
+    }
+    e.attributes[attribute] = decode(raw);
+  }
+  const auto content_type = headers.find("content-type");
+  e.data = read_data(value, content_type == headers.end() ? "" : content_type->second, data_field);
+  return e;
+}
+
+// The old envelope: {id, type, time, source, data}, no specversion.
+Envelope from_legacy(const json& j) {
   Envelope e;
   for (auto [field, target] : {std::pair{"id", &e.id}, std::pair{"type", &e.type},
                                std::pair{"time", &e.time}, std::pair{"source", &e.source}}) {
     const auto it = j.find(field);
     if (it == j.end() || !it->is_string()) {
-      throw EnvelopeError(std::string("envelope field '") + field + "' must be a string");
+      throw EnvelopeError(std::string("envelope field '") + field + "' must be a string", field);
     }
     *target = it->get<std::string>();
   }
-  if (e.id.empty()) throw EnvelopeError("envelope field 'id' is empty");
-  e.data = j.value("data", nlohmann::json::object());
+  if (e.id.empty()) throw EnvelopeError("envelope field 'id' is empty", "id");
+  e.data = j.value("data", json::object());
+  return e;
+}
+
+// RFC 3986 is too much to check here; what a header can carry safely is what matters: the HTTP
+// binding percent-encodes space, '"', '%' and everything outside printable ASCII.
+std::string percent_encode(const std::string& s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7F || c == '"' || c == '%') {
+      out += '%';
+      out += kHex[c >> 4U];
+      out += kHex[c & 15U];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hex_value(s[i + 1]);
+      const int lo = hex_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+std::string identity(const std::string& s) {
+  return s;
+}
+
+bool digits(std::string_view s, std::size_t at, std::size_t n) {
+  if (at + n > s.size()) return false;
+  for (std::size_t i = at; i < at + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+int number(std::string_view s, std::size_t at, std::size_t n) {
+  int v = 0;
+  for (std::size_t i = at; i < at + n; ++i)
+    v = v * 10 + (s[i] - '0');
+  return v;
+}
+
+}  // namespace
+
+const char* to_string(Mode m) {
+  switch (m) {
+    case Mode::binary:
+      return "binary";
+    case Mode::structured:
+      return "structured";
+    case Mode::legacy:
+      return "legacy";
+  }
+  return "?";
+}
+
+bool valid_attribute_name(std::string_view name) {
+  if (name.empty() || name.size() > 20) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
+}
+
+bool valid_rfc3339(std::string_view t) {
+  // 2026-12-01T08:15:20[.123]Z or +hh:mm / -hh:mm
+  if (!digits(t, 0, 4) || t.size() < 20 || t[4] != '-' || !digits(t, 5, 2) || t[7] != '-' ||
+      !digits(t, 8, 2) || (t[10] != 'T' && t[10] != 't') || !digits(t, 11, 2) || t[13] != ':' ||
+      !digits(t, 14, 2) || t[16] != ':' || !digits(t, 17, 2)) {
+    return false;
+  }
+  const int month = number(t, 5, 2), day = number(t, 8, 2), hour = number(t, 11, 2),
+            minute = number(t, 14, 2), second = number(t, 17, 2);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return false;
+  }
+  std::size_t at = 19;
+  if (at < t.size() && t[at] == '.') {
+    std::size_t n = 0;
+    while (at + 1 + n < t.size() && t[at + 1 + n] >= '0' && t[at + 1 + n] <= '9')
+      ++n;
+    if (n == 0) return false;
+    at += 1 + n;
+  }
+  const auto zone = t.substr(at);
+  if (zone == "Z" || zone == "z") return true;
+  return zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && digits(zone, 1, 2) &&
+         zone[3] == ':' && digits(zone, 4, 2) && number(zone, 1, 2) <= 23 &&
+         number(zone, 4, 2) <= 59;
+}
+
+Headers kafka_headers(const Envelope& e) {
+  Headers h{{"ce_specversion", std::string(kSpecVersion)},
+            {"ce_id", e.id},
+            {"ce_source", e.source},
+            {"ce_type", e.type}};
+  if (!e.time.empty()) h.emplace_back("ce_time", e.time);
+  for (const auto& [name, value] : e.attributes)
+    h.emplace_back("ce_" + name, value);
+  h.emplace_back("content-type", std::string(kDataContentType));
+  return h;
+}
+
+std::string kafka_value(const Envelope& e) {
+  return e.data.dump();
+}
+
+Decoded from_kafka(std::string_view value, const Headers& headers) {
+  // Header names are matched in lower case (the Python SDK reads them so, too); the first of a
+  // repeated header counts.
+  std::map<std::string, std::string> h;
+  for (const auto& [name, v] : headers)
+    h.try_emplace(lower(name), v);
+  if (h.contains("ce_specversion")) {
+    return {from_binary(h, "ce_", value, "value", identity), Mode::binary};
+  }
+  const auto ct = h.find("content-type");
+  const auto type = ct == h.end() ? std::string() : media_type(ct->second);
+  if (type.starts_with("application/cloudevents-batch")) {
+    throw EnvelopeError("a batch of CloudEvents is not read: send one event per message",
+                        "content-type");
+  }
+  if (type.starts_with(kStructuredContentType)) {
+    return {from_structured(parse_json(value, "value")), Mode::structured};
+  }
+  std::string why;
+  const auto j = pipewright::json::try_parse(value, &why);
+  if (!j || !j->is_object()) {
+    throw EnvelopeError("not a CloudEvent (no ce_specversion header, no content-type " +
+                            std::string(kStructuredContentType) +
+                            ") and the value is not a JSON object" +
+                            (why.empty() ? "" : ": " + why),
+                        "value");
+  }
+  // A structured event written without its content-type header is still one.
+  if (j->contains("specversion")) return {from_structured(*j), Mode::structured};
+  try {
+    return {from_legacy(*j), Mode::legacy};
+  } catch (const EnvelopeError& e) {
+    throw EnvelopeError("not a CloudEvent (no ce_specversion header, no content-type " +
+                            std::string(kStructuredContentType) +
+                            ") nor a Pipewright envelope: " + e.what(),
+                        e.field());
+  }
+}
+
+std::optional<Decoded> from_http(const std::map<std::string, std::string>& headers,
+                                 std::string_view body) {
+  if (headers.contains("ce-specversion")) {
+    return Decoded{from_binary(headers, "ce-", body, "body", percent_decode), Mode::binary};
+  }
+  const auto ct = headers.find("content-type");
+  const auto type = ct == headers.end() ? std::string() : media_type(ct->second);
+  if (type.starts_with("application/cloudevents-batch")) {
+    throw EnvelopeError("a batch of CloudEvents is not accepted: send one event per request",
+                        "content-type");
+  }
+  if (!type.starts_with(kStructuredContentType)) return std::nullopt;
+  return Decoded{from_structured(parse_json(body, "body")), Mode::structured};
+}
+
+std::map<std::string, std::string> http_headers(const Envelope& e) {
+  std::map<std::string, std::string> h{{"ce-specversion", std::string(kSpecVersion)},
+                                       {"ce-id", percent_encode(e.id)},
+                                       {"ce-source", percent_encode(e.source)},
+                                       {"ce-type", percent_encode(e.type)}};
+  if (!e.time.empty()) h["ce-time"] = percent_encode(e.time);
+  for (const auto& [name, value] : e.attributes)
+    h["ce-" + name] = percent_encode(value);
+  h["Content-Type"] = std::string(kDataContentType);
+  return h;
+}
+
+json to_structured(const Envelope& e) {
+  json j = {{"specversion", kSpecVersion}, {"id", e.id}, {"source", e.source}, {"type", e.type}};
+  if (!e.time.empty()) j["time"] = e.time;
+  j["datacontenttype"] = kDataContentType;
+  for (const auto& [name, value] : e.attributes)
+    j[name] = value;
+  j["data"] = e.data;
+  return j;
+}
+
+Envelope from_structured(const json& j) {
+  if (!j.is_object()) throw EnvelopeError("a structured CloudEvent is a JSON object", "value");
+  const auto text = [&](const char* field) -> std::string {
+    const auto it = j.find(field);
+    if (it == j.end()) return "";
+    if (!it->is_string()) throw EnvelopeError(std::string(field) + " must be a string", field);
+    return it->get<std::string>();
+  };
+  check_specversion(text("specversion"), "specversion");
+  Envelope e;
+  for (auto [attribute, target] :
+       {std::pair{kRequired[0], &e.id}, std::pair{kRequired[1], &e.source},
+        std::pair{kRequired[2], &e.type}}) {
+    *target = text(std::string(attribute).c_str());
+    if (target->empty()) {
+      throw EnvelopeError("a CloudEvent needs the attribute " + std::string(attribute),
+                          std::string(attribute));
+    }
+  }
+  e.time = text("time");
+  check_time(e.time, "time");
+  const auto content_type = text("datacontenttype");
+  if (j.contains("data_base64")) {
+    throw EnvelopeError("data_base64 is not read: Pipewright steps read JSON data", "data_base64");
+  }
+  if (const auto data = j.find("data"); data != j.end()) {
+    const auto type = media_type(content_type);
+    if (!type.empty() && !is_json_media(type)) {
+      throw EnvelopeError("data of content type '" + content_type +
+                              "' is not read: Pipewright steps read JSON data (application/json)",
+                          "datacontenttype");
+    }
+    e.data = *data;
+  }
+  for (const auto& [name, value] : j.items()) {
+    if (name == "specversion" || name == "id" || name == "source" || name == "type" ||
+        name == "time" || name == "datacontenttype" || name == "data") {
+      continue;
+    }
+    if (!valid_attribute_name(name)) {
+      throw EnvelopeError("attribute '" + name + "': a name has 1 to 20 characters of a-z and 0-9",
+                          name);
+    }
+    if (value.is_string()) {
+      e.attributes[name] = value.get<std::string>();
+    } else if (value.is_boolean() || value.is_number_integer()) {
+      e.attributes[name] = value.dump();
+    } else {
+      throw EnvelopeError("attribute '" + name + "' must be a string, a boolean or an integer",
+                          name);
+    }
+  }
   return e;
 }
 

@@ -1,8 +1,10 @@
 #include "pkg/notify/channel.h"
 
 #include <curl/curl.h>
+#include <map>
 #include <mutex>
 
+#include "pkg/event/envelope.h"
 #include "pkg/log/log.h"
 #include "pkg/notify/curl_errors.h"
 #include "pkg/notify/smtp.h"
@@ -36,17 +38,25 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
-// POSTs a JSON body; throws ChannelError when no HTTP answer came. `shown_url` is the URL as
-// errors may show it (the Telegram token is part of the real one).
+// POSTs a JSON body (with `extra` headers); throws ChannelError when no HTTP answer came.
+// `shown_url` is the URL as errors may show it (the Telegram token is part of the real one).
 HttpReply post_json(const std::string& channel, const std::string& url,
                     const std::string& shown_url, const std::string& body,
-                    std::chrono::seconds timeout) {
+                    std::chrono::seconds timeout,
+                    const std::map<std::string, std::string>& extra = {}) {
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) throw ChannelError(channel, "curl_easy_init failed", true);
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> guard(headers, curl_slist_free_all);
+  for (const auto& [name, value] : extra) {
+    if (name == "Content-Type") continue;  // application/json already
+    // Appending keeps the list's head, which the guard owns.
+    if (curl_slist_append(headers, (name + ": " + value).c_str()) == nullptr) {
+      throw ChannelError(channel, "out of memory for a header", true);
+    }
+  }
   HttpReply reply;
   char errbuf[CURL_ERROR_SIZE] = {0};
   CURL* c = curl.get();
@@ -144,10 +154,17 @@ class WebhookChannel : public Channel {
   std::string name() const override { return "webhook"; }
   bool can_send(const Notification& /*n*/) const override { return true; }
   void send(const Notification& n) override {
-    const json body = {
-        {"id", n.event_id}, {"operation", n.operation}, {"text", n.text}, {"data", n.data}};
-    const HttpReply r =
-        post_json("webhook", config_.url, config_.url, body.dump(), config_.timeout);
+    // A CloudEvent in the HTTP binding's binary mode: the body every hook got before, with
+    // ce-* headers, so CloudEvents receivers read it and plain JSON hooks see no change.
+    event::Envelope e{
+        n.event_id,
+        std::string(kWebhookEventType),
+        event::now_rfc3339(),
+        n.source.empty() ? "/pipewright/notify" : n.source,
+        json{{"id", n.event_id}, {"operation", n.operation}, {"text", n.text}, {"data", n.data}},
+        {}};
+    const HttpReply r = post_json("webhook", config_.url, config_.url, event::kafka_value(e),
+                                  config_.timeout, event::http_headers(e));
     if (r.status >= 200 && r.status < 300) return;
     throw ChannelError("webhook",
                        "POST " + config_.url + ": HTTP " + std::to_string(r.status) +

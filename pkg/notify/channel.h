@@ -6,14 +6,20 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pkg/notify/settings.h"
 
 namespace pipewright::notify {
 
+// The CloudEvents type of what the webhook channel POSTs (binary mode, docs/messages.md).
+inline constexpr std::string_view kWebhookEventType = "pipewright.notification";
+
 struct Notification {
   std::string event_id, operation, to_email, telegram_chat, subject, text;
+  // The CloudEvents source the webhook's event names: the notify step's ("/pipewright/...").
+  std::string source;
   nlohmann::json data;  // the event's fields (without its "notify" recipients)
 };
 

@@ -116,9 +116,28 @@ kafka::Producer& Runtime::producer() {
   return *producer_;
 }
 
+event::Decoded decode_event(const kafka::InMessage& m) {
+  event::Headers headers;
+  headers.reserve(m.headers.size());
+  for (const auto& h : m.headers)
+    headers.emplace_back(h.key, h.value);
+  try {
+    return event::from_kafka(m.value, headers);
+  } catch (const event::EnvelopeError& e) {
+    throw PermanentError(e.what());
+  }
+}
+
+event::Envelope read_event(const kafka::InMessage& m) {
+  return decode_event(m).event;
+}
+
 kafka::OutMessage Runtime::message(const std::string& output, const std::string& key,
                                    const event::Envelope& envelope) const {
-  return {wiring_.output(output), key, event::to_json(envelope), {{"ce_type", envelope.type}}};
+  kafka::OutMessage out{wiring_.output(output), key, event::kafka_value(envelope), {}};
+  for (auto& [name, value] : event::kafka_headers(envelope))
+    out.headers.push_back({std::move(name), std::move(value)});
+  return out;
 }
 
 void Runtime::publish(const std::vector<kafka::OutMessage>& messages) {
@@ -188,11 +207,27 @@ bool Runtime::settle(const Handler& handler, const kafka::InMessage& in,
                {{"topic", in.topic}, {"offset", in.offset}, {"error", error}});
     return true;
   }
-  kafka::OutMessage dlq{plan::dead_letter_topic(in.topic), in.key, in.value, in.headers};
+  const auto origin =
+      in.topic + "/" + std::to_string(in.partition) + "/" + std::to_string(in.offset);
+  kafka::OutMessage dlq{plan::dead_letter_topic(in.topic), in.key, in.value, {}};
+  // A binary-mode CloudEvent stays one, with what happened as extension attributes (a
+  // dead letter read again replaces the earlier ones); other messages go as they came.
+  const bool binary = std::any_of(in.headers.begin(), in.headers.end(),
+                                  [](const auto& h) { return h.key == "ce_specversion"; });
+  for (const auto& h : in.headers) {
+    const bool ours = h.key == std::string("ce_") + kAttemptAttribute ||
+                      h.key == std::string("ce_") + kErrorAttribute ||
+                      h.key == std::string("ce_") + kOriginAttribute;
+    if (!ours) dlq.headers.push_back(h);
+  }
   dlq.headers.push_back({"pipewright-attempt", std::to_string(attempt)});
   dlq.headers.push_back({"pipewright-error", error});
-  dlq.headers.push_back({"pipewright-source", in.topic + "/" + std::to_string(in.partition) + "/" +
-                                                  std::to_string(in.offset)});
+  dlq.headers.push_back({"pipewright-source", origin});
+  if (binary) {
+    dlq.headers.push_back({std::string("ce_") + kAttemptAttribute, std::to_string(attempt)});
+    dlq.headers.push_back({std::string("ce_") + kErrorAttribute, error});
+    dlq.headers.push_back({std::string("ce_") + kOriginAttribute, origin});
+  }
   outputs.push_back(std::move(dlq));
   metrics_->dead_letter_count.Increment();
   log::error("message sent to the dead-letter topic",

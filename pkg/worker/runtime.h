@@ -29,6 +29,18 @@ class PermanentError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The event of a consumed message: a CloudEvent in either mode, or an old envelope. Anything
+// else is a PermanentError saying why, so the message is dead-lettered at once.
+event::Envelope read_event(const kafka::InMessage& m);
+event::Decoded decode_event(const kafka::InMessage& m);
+
+// The extension attributes a dead letter gets when it is a binary-mode CloudEvent (beside the
+// pipewright-attempt, pipewright-error and pipewright-source headers, which keep their meaning):
+// ce_pipewrightattempt, ce_pipewrighterror, ce_pipewrightorigin ("<topic>/<partition>/<offset>").
+inline constexpr const char* kAttemptAttribute = "pipewrightattempt";
+inline constexpr const char* kErrorAttribute = "pipewrighterror";
+inline constexpr const char* kOriginAttribute = "pipewrightorigin";
+
 struct RuntimeOptions {
   int http_threads = 2;
   std::size_t max_body_bytes = std::size_t{1} << 20;
@@ -58,7 +70,8 @@ class Runtime {
   void route(const std::string& method, const std::string& pattern,
              const http::Router::Handler& handler);
 
-  // The envelope as a Kafka message on a logical output, with the ce_type header.
+  // The event as a Kafka message on a logical output: a CloudEvent in binary mode (ce_*
+  // headers, content-type, data as the value), keyed by `key` (the entity id).
   kafka::OutMessage message(const std::string& output, const std::string& key,
                             const event::Envelope& envelope) const;
   // Sends and waits for every acknowledgement, counting them; throws kafka::KafkaError.

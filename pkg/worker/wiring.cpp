@@ -40,8 +40,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }  // namespace
 
 std::string Wiring::source() const {
-  if (!service.empty()) return namespace_ + "/" + service + "/" + backend;
-  return namespace_ + "/" + pipeline + "/" + step;
+  if (!service.empty()) return "/pipewright/" + namespace_ + "/" + service + "/" + backend;
+  return "/pipewright/" + namespace_ + "/" + pipeline + "/" + step;
 }
 
 const std::string& Wiring::output(const std::string& logical) const {

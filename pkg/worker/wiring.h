@@ -36,7 +36,8 @@ struct Wiring {
   std::string bind_host;  // empty: every interface (containers); local mode sets 127.0.0.1
   int http_port = 8080, metrics_port = 9090;
 
-  // "<namespace>/<pipeline>/<step>" (or "<namespace>/<service>/<backend>"): the envelope source.
+  // "/pipewright/<namespace>/<pipeline>/<step>" (or .../<service>/<backend>): the CloudEvents
+  // source (a URI-reference) of what the step writes. Names are DNS labels: no escaping needed.
   std::string source() const;
   // The Kafka topic of a logical output; throws ConfigError when the step has no such output.
   const std::string& output(const std::string& logical) const;

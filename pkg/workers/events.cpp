@@ -82,7 +82,7 @@ class EventStore {
   }
 
   void processed(const event::Envelope& e) {
-    const json body = json::parse(event::to_json(e));
+    const json body = event::to_structured(e);
     std::shared_ptr<http::Responder> waiter;
     {
       const std::lock_guard lock(mu_);
@@ -203,9 +203,13 @@ int run_api(worker::Runtime& shared) {
     json data;
     std::optional<std::chrono::milliseconds> wait;
     try {
-      data = parse_create_body(req.body);
+      // A CloudEvent (HTTP binding, either mode) carries the same body as its data.
+      const auto ce = event::from_http(req.headers, req.body);
+      data = parse_create_body(ce ? ce->event.data.dump() : req.body);
       if (auto w = req.query("wait")) wait = parse_wait(*w, max_wait);
     } catch (const FieldError& e) {
+      return http::Response::error(400, e.what(), e.field());
+    } catch (const event::EnvelopeError& e) {
       return http::Response::error(400, e.what(), e.field());
     }
     const auto envelope = event::make(kCreatedType, runtime.wiring().source(), data);
@@ -240,13 +244,7 @@ int run_api(worker::Runtime& shared) {
       [&runtime, store] { store->expire_until([&] { return runtime.stopping(); }); });
   const int code =
       runtime.run([store](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
-        event::Envelope e;
-        try {
-          e = event::parse(m.value);
-        } catch (const event::EnvelopeError& error) {
-          throw worker::PermanentError(error.what());
-        }
-        store->processed(e);
+        store->processed(worker::read_event(m));
         return {};
       });
   runtime.stop();
@@ -273,12 +271,7 @@ int run_enrich(worker::Runtime& runtime) {
   // Competing consumers: the step's own group, so replicas share the partitions.
   return runtime.run([&runtime, words = std::move(words),
                       output](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
-    event::Envelope in;
-    try {
-      in = event::parse(m.value);
-    } catch (const event::EnvelopeError& e) {
-      throw worker::PermanentError(e.what());
-    }
+    const auto in = worker::read_event(m);
     json data = in.data.is_object() ? in.data : json{{"payload", in.data}};
     data["word"] = word_for(words, in.id);
     // Same id: a redelivery repeats the same event with the same word.
@@ -467,7 +460,8 @@ int run_gateway(worker::Runtime& shared) {
             {{"topic", topic}, {"clientQueue", queue}, {"maxFrameBytes", max_frame}});
   return runtime.run([&fanout, started_ms](const kafka::InMessage& m) {
     if (m.timestamp_ms > 0 && m.timestamp_ms < started_ms) return std::vector<kafka::OutMessage>{};
-    fanout.broadcast(m.value);
+    // Clients get the structured form (JSON event format) whichever mode the message used.
+    fanout.broadcast(event::to_structured(worker::read_event(m)).dump());
     return std::vector<kafka::OutMessage>{};
   });
 }

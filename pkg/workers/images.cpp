@@ -267,12 +267,8 @@ int run_image_operation(worker::Runtime& runtime, const std::string& operation) 
 
   return runtime.run([&runtime, dir, output, operation,
                       angle](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
-    event::Envelope in;
-    try {
-      in = event::parse(m.value);
-    } catch (const event::EnvelopeError& e) {
-      throw worker::PermanentError(e.what());
-    }
+    const auto in = worker::read_event(m);
+    if (!in.data.is_object()) throw worker::PermanentError("data: must be a JSON object");
     const std::string file = in.data.value("file", "");
     try {
       check_stored_name(file);

@@ -29,19 +29,22 @@ int run_notify(worker::Runtime& runtime) {
       w.data_dir.empty() ? std::filesystem::path()
                          : w.data_dir / ".pipewright" / (w.pipeline + "." + w.step + ".sent"));
 
-  return runtime.run([settings, channels, sent](const kafka::InMessage& m) {
-    nlohmann::json event;
-    try {
-      event = nlohmann::json::parse(m.value);
-    } catch (const nlohmann::json::exception& e) {
-      throw worker::PermanentError(std::string("not JSON: ") + e.what());
-    }
+  return runtime.run([settings, channels, sent, source = w.source()](const kafka::InMessage& m) {
+    // A CloudEvent in either mode (or an old envelope), in the envelope's shape the
+    // notification is made from.
+    const auto in = worker::read_event(m);
+    const nlohmann::json event = {{"id", in.id},
+                                  {"type", in.type},
+                                  {"time", in.time},
+                                  {"source", in.source},
+                                  {"data", in.data}};
     notify::Notification n;
     try {
       n = notify::make_notification(settings, event);
-    } catch (const std::invalid_argument& e) {
-      throw worker::PermanentError(e.what());
+    } catch (const std::invalid_argument& ex) {
+      throw worker::PermanentError(ex.what());
     }
+    n.source = source;
     if (n.event_id.empty()) throw worker::PermanentError("the event has no id");
     // Every channel gets its chance; one failing channel does not hold back the others.
     std::string retriable, permanent;

@@ -52,7 +52,14 @@ OrderStore::Claim claim(OrderStore& store, const std::string& id, const json& or
 }
 
 http::Response create(const Api& api, const http::Request& req) {
-  const auto body = json::parse(req.body, nullptr, false);
+  // A CloudEvent (HTTP binding, either mode) carries the order as its data.
+  std::optional<event::Decoded> ce;
+  try {
+    ce = event::from_http(req.headers, req.body);
+  } catch (const event::EnvelopeError& e) {
+    return http::Response::error(400, e.what(), e.field());
+  }
+  const auto body = ce ? ce->event.data : json::parse(req.body, nullptr, false);
   if (body.is_discarded()) return http::Response::error(400, "the body is not valid JSON", "body");
   json order;
   try {
@@ -100,12 +107,8 @@ http::Response create(const Api& api, const http::Request& req) {
 
 // A status from orders-valid / orders-rejected: {data: {id, status, reasons?, ...order}}.
 std::vector<kafka::OutMessage> learn_status(OrderStore& store, const kafka::InMessage& m) {
-  event::Envelope e;
-  try {
-    e = event::parse(m.value);
-  } catch (const event::EnvelopeError& ex) {
-    throw worker::PermanentError(ex.what());
-  }
+  const auto e = worker::read_event(m);
+  if (!e.data.is_object()) throw worker::PermanentError("data: must be a JSON object");
   const auto status = e.data.value("status", "");
   const auto id = e.data.value("id", "");
   if (id.empty() || (status != "valid" && status != "rejected")) {

@@ -32,12 +32,7 @@ struct Fraud {
 
 // The order of an orders message, with its id and receive time (epoch ms).
 std::pair<json, std::int64_t> order_of(const kafka::InMessage& m) {
-  event::Envelope e;
-  try {
-    e = event::parse(m.value);
-  } catch (const event::EnvelopeError& ex) {
-    throw worker::PermanentError(ex.what());
-  }
+  const auto e = worker::read_event(m);
   json order;
   try {
     order = validate_order(e.data);

@@ -11,6 +11,7 @@
 
 #include "pkg/event/envelope.h"
 #include "pkg/log/log.h"
+#include "pkg/worker/runtime.h"
 
 namespace pipewright::workers::orders {
 namespace {
@@ -189,7 +190,14 @@ bool AuditLog::append(const kafka::InMessage& m) {
   std::lock_guard lock(mutex_);
   const auto it = max_offset_.find(m.topic + "/" + std::to_string(m.partition));
   if (it != max_offset_.end() && m.offset <= it->second) return false;
-  auto event = json::parse(m.value, nullptr, false);
+  // A CloudEvent (either mode, or an old envelope) is logged whole, in its structured form: the
+  // value alone is only its data in binary mode.
+  std::optional<json> cloudevent;
+  try {
+    cloudevent = event::to_structured(worker::read_event(m));
+  } catch (const worker::PermanentError&) {
+  }
+  auto event = cloudevent ? *cloudevent : json::parse(m.value, nullptr, false);
   json entry = {
       {"topic", m.topic}, {"partition", m.partition},           {"offset", m.offset},
       {"key", m.key},     {"time", rfc3339_ms(m.timestamp_ms)}, {"loggedAt", event::now_rfc3339()}};

@@ -167,7 +167,7 @@ TEST_F(EventsTest, TwoEnrichReplicasShareTheWorkAndEnrichEachEventOnce) {
   const auto enriched = read_topic(broker->bootstrap(), run->topic("enriched"), total, 120s);
   std::map<std::string, int> times;
   for (const auto& m : enriched) {
-    const auto e = json::parse(m.value);
+    const auto e = event_json(m);
     const std::string id = e.at("id");
     ++times[id];
     EXPECT_EQ(m.key, id);
@@ -352,7 +352,7 @@ TEST_F(EventsTest, BadInputGetsAClearErrorAndNothingIsPublished) {
   const auto published = read_topic(broker->bootstrap(), events, 2, 20s);
   bool from_ws = false;
   for (const auto& m : published) {
-    const auto e = json::parse(m.value);
+    const auto e = event_json(m);
     if (e["data"]["payload"] == json{{"hello", "world"}}) from_ws = true;
   }
   EXPECT_TRUE(from_ws);

@@ -103,7 +103,7 @@ std::map<std::string, json> envelopes(const std::string& bootstrap, const std::s
                                       std::size_t expected) {
   std::map<std::string, json> out;
   for (const auto& m : read_topic(bootstrap, topic, expected, 60s)) {
-    auto e = json::parse(m.value);
+    auto e = event_json(m);
     const auto id = e["id"].get<std::string>();
     EXPECT_TRUE(out.emplace(id, std::move(e)).second) << topic << " repeats " << id;
   }
@@ -425,7 +425,7 @@ TEST_F(OrdersTest, AFraudRestartGivesRedeliveredOrdersTheSameDecision) {
   std::map<std::string, std::set<std::string>> statuses;  // order id -> statuses seen
   for (const auto& t : {"orders-valid", "orders-rejected"}) {
     for (const auto& m : read_topic(broker->bootstrap(), run->topic(t), 1, 30s))
-      statuses[json::parse(m.value)["data"]["id"]].insert(t);
+      statuses[event_json(m)["data"]["id"]].insert(t);
   }
   ASSERT_EQ(statuses.size(), 5U);
   for (int i = 0; i < 5; ++i) {

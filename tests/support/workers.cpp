@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "pkg/event/envelope.h"
 #include "pkg/kafka/admin.h"
 #include "pkg/plan/env.h"
 #include "pkg/plan/topics.h"
@@ -212,6 +213,11 @@ std::vector<ConsumedMessage> read_topic(const std::string& bootstrap, const std:
   }
   c->close();
   return out;
+}
+
+nlohmann::json event_json(const ConsumedMessage& m) {
+  const event::Headers headers(m.headers.begin(), m.headers.end());
+  return event::to_structured(event::from_kafka(m.value, headers).event);
 }
 
 }  // namespace pipewright::testing

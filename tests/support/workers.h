@@ -84,4 +84,9 @@ struct ConsumedMessage {
 std::vector<ConsumedMessage> read_topic(const std::string& bootstrap, const std::string& topic,
                                         std::size_t min, std::chrono::milliseconds wait);
 
+// A consumed message's CloudEvent (binary or structured mode, or an old envelope) in the JSON
+// event format: {specversion, id, source, type, time, datacontenttype, data, ...}. Throws
+// event::EnvelopeError when it is none of those.
+nlohmann::json event_json(const ConsumedMessage& m);
+
 }  // namespace pipewright::testing

@@ -1,5 +1,5 @@
-// The data plane's pure parts: envelope, wiring from the environment, step config, file names,
-// the de-duplication log, dead-letter topics in the plan.
+// The data plane's pure parts: envelope (the CloudEvents cases: cloudevents_test.cpp), wiring from
+// the environment, step config, file names, the de-duplication log, dead-letter topics in the plan.
 
 #include <gtest/gtest.h>
 
@@ -29,18 +29,18 @@ worker::Getenv env_of(std::map<std::string, std::string> vars) {
   };
 }
 
-TEST(Envelope, RoundTripsAndRefusesWhatIsNotOne) {
-  const auto e =
-      event::make("pipewright.image.uploaded", "demo/images/upload", {{"file", "a.jpg"}});
-  const auto back = event::parse(event::to_json(e));
+TEST(Envelope, RoundTripsThroughKafkaAndRefusesWhatIsNotOne) {
+  const auto e = event::make("pipewright.image.uploaded", "/pipewright/demo/images/upload",
+                             {{"file", "a.jpg"}});
+  const auto back = event::from_kafka(event::kafka_value(e), event::kafka_headers(e)).event;
   EXPECT_EQ(back.id, e.id);
   EXPECT_EQ(back.type, "pipewright.image.uploaded");
   EXPECT_EQ(back.data["file"], "a.jpg");
   EXPECT_EQ(e.time.size(), 24U) << e.time;  // 2026-11-23T09:00:00.000Z
-  EXPECT_THROW(event::parse("not json"), event::EnvelopeError);
-  EXPECT_THROW(event::parse("[1]"), event::EnvelopeError);
+  EXPECT_THROW(event::from_kafka("not json", {}), event::EnvelopeError);
+  EXPECT_THROW(event::from_kafka("[1]", {}), event::EnvelopeError);
   try {
-    event::parse(R"({"id":"1","type":2,"time":"t","source":"s"})");
+    event::from_kafka(R"({"id":"1","type":2,"time":"t","source":"s"})", {});
     FAIL();
   } catch (const event::EnvelopeError& ex) {
     EXPECT_NE(std::string(ex.what()).find("'type'"), std::string::npos) << ex.what();
@@ -78,7 +78,7 @@ TEST(Wiring, ReadsThePlansEnvironment) {
   EXPECT_EQ(w.backoff_initial, std::chrono::milliseconds(50));
   EXPECT_EQ(w.backoff_max, std::chrono::minutes(2));
   EXPECT_EQ(w.base_path, "/images");
-  EXPECT_EQ(w.source(), "demo/images/rotate");
+  EXPECT_EQ(w.source(), "/pipewright/demo/images/rotate");
 }
 
 TEST(Wiring, NamesTheVariableThatIsWrong) {
