@@ -94,7 +94,7 @@ void produce(RdKafka::Producer& p, const std::string& topic, const std::string& 
   }
 }
 
-// Records when each order id starting with `prefix` (the envelope's data.id, else its id) first
+// Records when each order id starting with `prefix` (the event data's id, else its id) first
 // appears on `topics`. Starts at each partition's current end (read synchronously), assigned
 // rather than subscribed, so there is no group join or backlog to make arrival times late.
 class Watcher {
@@ -147,7 +147,10 @@ class Watcher {
       const auto now = Clock::now();
       const auto e = json::parse(static_cast<const char*>(m->payload()),
                                  static_cast<const char*>(m->payload()) + m->len());
-      const auto id = e["data"].value("id", e.value("id", ""));
+      // A binary-mode CloudEvent's value is its data; an old envelope has it under "data".
+      const auto id = e.is_object() && e.contains("data") && e["data"].is_object()
+                          ? e["data"].value("id", e.value("id", ""))
+                          : (e.is_object() ? e.value("id", "") : std::string());
       if (!id.starts_with(prefix_)) continue;
       std::lock_guard lock(mutex_);
       seen_.try_emplace(id, now);
@@ -264,12 +267,17 @@ std::vector<json> orders(int n, const std::string& prefix) {
   return out;
 }
 
-// The orders topic's envelope for an order, as orders-api writes it.
+// The orders topic's message for an order in the old envelope, which fraud still reads
+// (docs/messages.md); orders-api itself writes a binary-mode CloudEvent.
 std::string envelope(const json& order) {
   auto data = order;
   data["receivedAt"] = event::now_rfc3339();
-  return event::to_json(
-      {order["id"], "pipewright.order.created", event::now_rfc3339(), "bench/orders/api", data});
+  return json{{"id", order["id"]},
+              {"type", "pipewright.order.created"},
+              {"time", event::now_rfc3339()},
+              {"source", "bench/orders/api"},
+              {"data", data}}
+      .dump();
 }
 
 // Produces every envelope to `topic` as fast as librdkafka takes them, noting when each left.

@@ -167,6 +167,40 @@ void send_raw(const std::string& bootstrap, const std::string& topic, const std:
   producer->send({{topic, "raw", value, {}}});
 }
 
+// kcat (Debian's, as a reader of the issue would use it) writing `value` with these headers.
+void kcat_write(const std::string& bootstrap, const std::string& topic, const std::string& key,
+                const std::vector<std::string>& headers, const std::string& value,
+                const fs::path& dir) {
+  const auto file = dir / ("kcat-" + key + ".json");
+  std::ofstream(file) << value;
+  std::vector<std::string> argv{
+      local::system_tool("kcat").string(), "-P", "-b", bootstrap, "-t", topic, "-k", key};
+  for (const auto& h : headers) {
+    argv.push_back("-H");
+    argv.push_back(h);
+  }
+  argv.push_back(file.string());  // the file is one message
+  const auto r = proc::run(argv, 60s);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
+// curl POSTing `body` with these headers: {status, body as JSON}.
+std::pair<int, json> curl_post(const std::string& url, const std::vector<std::string>& headers,
+                               const std::string& body) {
+  std::vector<std::string> argv{"curl",          "-s", "-w", "\n%{http_code}", "-X", "POST",
+                                "--data-binary", body};
+  for (const auto& h : headers) {
+    argv.push_back("-H");
+    argv.push_back(h);
+  }
+  argv.push_back(url);
+  const auto r = proc::run(argv, 30s);
+  const auto cut = r.output.rfind('\n');
+  if (r.exit_code != 0 || cut == std::string::npos) return {0, json::object()};
+  return {std::stoi(r.output.substr(cut + 1)),
+          json::parse(r.output.substr(0, cut), nullptr, false)};
+}
+
 json order(const std::string& customer) {
   return {{"customer", customer},
           {"items", {{{"sku", "sku-1"}, {"quantity", 2}, {"price", 1.25}}}},
@@ -187,9 +221,9 @@ TEST_F(CloudEventsTest, OrdersPipelineSpeaksCloudEventsBothWays) {
   const auto clients = sdks();
   PipelineRun run(example("orders"), bootstrap(), ns);
   run.create_topics();
-  // 2 plain orders + 4 over HTTP: a "received" notification each; those 6 and 4 written straight
-  // to Kafka get fraud's status notification: 16 webhook calls.
-  constexpr int kNotifications = 16;
+  // 2 plain orders + 4 over HTTP: a "received" notification each; those 6 and 5 written straight
+  // to Kafka (4 by the SDKs, 1 by kcat) get fraud's status notification: 17 webhook calls.
+  constexpr int kNotifications = 17;
   Receiver hook(clients[1], run.data_dir(), kNotifications);
   run.set_config("notify", {{"channels", {"webhook"}}, {"webhook", {{"url", hook.url()}}}});
   auto& api = run.start("api");
@@ -229,12 +263,37 @@ TEST_F(CloudEventsTest, OrdersPipelineSpeaksCloudEventsBothWays) {
   sdk_write(
       clients[0], bootstrap(), run.topic("orders"), "x",
       {"binary", "not-an-order", "com.example.other", "/elsewhere", json{{"hello", "world"}}});
+  // Then an order from kcat with the binding's headers, on the same partition as the raw
+  // message (same key): decided after the dead letters, so nothing stalled behind them.
+  kcat_write(bootstrap(), run.topic("orders"), "raw",
+             {"ce_specversion=1.0", "ce_id=kcat-order", "ce_source=/kcat",
+              "ce_type=com.example.order", "content-type=application/json"},
+             order("c-kcat").dump(), run.data_dir());
+  valid_ids.push_back("kcat-order");
+
+  // Over HTTP, a CloudEvent that is not a valid one is a 400 naming the attribute.
+  const auto [no_source, why] =
+      curl_post(api.url() + "/orders",
+                {"ce-specversion: 1.0", "ce-id: x", "ce-type: t", "Content-Type: application/json"},
+                order("c-curl").dump());
+  EXPECT_EQ(no_source, 400) << why;
+  EXPECT_EQ(why.value("field", ""), "ce-source") << why;
+  const auto [old_spec, why_spec] =
+      curl_post(api.url() + "/orders", {"Content-Type: application/cloudevents+json"},
+                json{{"specversion", "0.3"},
+                     {"id", "x"},
+                     {"source", "/s"},
+                     {"type", "t"},
+                     {"data", order("c")}}
+                    .dump());
+  EXPECT_EQ(old_spec, 400) << why_spec;
+  EXPECT_EQ(why_spec.value("field", ""), "specversion") << why_spec;
 
   const auto dlq = run.topic("orders") + ".dlq";
   ASSERT_TRUE(
       proc::poll_until(90s,
                        [&] {
-                         return topic_messages(bootstrap(), run.topic("orders-valid")) >= 9 &&
+                         return topic_messages(bootstrap(), run.topic("orders-valid")) >= 10 &&
                                 topic_messages(bootstrap(), run.topic("orders-rejected")) >= 1 &&
                                 topic_messages(bootstrap(), dlq) >= 2 && hook.done();
                        }))
@@ -269,6 +328,7 @@ TEST_F(CloudEventsTest, OrdersPipelineSpeaksCloudEventsBothWays) {
     int raw = 0;
     std::map<std::string, std::string> foreign_modes;
     for (const auto& line : sdk_read(sdk, bootstrap(), run.topic("orders"))) {
+      if (line.contains("event") && line["event"].value("source", "") == "/kcat") continue;
       if (from_us(line)) {
         types.insert(check_ours(line, ns, sdk.name));
       } else if (line.contains("event")) {
@@ -330,6 +390,10 @@ TEST_F(CloudEventsTest, EventsPipelineSpeaksCloudEventsBothWays) {
   ASSERT_EQ(
       http_request("POST", api.url() + "/events", R"({"name":"plain"})", "application/json").status,
       202);
+  const auto [bad, why] = curl_post(
+      api.url() + "/events", {"Content-Type: application/cloudevents+json"}, "{\"specversion\"");
+  EXPECT_EQ(bad, 400) << why;
+  EXPECT_EQ(why.value("field", ""), "body") << why;
   std::set<std::string> direct_ids;
   for (const auto& sdk : clients) {
     for (const std::string mode : {"binary", "structured"}) {
