@@ -41,8 +41,8 @@ int run_notify(worker::Runtime& runtime) {
     notify::Notification n;
     try {
       n = notify::make_notification(settings, event);
-    } catch (const std::invalid_argument& ex) {
-      throw worker::PermanentError(ex.what());
+    } catch (const std::invalid_argument& e) {
+      throw worker::PermanentError(e.what());
     }
     n.source = source;
     if (n.event_id.empty()) throw worker::PermanentError("the event has no id");

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/core.hpp>
@@ -76,6 +77,9 @@ std::vector<json> sdk_read(const Sdk& sdk, const std::string& bootstrap, const s
   const auto r =
       proc::run(with(sdk.argv, {"read", "--bootstrap", bootstrap, "--topic", topic}), 90s);
   EXPECT_EQ(r.exit_code, 0) << sdk.name << " read " << topic << ": " << r.output;
+  // PIPEWRIGHT_CE_DUMP=FILE keeps what the SDKs read (docs/messages.md's examples come from it).
+  if (const char* dump = std::getenv("PIPEWRIGHT_CE_DUMP"); dump != nullptr && *dump != '\0')
+    std::ofstream(dump, std::ios::app) << r.output;
   return json_lines(r.output);
 }
 
