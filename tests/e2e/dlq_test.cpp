@@ -12,6 +12,7 @@
 #include "pkg/proc/net.h"
 #include "pkg/proc/process.h"
 #include "pkg/proc/run.h"
+#include "tests/support/monitoring.h"
 #include "tests/support/servers.h"
 #include "tests/support/suite_logs.h"
 
@@ -66,7 +67,9 @@ spec:
         << testing::tail(log_);
     ASSERT_TRUE(up_->running()) << testing::tail(log_);
     std::ifstream in(state_ / "run.json");
-    bootstrap_ = json::parse(in)["kafka"];
+    const auto run = json::parse(in);
+    bootstrap_ = run["kafka"];
+    prometheus_ = run["prometheus"];
   }
   static void TearDownTestSuite() {
     if (up_) up_->stop(seconds(60));
@@ -101,7 +104,7 @@ spec:
 
   static inline std::filesystem::path state_, manifest_, log_;
   static inline int smtp_port_ = 0;
-  static inline std::string bootstrap_;
+  static inline std::string bootstrap_, prometheus_;
   static inline std::unique_ptr<proc::Process> up_;
 };
 
@@ -178,6 +181,28 @@ TEST_F(DeadLetterReplay, ListReplayByIdThenAllAndNeverTwice) {
   EXPECT_EQ(per_file["two.jpg"], 1);
   EXPECT_EQ(per_file["three.jpg"], 1);
   EXPECT_EQ(smtp->messages().size(), 3u);
+}
+
+// After the first test (retries, dead letters, processing and HTTP all happened): each dashboard
+// query that reads only the metrics of a failing step returns data from local mode's Prometheus.
+TEST_F(DeadLetterReplay, TheDashboardShowsAFailingStep) {
+  // notify produces nothing but dead letters and serves no route but its probes.
+  const std::set<std::string> here = {
+      "pipewright_messages_consumed_total", "pipewright_processing_seconds",
+      "pipewright_errors_total", "pipewright_dead_letters_total"};
+  int checked = 0;
+  for (const auto& q : testing::monitoring_queries()) {
+    if (!q.where.starts_with("dashboard:")) continue;
+    bool ours = !q.metrics.empty();
+    for (const auto& m : q.metrics)
+      ours = ours && here.contains(m);
+    if (!ours) continue;
+    ++checked;
+    EXPECT_TRUE(proc::poll_until(seconds(30), [&] {
+      return testing::prometheus_result_size(prometheus_, q.expr) > 0;
+    })) << q.where << ": " << q.expr;
+  }
+  EXPECT_GE(checked, 5);
 }
 
 TEST_F(DeadLetterReplay, ClearErrorsForWrongStepsTopicsAndFlags) {
