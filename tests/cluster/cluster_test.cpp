@@ -97,9 +97,19 @@ std::string script(const std::string& name) {
   return (testing::source_dir() / "scripts" / name).string();
 }
 
+// object[key] when object is an object holding it, else null (a resource seen before the operator
+// wrote its status has none).
+json field(const json& object, const std::string& key) {
+  if (!object.is_object()) return nullptr;
+  const auto it = object.find(key);
+  return it == object.end() ? json(nullptr) : *it;
+}
+
 bool condition_true(const json& object, const std::string& type) {
-  for (const auto& c : object["status"].value("conditions", json::array()))
-    if (c.value("type", "") == type) return c.value("status", "") == "True";
+  const auto conditions = field(field(object, "status"), "conditions");
+  if (!conditions.is_array()) return false;
+  for (const auto& c : conditions)
+    if (field(c, "type") == type) return field(c, "status") == "True";
   return false;
 }
 
@@ -109,7 +119,8 @@ std::vector<std::string> not_ready() {
   const auto list = kubectl_json({"get", "pipelines,weightedservices", "-n", kDemo});
   if (!list.is_object()) return {"(kubectl get failed)"};
   for (const auto& item : list["items"])
-    if (!condition_true(item, "Ready")) out.push_back(item["metadata"].value("name", "?"));
+    if (!condition_true(item, "Ready"))
+      out.push_back(field(field(item, "metadata"), "name").dump());
   if (list["items"].size() < 4) out.push_back("(fewer than 4 resources)");
   return out;
 }
@@ -249,7 +260,8 @@ void patch_backend_replicas(int backend, int replicas) {
 
 int ready_pods(const std::string& deployment) {
   const auto d = kubectl_json({"get", "deployment", deployment, "-n", kDemo});
-  return d.is_object() ? d["status"].value("readyReplicas", 0) : -1;
+  const auto ready = field(field(d, "status"), "readyReplicas");
+  return ready.is_number_integer() ? ready.get<int>() : (d.is_object() ? 0 : -1);
 }
 
 // Requests keep flowing on a thread while the backends change under them.
@@ -407,7 +419,7 @@ spec:
       - name: smtp
         image: localhost/pipewright/smtp:1
         imagePullPolicy: Never
-        args: [--listen, "0.0.0.0:1025", --maildir, /mail]
+        args: [--listen, "0.0.0.0:1025", --maildir, /mail/box]
         readinessProbe: {tcpSocket: {port: 1025}, periodSeconds: 1}
         resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 128Mi}}
         securityContext:
@@ -429,7 +441,7 @@ spec:
 
 std::string mails() {
   return kubectl({"exec", "-n", "mail", "deploy/smtp", "--", "/bin/sh", "-c",
-                  "cat /mail/new/* 2>/dev/null || true"})
+                  "cat /mail/box/new/* 2>/dev/null || true"})
       .output;
 }
 
@@ -620,7 +632,8 @@ TEST_F(OnTheCluster, AWorkerPodKilledUnderLoadLosesNoAcceptedOrder) {
 
 std::string lease_holder() {
   const auto lease = kubectl_json({"get", "lease", "pipewright-operator", "-n", kSystem});
-  return lease.is_object() ? lease["spec"].value("holderIdentity", "") : "";
+  const auto holder = field(field(lease, "spec"), "holderIdentity");
+  return holder.is_string() ? holder.get<std::string>() : "";
 }
 
 TEST_F(OnTheCluster, TheOtherOperatorReplicaTakesOverWhenTheLeaderIsKilled) {
