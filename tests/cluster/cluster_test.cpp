@@ -652,14 +652,21 @@ TEST_F(OnTheCluster, TheOtherOperatorReplicaTakesOverWhenTheLeaderIsKilled) {
       },
       seconds(1)))
       << holder << " -> " << now;
-  // A spec change still arrives: the new leader scales the orders notify step.
+  // A spec change still arrives: the new leader scales the orders notify step (1 <-> 2, so a
+  // second run on the same cluster changes something too).
+  const int want = ready_pods("orders-notify") == 2 ? 1 : 2;
   const auto patch =
-      json::array({{{"op", "replace"}, {"path", "/spec/steps/2/replicas"}, {"value", 2}}});
+      json::array({{{"op", "replace"}, {"path", "/spec/steps/2/replicas"}, {"value", want}}});
   ASSERT_EQ(kubectl({"patch", "pipeline", "orders", "-n", kDemo, "--type=json", "-p", patch.dump()})
                 .exit_code,
             0);
   EXPECT_TRUE(proc::poll_until(
-      minutes(2), [] { return ready_pods("orders-notify") == 2; }, seconds(1)))
+      minutes(2),
+      [&] {
+        const auto d = kubectl_json({"get", "deployment", "orders-notify", "-n", kDemo});
+        return field(field(d, "spec"), "replicas") == want && ready_pods("orders-notify") == want;
+      },
+      seconds(1)))
       << describe_not_ready();
 }
 
