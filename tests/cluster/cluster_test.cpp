@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "pkg/kube/config.h"
 #include "pkg/log/log.h"
 #include "pkg/proc/net.h"
 #include "pkg/proc/run.h"
@@ -668,6 +669,85 @@ TEST_F(OnTheCluster, TheOtherOperatorReplicaTakesOverWhenTheLeaderIsKilled) {
       },
       seconds(1)))
       << describe_not_ready();
+}
+
+// spec.kafka.secretRef on a SASL/PLAIN listener: the operator's admin creates the topics with the
+// Secret's settings, the workers (the Secret mounted) consume and produce, and the password shows
+// nowhere people or other tenants read: ConfigMaps, Events, status, the operator's logs.
+TEST_F(OnTheCluster, APipelineOnASaslListenerRunsAndThePasswordStaysInItsSecret) {
+  const auto stored =
+      kubectl({"get", "secret", "kafka-sasl", "-n", "kafka", "-o", "jsonpath={.data.password}"});
+  ASSERT_EQ(stored.exit_code, 0) << stored.output;
+  const auto password = kube::base64_decode(stored.output);
+  ASSERT_GE(password.size(), 16U);
+  const std::string manifest = R"(
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: secure
+  labels: {pod-security.kubernetes.io/enforce: restricted}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: kafka-creds, namespace: secure}
+stringData:
+  security.protocol: SASL_PLAINTEXT
+  sasl.mechanism: PLAIN
+  sasl.username: pipewright
+  sasl.password: ")" + password +
+                               R"("
+---
+apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: secure, namespace: secure}
+spec:
+  kafka:
+    bootstrapServers: kafka.kafka.svc.cluster.local:9094
+    secretRef: {name: kafka-creds}
+  topics: [{name: events, partitions: 2}, {name: enriched, partitions: 2}]
+  steps:
+  - {name: api, worker: events-api, outputs: [events], inputs: [enriched], expose: {path: /secure}}
+  - {name: enrich, worker: enrich, inputs: [events], outputs: [enriched],
+     config: {dictionary: /usr/share/dict/brazilian}}
+)";
+  const auto file = testing::suite_dir() / "secure.yaml";
+  std::ofstream(file) << manifest;
+  const auto applied = kubectl({"apply", "-f", file.string()});
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  json pipeline;
+  const bool ready = proc::poll_until(
+      minutes(4),
+      [&] {
+        pipeline = kubectl_json({"get", "pipeline", "secure", "-n", "secure"});
+        return condition_true(pipeline, "Ready");
+      },
+      seconds(2));
+  ASSERT_TRUE(ready) << pipeline.dump(2) << kubectl({"get", "pods,events", "-n", "secure"}).output;
+  // Produced to and consumed from the SASL listener, through the Ingress.
+  std::string body;
+  EXPECT_TRUE(proc::poll_until(
+      minutes(1),
+      [&] {
+        const auto r = testing::http_request("POST", url("/secure/events?wait=10s"),
+                                             R"({"name": "sasl"})", "application/json");
+        body = r.body;
+        return r.status == 200 && r.body.find("word") != std::string::npos;
+      },
+      seconds(2)))
+      << body;
+  for (const auto& [what, text] : std::vector<std::pair<std::string, std::string>>{
+           {"configmaps", kubectl({"get", "configmaps", "-n", "secure", "-o", "json"}).output},
+           {"events", kubectl({"get", "events", "-n", "secure", "-o", "json"}).output},
+           {"status", pipeline.dump()},
+           {"operator logs",
+            kubectl({"logs", "-n", kSystem, "-l", "app.kubernetes.io/name=pipewright-operator",
+                     "--tail=-1", "--prefix"})
+                .output},
+           {"worker logs", kubectl({"logs", "-n", "secure", "-l", "pipewright.io/pipeline=secure",
+                                    "--tail=-1", "--prefix"})
+                               .output}}) {
+    EXPECT_EQ(text.find(password), std::string::npos) << "the password appears in " << what;
+  }
 }
 
 }  // namespace
