@@ -236,6 +236,31 @@ json ingress(const Owner& owner, const std::optional<api::Ingress>& settings,
 
 // --- Pipeline ---
 
+// A notify step's credentials: config.smtp.secretRef (keys `username`, `password`) and
+// config.telegram.secretRef (key `token`) become environment variables from those Secrets, so no
+// credential is ever in a ConfigMap or the Deployment itself.
+json notify_secret_env(const api::Step& step) {
+  json out = json::array();
+  if (step.worker != "notify" || !step.config.is_object()) return out;
+  const auto ref = [&](const char* channel) -> std::string {
+    const auto c = step.config.find(channel);
+    if (c == step.config.end() || !c->is_object()) return {};
+    const auto r = c->find("secretRef");
+    return r != c->end() && r->is_string() ? r->get<std::string>() : std::string();
+  };
+  const auto from = [&](const char* name, const std::string& secret, const char* key) {
+    out.push_back(
+        {{"name", name}, {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}});
+  };
+  if (const auto smtp = ref("smtp"); !smtp.empty()) {
+    from("PIPEWRIGHT_SMTP_USERNAME", smtp, "username");
+    from("PIPEWRIGHT_SMTP_PASSWORD", smtp, "password");
+  }
+  if (const auto telegram = ref("telegram"); !telegram.empty())
+    from("PIPEWRIGHT_TELEGRAM_TOKEN", telegram, "token");
+  return out;
+}
+
 json step_deployment(const api::Pipeline& p, const api::Step& step, const RenderOptions& options,
                      const Owner& owner, const json& config_data) {
   const auto name = p.meta.name + "-" + step.name;
@@ -253,6 +278,8 @@ json step_deployment(const api::Pipeline& p, const api::Step& step, const Render
   const auto image = step.image.empty() ? options.worker_image : step.image;
   auto container =
       worker_container(image, step.worker, step_env(p, step, options), kHttpPort, mounts);
+  for (const auto& env : notify_secret_env(step))
+    container["env"].push_back(env);
   harden(container, options, resources(step.resources, options.worker_resources));
   return deployment(owner, name, labels(owner, app_name(step.worker), step.name), step.name,
                     step.replicas, worker_annotations(config_data), pod_spec(container, volumes));

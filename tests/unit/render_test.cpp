@@ -594,4 +594,30 @@ TEST(Render, TheRouterKeepsItsFilesInTmp) {
     EXPECT_NE(conf.find(line), std::string::npos) << line << "\n" << conf;
 }
 
+// Credentials never reach a ConfigMap: the notify step's secretRefs become secretKeyRef env.
+TEST(Render, NotifySecretRefsBecomeSecretKeyRefEnvironment) {
+  auto p = example_pipeline("images");
+  auto& notify = p.steps.at(3);
+  notify.config["smtp"] = {{"host", "mail.example.com"}, {"secretRef", "mail-login"}};
+  notify.config["telegram"] = {{"chatId", "1"}, {"secretRef", "bot"}};
+  const auto objects = render(p, RenderOptions{});
+  const auto& env = find(objects, "Deployment",
+                         "images-notify")["spec"]["template"]["spec"]["containers"][0]["env"];
+  const auto secret_env = [&](const std::string& name) {
+    for (const auto& e : env)
+      if (e["name"] == name)
+        return e.value("valueFrom", json::object()).value("secretKeyRef", json());
+    return json();
+  };
+  EXPECT_EQ(secret_env("PIPEWRIGHT_SMTP_USERNAME"),
+            json({{"name", "mail-login"}, {"key", "username"}}));
+  EXPECT_EQ(secret_env("PIPEWRIGHT_SMTP_PASSWORD"),
+            json({{"name", "mail-login"}, {"key", "password"}}));
+  EXPECT_EQ(secret_env("PIPEWRIGHT_TELEGRAM_TOKEN"), json({{"name", "bot"}, {"key", "token"}}));
+  // Other steps get none.
+  const auto& rotate = find(objects, "Deployment",
+                            "images-rotate")["spec"]["template"]["spec"]["containers"][0]["env"];
+  EXPECT_EQ(rotate.dump().find("secretKeyRef"), std::string::npos);
+}
+
 }  // namespace pipewright::plan
