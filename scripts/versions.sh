@@ -12,3 +12,6 @@ PW_CACHE=${PIPEWRIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pipewright}
 PW_KAFKA_LIBS=$PW_CACHE/kafka-$KAFKA_VERSION/libs
 PW_NODE_MODULES=$PW_CACHE/node/node_modules
 export PW_CACHE
+# The real node of `scripts/cluster`
+COREDNS_VERSION=v1.12.1
+TRAEFIK_VERSION=v3.6.12

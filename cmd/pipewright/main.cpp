@@ -74,7 +74,7 @@ manifests print file:line: field path: message and exit 1.
 Flags:
   -f, --filename FILE|DIR      manifests (repeatable)
   --worker-image IMAGE         the pipewright-worker image (default pipewright/worker:latest)
-  --router-image IMAGE         the routers' nginx image (default nginx:1.27-alpine)
+  --router-image IMAGE         the routers' nginx image (default pipewright/router:latest)
   --default-bootstrap-servers HOST:PORT
                                Kafka for Pipelines that name no spec.kafka.bootstrapServers
   -h, --help                   this text

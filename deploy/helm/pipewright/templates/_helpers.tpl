@@ -8,3 +8,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/name: pipewright-operator
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{/* A resources map as the operator's --worker-resources flag takes it: requests.cpu=50m,... */}}
+{{- define "pipewright.resourceList" -}}
+{{- $items := list -}}
+{{- range $section := list "requests" "limits" -}}
+{{- range $name, $quantity := (index $ $section | default dict) -}}
+{{- $items = append $items (printf "%s.%s=%v" $section $name $quantity) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $items -}}
+{{- end -}}
