@@ -187,9 +187,9 @@ TEST_F(DeadLetterReplay, ListReplayByIdThenAllAndNeverTwice) {
 // query that reads only the metrics of a failing step returns data from local mode's Prometheus.
 TEST_F(DeadLetterReplay, TheDashboardShowsAFailingStep) {
   // notify produces nothing but dead letters and serves no route but its probes.
-  const std::set<std::string> here = {
-      "pipewright_messages_consumed_total", "pipewright_processing_seconds",
-      "pipewright_errors_total", "pipewright_dead_letters_total"};
+  const std::set<std::string> here = {"pipewright_messages_consumed_total",
+                                      "pipewright_processing_seconds", "pipewright_errors_total",
+                                      "pipewright_dead_letters_total"};
   int checked = 0;
   for (const auto& q : testing::monitoring_queries()) {
     if (!q.where.starts_with("dashboard:")) continue;
@@ -198,9 +198,9 @@ TEST_F(DeadLetterReplay, TheDashboardShowsAFailingStep) {
       ours = ours && here.contains(m);
     if (!ours) continue;
     ++checked;
-    EXPECT_TRUE(proc::poll_until(seconds(30), [&] {
-      return testing::prometheus_result_size(prometheus_, q.expr) > 0;
-    })) << q.where << ": " << q.expr;
+    EXPECT_TRUE(proc::poll_until(
+        seconds(30), [&] { return testing::prometheus_result_size(prometheus_, q.expr) > 0; }))
+        << q.where << ": " << q.expr;
   }
   EXPECT_GE(checked, 5);
 }

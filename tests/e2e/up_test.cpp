@@ -268,9 +268,9 @@ TEST_F(Up, EveryMonitoredMetricHasSeries) {
   EXPECT_GE(names.size(), 9u);
   for (const auto& m : names) {
     const auto selector = "count({__name__=~\"" + m + "|" + m + "_bucket\"})";
-    EXPECT_TRUE(proc::poll_until(seconds(30), [&] {
-      return testing::prometheus_result_size(prom, selector) > 0;
-    })) << m << " has no series";
+    EXPECT_TRUE(proc::poll_until(
+        seconds(30), [&] { return testing::prometheus_result_size(prom, selector) > 0; }))
+        << m << " has no series";
   }
 }
 

@@ -1,7 +1,7 @@
 #include "tests/support/monitoring.h"
 
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <regex>

@@ -10,8 +10,8 @@
 namespace pipewright::testing {
 
 struct MonitoringQuery {
-  std::string where;  // "dashboard: <panel title>" or "alert: <name>"
-  std::string expr;   // dashboard variables replaced ($pipeline -> .*)
+  std::string where;              // "dashboard: <panel title>" or "alert: <name>"
+  std::string expr;               // dashboard variables replaced ($pipeline -> .*)
   std::set<std::string> metrics;  // the metric names it reads (histograms: the base name)
 };
 
