@@ -107,6 +107,8 @@ TEST_F(Chart, LintsAndItsSchemaRefusesWrongValues) {
 }
 
 TEST_F(Chart, DefaultAndUnusualValuesPassTheApiServer) {
+  const std::string term =
+      "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]";
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
       {"default", {}},
       {"unusual",
@@ -122,10 +124,8 @@ TEST_F(Chart, DefaultAndUnusualValuesPassTheApiServer) {
         "tolerations[0].effect=NoSchedule",
         "priorityClassName=system-cluster-critical",
         "imagePullSecrets[0].name=my-registry",
-        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
-        ".nodeSelectorTerms[0].matchExpressions[0].key=kubernetes.io/arch",
-        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
-        ".nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
+        term + ".matchExpressions[0].key=kubernetes.io/arch",
+        term + ".matchExpressions[0].operator=Exists",
         "topologySpreadConstraints[0].maxSkew=2",
         "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
         "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule",
