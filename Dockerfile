@@ -1,15 +1,17 @@
 # syntax=docker/dockerfile:1
-# The images of Pipewright: one build stage, then two small runtime images.
+# The images of Pipewright: one build stage, then small runtime images, all non-root.
 #   docker build --target operator -t pipewright/operator .
 #   docker build --target worker   -t pipewright/worker .
-# (Not built on the development machines, which have no Docker engine; linted by the unit tier.)
+#   docker build --target router   -t pipewright/router .   (nginx from Debian, for the routers)
+# On the development machines (no Docker engine, no registry) `scripts/cluster up` builds them
+# with buildah on a debootstrapped debian:bookworm-slim and loads them into its containerd.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      cmake ninja-build g++ pkg-config libcpprest-dev libssl-dev libopencv-dev libyaml-cpp-dev \
-      prometheus-cpp-dev librdkafka-dev libboost-dev nlohmann-json3-dev libcurl4-openssl-dev \
-      libgtest-dev libgmock-dev libturbojpeg0-dev libjpeg62-turbo-dev zlib1g-dev \
+      cmake ninja-build g++ pkg-config ccache libcpprest-dev libssl-dev libopencv-dev \
+      libyaml-cpp-dev prometheus-cpp-dev librdkafka-dev libboost-dev nlohmann-json3-dev \
+      libcurl4-openssl-dev libturbojpeg0-dev libjpeg62-turbo-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -17,8 +19,13 @@ COPY cmake ./cmake
 COPY scripts/versions.sh ./scripts/versions.sh
 COPY cmd ./cmd
 COPY pkg ./pkg
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPIPEWRIGHT_TESTS=OFF \
- && ninja -C /build pipewright-operator pipewright-worker pipewright
+# The compiler cache survives between builds (a cache mount), so a small change rebuilds in
+# seconds instead of minutes.
+RUN --mount=type=cache,target=/ccache,id=pipewright-ccache \
+    CCACHE_DIR=/ccache CCACHE_BASEDIR=/src \
+    cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPIPEWRIGHT_TESTS=OFF \
+      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+ && CCACHE_DIR=/ccache CCACHE_BASEDIR=/src ninja -C /build -j2 pipewright-operator pipewright-worker
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
@@ -44,3 +51,19 @@ COPY --from=build /build/cmd/pipewright-worker/pipewright-worker /usr/local/bin/
 USER 65532
 EXPOSE 8080 9090
 ENTRYPOINT ["/usr/local/bin/pipewright-worker"]
+
+# The WeightedService router: Debian's nginx, run as a non-root user with a read-only root. The
+# operator mounts nginx.conf (which keeps its pid and temp files under /tmp, an emptyDir);
+# `-e stderr` keeps nginx from opening its compiled-in error log before it reads that file.
+FROM debian:bookworm-slim AS router
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nginx-light \
+ && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* \
+ && useradd --system --uid 65532 --home-dir /nonexistent --shell /usr/sbin/nologin router \
+ && mkdir -p /var/lib/nginx/body /var/lib/nginx/fastcgi /var/lib/nginx/proxy \
+      /var/lib/nginx/scgi /var/lib/nginx/uwsgi \
+ && chown -R 65532:65532 /var/lib/nginx
+USER 65532
+EXPOSE 8080
+STOPSIGNAL SIGQUIT
+ENTRYPOINT ["/usr/sbin/nginx", "-e", "stderr", "-g", "daemon off;"]

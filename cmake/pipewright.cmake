@@ -32,13 +32,13 @@ function(pw_binary name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
 endfunction()
 
-# pw_test(<name> LABEL unit|integration|e2e SOURCES ... [DEPS ...] [TIMEOUT s])
+# pw_test(<name> LABEL unit|integration|e2e|cluster SOURCES ... [DEPS ...] [TIMEOUT s])
 # One gtest binary, registered with ctest as a whole (one process per binary keeps the real
 # components a suite starts shared by its tests).
 function(pw_test name)
   cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
-  if(NOT ARG_LABEL MATCHES "^(unit|integration|e2e)$")
-    message(FATAL_ERROR "pw_test(${name}): LABEL must be unit, integration or e2e")
+  if(NOT ARG_LABEL MATCHES "^(unit|integration|e2e|cluster)$")
+    message(FATAL_ERROR "pw_test(${name}): LABEL must be unit, integration, e2e or cluster")
   endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)

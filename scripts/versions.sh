@@ -10,9 +10,13 @@ DOCKERFILELINT_VERSION=1.8.0
 # github.com/cloudevents/sdk-go/v2 (tests/infra/cloudevents/go.mod pins it; the Python SDK is
 # pinned in tests/infra/cloudevents/requirements.txt)
 CLOUDEVENTS_GO_VERSION=v2.16.2
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
 
 PW_CACHE=${PIPEWRIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pipewright}
 PW_KAFKA_LIBS=$PW_CACHE/kafka-$KAFKA_VERSION/libs
 PW_NODE_MODULES=$PW_CACHE/node/node_modules
 PW_CE_VENV=$PW_CACHE/venv-cloudevents
 export PW_CACHE
+# The real node of `scripts/cluster`
+COREDNS_VERSION=v1.12.1
+TRAEFIK_VERSION=v3.6.12

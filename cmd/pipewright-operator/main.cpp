@@ -3,11 +3,13 @@
 
 #include <pthread.h>
 #include <unistd.h>
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -35,12 +37,37 @@ Flags:
   --leader-election-retry-period=MS     how often to try and to renew, in milliseconds (2000)
   --worker-image=IMAGE                  image of the workers' Deployments
   --router-image=IMAGE                  nginx image of the WeightedService routers
+  --image-pull-policy=POLICY            of those images: IfNotPresent (default), Always, Never
+  --worker-resources=LIST               default requests/limits of worker containers, e.g.
+                                        requests.cpu=50m,requests.memory=64Mi,limits.memory=512Mi
+  --router-resources=LIST               the same for router containers
   --default-bootstrap-servers=HOST:PORT Kafka for Pipelines that name none
   --namespace=NS                        watch one namespace (default: all)
   --workers=N                           concurrent reconciles (default 2)
   --resync-period=SECONDS               re-check everything this often (default 300)
   -h, --help                            this text
 )";
+
+// "requests.cpu=50m,limits.memory=512Mi" (empty: none); anything else is a runtime_error.
+pipewright::api::Resources parse_resources(const std::string& list) {
+  pipewright::api::Resources r;
+  std::size_t at = 0;
+  while (at < list.size()) {
+    const auto end = std::min(list.find(',', at), list.size());
+    const auto item = list.substr(at, end - at);
+    at = end + 1;
+    const auto dot = item.find('.');
+    const auto eq = item.find('=');
+    if (dot == std::string::npos || eq == std::string::npos || dot > eq || eq + 1 == item.size())
+      throw std::runtime_error("'" + item + "' is not requests|limits.cpu|memory=QUANTITY");
+    const auto section = item.substr(0, dot);
+    const auto name = item.substr(dot + 1, eq - dot - 1);
+    if ((section != "requests" && section != "limits") || (name != "cpu" && name != "memory"))
+      throw std::runtime_error("'" + item + "' is not requests|limits.cpu|memory=QUANTITY");
+    (section == "requests" ? r.requests : r.limits)[name] = item.substr(eq + 1);
+  }
+  return r;
+}
 
 // "--name=value" or "--name value"; returns false and says why for anything else.
 bool parse(int argc, char** argv, pipewright::controller::OperatorOptions& o) {
@@ -66,6 +93,16 @@ bool parse(int argc, char** argv, pipewright::controller::OperatorOptions& o) {
        [&](const std::string& v) { o.leader.retry_period = milliseconds(std::stoi(v)); }},
       {"--worker-image", [&](const std::string& v) { o.manager.render.worker_image = v; }},
       {"--router-image", [&](const std::string& v) { o.manager.render.router_image = v; }},
+      {"--image-pull-policy",
+       [&](const std::string& v) {
+         if (v != "IfNotPresent" && v != "Always" && v != "Never")
+           throw std::runtime_error("must be IfNotPresent, Always or Never, not '" + v + "'");
+         o.manager.render.image_pull_policy = v;
+       }},
+      {"--worker-resources",
+       [&](const std::string& v) { o.manager.render.worker_resources = parse_resources(v); }},
+      {"--router-resources",
+       [&](const std::string& v) { o.manager.render.router_resources = parse_resources(v); }},
       {"--default-bootstrap-servers",
        [&](const std::string& v) { o.manager.render.default_bootstrap_servers = v; }},
       {"--namespace", [&](const std::string& v) { o.manager.ns = v; }},
@@ -96,6 +133,9 @@ bool parse(int argc, char** argv, pipewright::controller::OperatorOptions& o) {
       setter->second(value);
     } catch (const std::logic_error&) {  // std::stoi: not a number, or out of range
       std::cerr << "pipewright-operator: " << arg << " needs a number, not '" << value << "'\n";
+      return false;
+    } catch (const std::runtime_error& e) {
+      std::cerr << "pipewright-operator: " << arg << ": " << e.what() << "\n";
       return false;
     }
   }

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "cmd/pipewright/dlq.h"
 #include "pkg/api/manifest.h"
 #include "pkg/local/up.h"
 #include "pkg/plan/render.h"
@@ -27,6 +28,7 @@ Commands:
   down      stop a run started by `up`
   validate  check manifests; exit 1 with file:line: field: message for each problem
   render    print the Kubernetes objects the operator would create
+  dlq       list, show and replay a step's dead letters
   version   print the version
 
 Run `pipewright <command> --help` for a command's flags.
@@ -72,7 +74,7 @@ manifests print file:line: field path: message and exit 1.
 Flags:
   -f, --filename FILE|DIR      manifests (repeatable)
   --worker-image IMAGE         the pipewright-worker image (default pipewright/worker:latest)
-  --router-image IMAGE         the routers' nginx image (default nginx:1.27-alpine)
+  --router-image IMAGE         the routers' nginx image (default pipewright/router:latest)
   --default-bootstrap-servers HOST:PORT
                                Kafka for Pipelines that name no spec.kafka.bootstrapServers
   -h, --help                   this text
@@ -209,6 +211,8 @@ int main(int argc, char** argv) {
     return all.empty() ? 2 : 0;
   }
   const std::string& command = all[0];
+  if (command == "dlq")
+    return pipewright::cli::dlq({all.begin() + 1, all.end()}, std::cout, std::cerr);
   if (!kCommandUsage.contains(command)) {
     std::cerr << "pipewright: unknown command '" << command << "' (try pipewright --help)\n";
     return 2;

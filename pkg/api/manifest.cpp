@@ -58,6 +58,34 @@ bool is_null(const YAML::Node& n) {
 const std::regex kDnsLabel("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
 const std::regex kTopicName("^[a-zA-Z0-9._-]{1,249}$");
 const std::regex kDuration("^[0-9]+(ms|s|m|h)$");
+// A Kubernetes quantity as people write resources: 100m, 0.5, 64Mi, 1G, 1e3 (the CRDs' pattern).
+const std::regex kQuantity(
+    "^[0-9]{1,15}(\\.[0-9]{1,9})?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|e[0-9]{1,2})?$");
+
+// The value of a quantity that matched kQuantity, in base units (cores, bytes), for comparison.
+double quantity_value(const std::string& q) {
+  static const std::vector<std::pair<std::string, double>> kSuffixes = {
+      {"Ki", 1024.0},
+      {"Mi", 1048576.0},
+      {"Gi", 1073741824.0},
+      {"Ti", 1099511627776.0},
+      {"Pi", 1125899906842624.0},
+      {"Ei", 1152921504606846976.0},
+      {"m", 1e-3},
+      {"k", 1e3},
+      {"M", 1e6},
+      {"G", 1e9},
+      {"T", 1e12},
+      {"P", 1e15},
+      {"E", 1e18}};
+  std::size_t end = 0;
+  const double number = std::stod(q, &end);  // also reads an exponent such as 1e3
+  const auto suffix = q.substr(end);
+  for (const auto& [s, factor] : kSuffixes) {
+    if (suffix == s) return number * factor;
+  }
+  return number;
+}
 
 // Walks one document, collecting every problem instead of stopping at the first.
 class Reader {
@@ -146,6 +174,37 @@ class Reader {
       error(n, path, "must be a duration such as 200ms, 30s or 5m");
     }
     return v;
+  }
+
+  // `resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {memory: 256Mi}}`; a request above
+  // its limit is refused here rather than by the API server at pod creation.
+  std::optional<Resources> resources(const YAML::Node& n, const std::string& path) {
+    if (!n.IsDefined() || is_null(n)) return std::nullopt;
+    if (!map(n, path, {"requests", "limits"})) return std::nullopt;
+    Resources r;
+    for (const auto* section : {"requests", "limits"}) {
+      const auto list = n[section];
+      const auto at = path + "." + section;
+      if (!list.IsDefined() || is_null(list) || !map(list, at, {"cpu", "memory"})) continue;
+      auto& out = std::string(section) == "requests" ? r.requests : r.limits;
+      for (const auto& kv : list) {
+        const auto key = kv.first.as<std::string>();
+        const auto value = str(kv.second, at + "." + key, true);
+        if (!value.empty() && !std::regex_match(value, kQuantity)) {
+          error(kv.second, at + "." + key, "must be a quantity such as 100m, 0.5, 64Mi or 1Gi");
+          continue;
+        }
+        if (!value.empty()) out[key] = value;
+      }
+    }
+    for (const auto& [key, request] : r.requests) {
+      const auto limit = r.limits.find(key);
+      if (limit != r.limits.end() && quantity_value(request) > quantity_value(limit->second)) {
+        error(n["requests"][key], path + ".requests." + key,
+              "must not exceed limits." + key + " (" + limit->second + ")");
+      }
+    }
+    return r;
   }
 
   // Free-form config becomes JSON; quoted scalars stay strings, plain ones are typed.
@@ -352,7 +411,7 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
     const std::string path = "spec.steps[" + std::to_string(i) + "]";
     if (!map(n, path,
              {"name", "worker", "image", "replicas", "inputs", "outputs", "expose", "storage",
-              "config", "delivery"}))
+              "config", "delivery", "resources"}))
       continue;
     Step s;
     s.name = str(n["name"], path + ".name", true);
@@ -393,6 +452,7 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
     if (const auto d = n["delivery"]; d.IsDefined()) {
       s.delivery = delivery(d, path + ".delivery", p.delivery);
     }
+    s.resources = resources(n["resources"], path + ".resources");
     p.steps.push_back(std::move(s));
   }
 
@@ -473,7 +533,7 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
   for (std::size_t i = 0; is_seq(backends) && i < backends.size(); ++i) {
     const auto n = backends[i];
     const std::string path = "spec.backends[" + std::to_string(i) + "]";
-    if (!map(n, path, {"name", "weight", "backup", "replicas"})) continue;
+    if (!map(n, path, {"name", "weight", "backup", "replicas", "resources"})) continue;
     Backend b;
     b.name = str(n["name"], path + ".name", true);
     if (!b.name.empty() && !std::regex_match(b.name, kDnsLabel))
@@ -483,6 +543,7 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
     b.weight = integer(n["weight"], path + ".weight", 1, 1, 1000);
     b.backup = boolean(n["backup"], path + ".backup", false);
     b.replicas = integer(n["replicas"], path + ".replicas", 1, 0, 100);
+    b.resources = resources(n["resources"], path + ".resources");
     if (b.name == "router") {
       error(n["name"], path + ".name", "'router' is taken by the WeightedService's nginx router");
     }

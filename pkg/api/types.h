@@ -48,6 +48,13 @@ struct Topic {
   std::string deletion_policy = "Retain";  // Retain | Delete
 };
 
+// Container resources as Kubernetes writes them: quantities by resource name ("cpu", "memory").
+// Set on a step or a backend, they replace the operator's defaults (the chart's) as a whole.
+struct Resources {
+  std::map<std::string, std::string> requests, limits;
+  bool operator==(const Resources&) const = default;
+};
+
 struct Step {
   std::string name;
   std::string worker;  // a built-in worker, or empty when `image` is set
@@ -57,7 +64,8 @@ struct Step {
   std::string expose_path;  // empty: not exposed
   bool storage = false;
   nlohmann::json config = nlohmann::json::object();
-  std::optional<Delivery> delivery;  // empty: the pipeline's
+  std::optional<Delivery> delivery;    // empty: the pipeline's
+  std::optional<Resources> resources;  // empty: the operator's defaults
 };
 
 struct Storage {
@@ -82,6 +90,7 @@ struct Backend {
   int weight = 1;
   bool backup = false;
   int replicas = 1;
+  std::optional<Resources> resources;  // empty: the operator's defaults
 };
 
 struct HealthCheck {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "pkg/http/server.h"
@@ -37,10 +38,33 @@ int run_operator(const OperatorOptions& options, const std::atomic<bool>& stop) 
 
   std::mutex admins_mu;
   std::map<std::string, std::unique_ptr<kafka::TopicAdmin>> admins;
-  AdminFor admin_for = [&](const std::string& bootstrap) -> kafka::TopicAdmin& {
+  AdminFor admin_for = [&](const std::string& bootstrap, const std::string& ns,
+                           const std::string& secret) -> kafka::TopicAdmin& {
     const std::lock_guard lock(admins_mu);
-    auto& slot = admins[bootstrap];
-    if (!slot) slot = kafka::make_admin(bootstrap);
+    if (secret.empty()) {
+      auto& slot = admins[bootstrap];
+      if (!slot) slot = kafka::make_admin(bootstrap);
+      return *slot;
+    }
+    // The same settings the workers get from the mounted Secret (one librdkafka property per
+    // key), read when its resourceVersion changes: a rotated password takes effect.
+    const auto object =
+        client->get(kube::Resource{"", "v1", "secrets", "Secret", true}, ns, secret);
+    if (!object)
+      throw std::runtime_error("spec.kafka.secretRef: Secret " + ns + "/" + secret + " not found");
+    const auto version =
+        object->value("metadata", nlohmann::json::object()).value("resourceVersion", "");
+    const auto prefix = bootstrap + "\n" + ns + "/" + secret + "\n";
+    auto& slot = admins[prefix + version];
+    if (!slot) {
+      std::map<std::string, std::string> properties{{"bootstrap.servers", bootstrap}};
+      for (const auto& [key, value] : object->value("data", nlohmann::json::object()).items()) {
+        if (value.is_string()) properties[key] = kube::base64_decode(value.get<std::string>());
+      }
+      properties["bootstrap.servers"] = bootstrap;
+      // Earlier versions' clients stay: a reconcile on another thread may still be using one.
+      slot = kafka::make_admin(properties);
+    }
     return *slot;
   };
 

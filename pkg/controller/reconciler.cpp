@@ -101,7 +101,9 @@ Outcome Reconciler::delete_pipeline(const json& object) {
   try {
     for (const auto& t : plan::topics(p)) {
       if (!t.delete_with_pipeline) continue;
-      if (auto err = admin_(bootstrap).remove(t.name); !err.empty()) {
+      const auto secret =
+          spec.value("kafka", json::object()).value("secretRef", json::object()).value("name", "");
+      if (auto err = admin_(bootstrap, p.meta.namespace_, secret).remove(t.name); !err.empty()) {
         error = "deleting topic " + t.name + ": " + err;
         break;
       }
@@ -332,7 +334,9 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
         "no Kafka: set spec.kafka.bootstrapServers or the operator's --default-bootstrap-servers";
   } else {
     try {
-      o.topics = kafka::reconcile_topics(admin_(bootstrap), topics).topics;
+      o.topics =
+          kafka::reconcile_topics(admin_(bootstrap, p.meta.namespace_, p.kafka_secret), topics)
+              .topics;
       // A refused decrease waits for the spec to change; any other failure may pass: retry.
       for (const auto& t : o.topics) {
         if (!t.ready && t.reason != "PartitionDecreaseRefused") retry = true;

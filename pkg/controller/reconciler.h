@@ -33,8 +33,10 @@ class Cache {
                                                    const std::string& value) const = 0;
 };
 
-// Kafka admin clients by bootstrap servers (kept open between reconciles).
-using AdminFor = std::function<kafka::TopicAdmin&(const std::string& bootstrap)>;
+// Kafka admin clients by bootstrap servers and the Pipeline's spec.kafka.secretRef (its namespace
+// and name; empty: none), kept open between reconciles.
+using AdminFor = std::function<kafka::TopicAdmin&(
+    const std::string& bootstrap, const std::string& ns, const std::string& secret)>;
 
 struct Outcome {
   bool ok = true;                                  // false: retry with backoff

@@ -64,14 +64,18 @@ std::string topic_error(const rd_kafka_topic_result_t* result) {
 
 class RdKafkaAdmin final : public TopicAdmin {
  public:
-  RdKafkaAdmin(const std::string& bootstrap, std::chrono::milliseconds timeout)
+  RdKafkaAdmin(const std::map<std::string, std::string>& properties,
+               std::chrono::milliseconds timeout)
       : timeout_(timeout) {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err) !=
-        RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(std::string("kafka admin: ") + err);
+    for (const auto& [name, value] : properties) {
+      if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof err) !=
+          RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        // librdkafka's message may quote the value: only the setting's name goes out.
+        throw std::runtime_error("kafka admin: invalid setting '" + name + "'");
+      }
     }
     rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
     // A producer's metadata request for a missing topic would otherwise create it with the
@@ -276,7 +280,12 @@ class RdKafkaAdmin final : public TopicAdmin {
 
 std::unique_ptr<TopicAdmin> make_admin(const std::string& bootstrap,
                                        std::chrono::milliseconds timeout) {
-  return std::make_unique<RdKafkaAdmin>(bootstrap, timeout);
+  return make_admin(std::map<std::string, std::string>{{"bootstrap.servers", bootstrap}}, timeout);
+}
+
+std::unique_ptr<TopicAdmin> make_admin(const std::map<std::string, std::string>& properties,
+                                       std::chrono::milliseconds timeout) {
+  return std::make_unique<RdKafkaAdmin>(properties, timeout);
 }
 
 }  // namespace pipewright::kafka

@@ -45,6 +45,11 @@ class TopicAdmin {
 // Throws std::runtime_error when the client cannot be created (bad settings).
 std::unique_ptr<TopicAdmin> make_admin(
     const std::string& bootstrap, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+// With librdkafka settings besides bootstrap.servers (SASL, TLS: a Pipeline's
+// spec.kafka.secretRef). An error names the setting, never its value (it may be a password).
+std::unique_ptr<TopicAdmin> make_admin(
+    const std::map<std::string, std::string>& properties,
+    std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
 // What reconcile_topics found and did for one topic.
 struct TopicStatus {

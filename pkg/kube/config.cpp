@@ -19,19 +19,6 @@ std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
-std::string base64_decode(const std::string& in) {
-  std::string out((in.size() / 4 + 1) * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  if (n < 0) throw std::runtime_error("kubeconfig: invalid base64 data");
-  std::size_t pad = 0;
-  for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it)
-    ++pad;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
-}
-
 YAML::Node find_named(const YAML::Node& list, const std::string& name, const char* what) {
   if (list) {
     for (const auto& item : list) {
@@ -54,6 +41,19 @@ std::string pem_field(const YAML::Node& node, const std::string& key,
 }
 
 }  // namespace
+
+std::string base64_decode(const std::string& in) {
+  std::string out((in.size() / 4 + 1) * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  if (n < 0) throw std::runtime_error("invalid base64 data");
+  std::size_t pad = 0;
+  for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it)
+    ++pad;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
 
 Config load_kubeconfig(const std::filesystem::path& path, const std::string& context) {
   YAML::Node root;

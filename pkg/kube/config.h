@@ -26,4 +26,7 @@ Config load_kubeconfig(const std::filesystem::path& path, const std::string& con
 // The ServiceAccount mount and KUBERNETES_SERVICE_HOST/PORT of a pod.
 Config in_cluster_config();
 
+// Standard base64 (kubeconfig -data fields, Secret data). Throws std::runtime_error when invalid.
+std::string base64_decode(const std::string& in);
+
 }  // namespace pipewright::kube

@@ -11,10 +11,16 @@
 
 namespace pipewright::plan {
 
+// Images are the project's own (built by the Dockerfile; `scripts/cluster` preloads them), pulled
+// only when not present, so a node without a registry runs them.
 struct RenderOptions {
   std::string worker_image = "pipewright/worker:latest";
-  std::string router_image = "nginx:1.27-alpine";
+  std::string router_image = "pipewright/router:latest";
+  std::string image_pull_policy = "IfNotPresent";
   std::string default_bootstrap_servers;  // for Pipelines that name none
+  // Containers' requests and limits unless a step or backend sets its own (the chart sets these).
+  api::Resources worker_resources{{{"cpu", "50m"}, {"memory", "64Mi"}}, {{"memory", "512Mi"}}};
+  api::Resources router_resources{{{"cpu", "20m"}, {"memory", "16Mi"}}, {{"memory", "128Mi"}}};
 };
 
 // Where things live inside a worker container.

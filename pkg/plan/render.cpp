@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -115,6 +116,58 @@ json mount(const std::string& name, const std::string& path, bool read_only) {
   return m;
 }
 
+// The uid and gid of the images' user (the Dockerfile's 65532), set explicitly so a restricted
+// namespace admits custom images whose USER is a name.
+constexpr int kRunAs = 65532;
+constexpr const char* kTmpDir = "/tmp";
+
+// What a `restricted` namespace requires of every container, plus a read-only root: what must
+// be written goes to /tmp (an emptyDir) or the step's /data.
+json container_security() {
+  return {{"allowPrivilegeEscalation", false},
+          {"readOnlyRootFilesystem", true},
+          {"runAsNonRoot", true},
+          {"capabilities", {{"drop", json::array({"ALL"})}}}};
+}
+
+// The pod-level half, and no API token: no worker or router talks to the API server.
+json pod_spec(const json& container, json volumes) {
+  volumes.push_back({{"name", "tmp"}, {"emptyDir", json::object()}});
+  return {{"automountServiceAccountToken", false},
+          {"enableServiceLinks", false},
+          {"securityContext",
+           {{"runAsNonRoot", true},
+            {"runAsUser", kRunAs},
+            {"runAsGroup", kRunAs},
+            {"fsGroup", kRunAs},
+            {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+          {"containers", json::array({container})},
+          {"volumes", volumes}};
+}
+
+json resource_list(const std::map<std::string, std::string>& list) {
+  json out = json::object();
+  for (const auto& [name, quantity] : list)
+    out[name] = name == "memory" ? canonical_quantity(quantity) : quantity;
+  return out;
+}
+
+json resources(const std::optional<api::Resources>& own, const api::Resources& fallback) {
+  const auto& r = own ? *own : fallback;
+  json out = json::object();
+  if (!r.requests.empty()) out["requests"] = resource_list(r.requests);
+  if (!r.limits.empty()) out["limits"] = resource_list(r.limits);
+  return out;
+}
+
+// The container fields every Deployment of ours shares.
+void harden(json& container, const RenderOptions& options, const json& container_resources) {
+  container["imagePullPolicy"] = options.image_pull_policy;
+  container["securityContext"] = container_security();
+  container["resources"] = container_resources;
+  container["volumeMounts"].push_back(mount("tmp", kTmpDir, false));
+}
+
 // A `pipewright-worker` container (or a custom image): the worker name as its only argument.
 json worker_container(const std::string& image, const std::string& worker, const EnvVars& env,
                       int http_port, const json& mounts) {
@@ -183,6 +236,31 @@ json ingress(const Owner& owner, const std::optional<api::Ingress>& settings,
 
 // --- Pipeline ---
 
+// A notify step's credentials: config.smtp.secretRef (keys `username`, `password`) and
+// config.telegram.secretRef (key `token`) become environment variables from those Secrets, so no
+// credential is ever in a ConfigMap or the Deployment itself.
+json notify_secret_env(const api::Step& step) {
+  json out = json::array();
+  if (step.worker != "notify" || !step.config.is_object()) return out;
+  const auto ref = [&](const char* channel) -> std::string {
+    const auto c = step.config.find(channel);
+    if (c == step.config.end() || !c->is_object()) return {};
+    const auto r = c->find("secretRef");
+    return r != c->end() && r->is_string() ? r->get<std::string>() : std::string();
+  };
+  const auto from = [&](const char* name, const std::string& secret, const char* key) {
+    out.push_back(
+        {{"name", name}, {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}});
+  };
+  if (const auto smtp = ref("smtp"); !smtp.empty()) {
+    from("PIPEWRIGHT_SMTP_USERNAME", smtp, "username");
+    from("PIPEWRIGHT_SMTP_PASSWORD", smtp, "password");
+  }
+  if (const auto telegram = ref("telegram"); !telegram.empty())
+    from("PIPEWRIGHT_TELEGRAM_TOKEN", telegram, "token");
+  return out;
+}
+
 json step_deployment(const api::Pipeline& p, const api::Step& step, const RenderOptions& options,
                      const Owner& owner, const json& config_data) {
   const auto name = p.meta.name + "-" + step.name;
@@ -198,12 +276,13 @@ json step_deployment(const api::Pipeline& p, const api::Step& step, const Render
     volumes.push_back({{"name", "kafka"}, {"secret", {{"secretName", p.kafka_secret}}}});
   }
   const auto image = step.image.empty() ? options.worker_image : step.image;
-  const json pod_spec = {
-      {"containers", json::array({worker_container(image, step.worker, step_env(p, step, options),
-                                                   kHttpPort, mounts)})},
-      {"volumes", volumes}};
+  auto container =
+      worker_container(image, step.worker, step_env(p, step, options), kHttpPort, mounts);
+  for (const auto& env : notify_secret_env(step))
+    container["env"].push_back(env);
+  harden(container, options, resources(step.resources, options.worker_resources));
   return deployment(owner, name, labels(owner, app_name(step.worker), step.name), step.name,
-                    step.replicas, worker_annotations(config_data), pod_spec);
+                    step.replicas, worker_annotations(config_data), pod_spec(container, volumes));
 }
 
 json storage_claim(const Owner& owner, const api::Storage& storage) {
@@ -237,13 +316,12 @@ json backend_deployment(const api::WeightedService& ws, const api::Backend& b,
       {"configMap",
        {{"name", router}, {"items", json::array({{{"key", kConfigKey}, {"path", kConfigKey}}})}}}};
   const auto image = ws.image.empty() ? options.worker_image : ws.image;
-  const json pod_spec = {
-      {"containers",
-       json::array({worker_container(image, ws.worker, service_backend_env(ws, b), ws.port,
-                                     json::array({mount("config", kConfigDir, true)}))})},
-      {"volumes", json::array({volume})}};
+  auto container = worker_container(image, ws.worker, service_backend_env(ws, b), ws.port,
+                                    json::array({mount("config", kConfigDir, true)}));
+  harden(container, options, resources(b.resources, options.worker_resources));
   return deployment(owner, backend_name(ws, b), labels(owner, app_name(ws.worker), b.name), b.name,
-                    b.replicas, worker_annotations(config), pod_spec);
+                    b.replicas, worker_annotations(config),
+                    pod_spec(container, json::array({volume})));
 }
 
 std::string indent(const std::string& text, const std::string& prefix) {
@@ -254,7 +332,8 @@ std::string indent(const std::string& text, const std::string& prefix) {
   return out;
 }
 
-// A whole nginx.conf: the official image runs `nginx -g 'daemon off;'` with it.
+// A whole nginx.conf: the router image runs `nginx -g 'daemon off;'` with it as a non-root user
+// on a read-only root, so the pid and temp files go to /tmp (an emptyDir) and errors to stderr.
 std::string router_nginx_conf(const api::WeightedService& ws) {
   const auto address = [&](const api::Backend& b) {
     return backend_name(ws, b) + "." + ws.meta.namespace_ +
@@ -263,8 +342,16 @@ std::string router_nginx_conf(const api::WeightedService& ws) {
   return "# Generated by pipewright from WeightedService " + ws.meta.namespace_ + "/" +
          ws.meta.name + ": edit the resource, not this file.\n" +
          "worker_processes auto;\n"
+         "pid /tmp/nginx.pid;\n"
+         "error_log stderr;\n"
          "events {\n  worker_connections 1024;\n}\n"
-         "http {\n" +
+         "http {\n"
+         "  access_log off;\n"
+         "  client_body_temp_path /tmp/client_body;\n"
+         "  proxy_temp_path /tmp/proxy;\n"
+         "  fastcgi_temp_path /tmp/fastcgi;\n"
+         "  uwsgi_temp_path /tmp/uwsgi;\n"
+         "  scgi_temp_path /tmp/scgi;\n" +
          indent(nginx_config(ws, address, std::to_string(kRouterPort)), "  ") + "}\n";
 }
 
@@ -273,7 +360,7 @@ json router_deployment(const Owner& owner, const RenderOptions& options,
   const auto name = owner.meta.name + "-router";
   json nginx_mount = mount("config", "/etc/nginx/nginx.conf", true);
   nginx_mount["subPath"] = kNginxKey;
-  const json container = {
+  json container = {
       {"name", "router"},
       {"image", options.router_image},
       {"ports", json::array({container_port("http", kRouterPort)})},
@@ -287,12 +374,11 @@ json router_deployment(const Owner& owner, const RenderOptions& options,
       {"name", "config"},
       {"configMap",
        {{"name", name}, {"items", json::array({{{"key", kNginxKey}, {"path", kNginxKey}}})}}}};
-  const json pod_spec = {{"containers", json::array({container})},
-                         {"volumes", json::array({volume})}};
+  harden(container, options, resources(std::nullopt, options.router_resources));
   // A subPath mount never sees ConfigMap updates: the hash rolls the router instead.
   const json annotations = {{kConfigHash, sha256_hex(nginx_conf)}};
   auto d = deployment(owner, name, labels(owner, "router", "router"), "router", 1, annotations,
-                      pod_spec);
+                      pod_spec(container, json::array({volume})));
   // A weight change rolls the router: the new pod is ready before the old one leaves, so no
   // request finds the Service without a router.
   d["spec"]["strategy"] = {{"type", "RollingUpdate"},

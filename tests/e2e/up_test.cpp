@@ -18,6 +18,7 @@
 #include "tests/support/browser.h"
 #include "tests/support/http_client.h"
 #include "tests/support/keepalive_client.h"
+#include "tests/support/monitoring.h"
 #include "tests/support/suite_logs.h"
 
 namespace pipewright {
@@ -252,6 +253,25 @@ TEST_F(Up, ASecondUpRefusesInsteadOfColliding) {
            "--gateway-port", std::to_string(run_["gateway_port"].get<int>())});
   EXPECT_EQ(same_port.exit_code, 1);
   EXPECT_NE(same_port.output.find("is already in use"), std::string::npos) << same_port.output;
+}
+
+// After the tests above drove every example: the shipped dashboard and alerts read only series
+// the real workers export (counters appear with their first message): every metric they
+// name (but the operator's, which local mode does not run, and pipewright_errors_total, which
+// exists once a step has failed: dlq_test evaluates those queries) has series in Prometheus.
+TEST_F(Up, EveryMonitoredMetricHasSeries) {
+  const auto prom = run_["prometheus"].get<std::string>();
+  std::set<std::string> names;
+  for (const auto& q : testing::monitoring_queries())
+    for (const auto& m : q.metrics)
+      if (!testing::operator_metric(m) && m != "pipewright_errors_total") names.insert(m);
+  EXPECT_GE(names.size(), 9u);
+  for (const auto& m : names) {
+    const auto selector = "count({__name__=~\"" + m + "|" + m + "_bucket\"})";
+    EXPECT_TRUE(proc::poll_until(
+        seconds(30), [&] { return testing::prometheus_result_size(prom, selector) > 0; }))
+        << m << " has no series";
+  }
 }
 
 // Last: `down` stops the run; no process and no port of it is left.

@@ -73,7 +73,7 @@ std::unique_ptr<Nginx> Nginx::start(const std::string& http_body) {
 std::unique_ptr<SmtpServer> SmtpServer::start(const SmtpOptions& options) {
   auto s = std::make_unique<SmtpServer>();
   s->dir_ = component_dir("smtp");
-  s->port_ = proc::free_port();
+  s->port_ = options.port != 0 ? options.port : proc::free_port();
   const auto maildir = s->dir_ / "maildir";
   // Debian's python3 (it has python3-aiosmtpd), not whatever python3 comes first on PATH.
   std::vector<std::string> argv = {

@@ -50,6 +50,7 @@ struct SmtpOptions {
   std::string username, password;  // when username is set, AUTH is required with these
   std::string only_mechanism;      // "LOGIN" or "PLAIN" to offer just that one; "": both
   std::vector<std::string> refuse_recipients;  // RCPT TO one of these gets 550
+  int port = 0;  // 0: a free port; else this one (a server that comes back where clients dial)
 };
 
 class SmtpServer {

@@ -169,6 +169,30 @@ TEST(Manifest, PartialDocumentsAreErrorsNotCrashes) {
   }
 }
 
+TEST(Manifest, ResourcesAreQuantitiesAndARequestStaysWithinItsLimit) {
+  const std::string head =
+      "apiVersion: pipewright.io/v1alpha1\nkind: Pipeline\nmetadata: {name: p}\n"
+      "spec:\n  topics: [{name: t}]\n  steps:\n  - name: a\n    worker: enrich\n"
+      "    inputs: [t]\n";
+  const auto ok = parse(head +
+                            "    resources: {requests: {cpu: 100m, memory: 64Mi}, limits: "
+                            "{cpu: 1, memory: 1Gi}}\n",
+                        "m.yaml");
+  ASSERT_TRUE(ok.pipelines.at(0).steps.at(0).resources);
+  EXPECT_EQ(ok.pipelines[0].steps[0].resources->requests.at("memory"), "64Mi");
+  EXPECT_EQ(ok.pipelines[0].steps[0].resources->limits.at("cpu"), "1");
+  EXPECT_FALSE(parse(head, "m.yaml").pipelines.at(0).steps.at(0).resources);
+  auto errors = errors_of(head + "    resources: {requests: {cpu: lots}}\n");
+  EXPECT_TRUE(has_error(errors, "spec.steps[0].resources.requests.cpu", "quantity"))
+      << dump(errors);
+  errors = errors_of(head + "    resources: {requests: {memory: 2Gi}, limits: {memory: 1Gi}}\n");
+  EXPECT_TRUE(has_error(errors, "spec.steps[0].resources.requests.memory", "must not exceed"))
+      << dump(errors);
+  errors = errors_of(head + "    resources: {requests: {gpu: 1}}\n");
+  EXPECT_TRUE(has_error(errors, "spec.steps[0].resources.requests.gpu", "unknown field"))
+      << dump(errors);
+}
+
 TEST(Manifest, MissingFilesAndFoldersAreNamed) {
   try {
     load({"/nonexistent/pipeline.yaml"});

@@ -248,15 +248,17 @@ TEST(Render, StepDeploymentShape) {
   EXPECT_EQ(c["readinessProbe"]["httpGet"], json::parse(R"({"path": "/readyz", "port": "http"})"));
   EXPECT_EQ(c["livenessProbe"]["httpGet"], json::parse(R"({"path": "/healthz", "port": "http"})"));
   EXPECT_EQ(c["volumeMounts"], json::parse(R"([{"name": "config", "mountPath": "/etc/pipewright",
-      "readOnly": true}, {"name": "data", "mountPath": "/data"}])"));
+      "readOnly": true}, {"name": "data", "mountPath": "/data"},
+      {"name": "tmp", "mountPath": "/tmp"}])"));
   EXPECT_EQ(pod["volumes"],
             json::parse(R"([{"name": "config", "configMap": {"name": "images-rotate"}},
-      {"name": "data", "persistentVolumeClaim": {"claimName": "images-data"}}])"));
+      {"name": "data", "persistentVolumeClaim": {"claimName": "images-data"}},
+      {"name": "tmp", "emptyDir": {}}])"));
   EXPECT_EQ(pod_annotation(d, "prometheus.io/scrape"), "true");
   EXPECT_EQ(pod_annotation(d, "prometheus.io/port"), "9090");
-  // notify asks for no storage: no volume for it.
+  // notify asks for no storage: no data volume for it (config and /tmp only).
   const auto& notify = find(objects, "Deployment", "images-notify")["spec"]["template"]["spec"];
-  EXPECT_EQ(notify["volumes"].size(), 1u);
+  EXPECT_EQ(notify["volumes"].size(), 2u);
 
   const auto& cm = find(objects, "ConfigMap", "images-rotate");
   EXPECT_EQ(json::parse(cm["data"]["config.json"].get<std::string>()), p.steps[1].config);
@@ -536,4 +538,86 @@ TEST(Quantity, RenderedSizesAreInTheFormTheApiServerStores) {
 }
 
 }  // namespace
+// What a namespace with `pod-security.kubernetes.io/enforce: restricted` demands of every pod, a
+// read-only root, and requests/limits: the operator's defaults, or a step's or backend's own.
+TEST(Render, EveryDeploymentRunsAsTheRestrictedStandardDemands) {
+  RenderOptions options;
+  options.worker_resources = {{{"cpu", "50m"}, {"memory", "64Mi"}}, {{"memory", "512Mi"}}};
+  options.router_resources = {{{"cpu", "20m"}}, {{"memory", "128Mi"}}};
+  auto p = example_pipeline("images");
+  p.steps[1].resources = api::Resources{{{"cpu", "500m"}, {"memory", "1024Mi"}}, {}};
+  auto ws = api::load({testing::source_dir() / "examples" / "mult.yaml"}).weighted_services.at(0);
+  ws.backends[1].resources = api::Resources{{}, {{"memory", "1Gi"}}};
+  auto objects = render(p, options);
+  const auto services = render(ws, options);
+  objects.insert(objects.end(), services.begin(), services.end());
+  int deployments = 0;
+  for (const auto& o : objects) {
+    if (o["kind"] != "Deployment") continue;
+    ++deployments;
+    const auto name = o["metadata"]["name"].get<std::string>();
+    const auto& pod = o["spec"]["template"]["spec"];
+    EXPECT_EQ(pod["automountServiceAccountToken"], false) << name;
+    EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true) << name;
+    EXPECT_EQ(pod["securityContext"]["runAsUser"], 65532) << name;
+    EXPECT_EQ(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault") << name;
+    const auto& c = pod["containers"][0];
+    EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], false) << name;
+    EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true) << name;
+    EXPECT_EQ(c["securityContext"]["capabilities"]["drop"], json::array({"ALL"})) << name;
+    EXPECT_EQ(c["imagePullPolicy"], "IfNotPresent") << name;
+    EXPECT_NE(c["volumeMounts"].dump().find("\"/tmp\""), std::string::npos) << name;
+    json expected = {{"requests", {{"cpu", "50m"}, {"memory", "64Mi"}}},
+                     {"limits", {{"memory", "512Mi"}}}};
+    if (name == "images-rotate") expected = {{"requests", {{"cpu", "500m"}, {"memory", "1Gi"}}}};
+    if (name == "mult-secondary") expected = {{"limits", {{"memory", "1Gi"}}}};
+    if (name == "mult-router")
+      expected = {{"requests", {{"cpu", "20m"}}}, {"limits", {{"memory", "128Mi"}}}};
+    EXPECT_EQ(c["resources"], expected) << name;
+  }
+  EXPECT_EQ(deployments, 8);
+  EXPECT_EQ(find(services, "Deployment",
+                 "mult-router")["spec"]["template"]["spec"]["containers"][0]["image"],
+            "pipewright/router:latest");
+}
+
+// The router runs as a non-root user on a read-only root: nothing of nginx's goes elsewhere.
+TEST(Render, TheRouterKeepsItsFilesInTmp) {
+  const auto ws =
+      api::load({testing::source_dir() / "examples" / "mult.yaml"}).weighted_services.at(0);
+  const auto conf =
+      find(render(ws, RenderOptions{}), "ConfigMap", "mult-router")["data"]["nginx.conf"]
+          .get<std::string>();
+  for (const char* line :
+       {"pid /tmp/nginx.pid;", "error_log stderr;", "access_log off;",
+        "client_body_temp_path /tmp/client_body;", "proxy_temp_path /tmp/proxy;"})
+    EXPECT_NE(conf.find(line), std::string::npos) << line << "\n" << conf;
+}
+
+// Credentials never reach a ConfigMap: the notify step's secretRefs become secretKeyRef env.
+TEST(Render, NotifySecretRefsBecomeSecretKeyRefEnvironment) {
+  auto p = example_pipeline("images");
+  auto& notify = p.steps.at(3);
+  notify.config["smtp"] = {{"host", "mail.example.com"}, {"secretRef", "mail-login"}};
+  notify.config["telegram"] = {{"chatId", "1"}, {"secretRef", "bot"}};
+  const auto objects = render(p, RenderOptions{});
+  const auto& env = find(objects, "Deployment",
+                         "images-notify")["spec"]["template"]["spec"]["containers"][0]["env"];
+  const auto secret_env = [&](const std::string& name) {
+    for (const auto& e : env)
+      if (e["name"] == name)
+        return e.value("valueFrom", json::object()).value("secretKeyRef", json());
+    return json();
+  };
+  EXPECT_EQ(secret_env("PIPEWRIGHT_SMTP_USERNAME"),
+            json({{"name", "mail-login"}, {"key", "username"}}));
+  EXPECT_EQ(secret_env("PIPEWRIGHT_SMTP_PASSWORD"),
+            json({{"name", "mail-login"}, {"key", "password"}}));
+  EXPECT_EQ(secret_env("PIPEWRIGHT_TELEGRAM_TOKEN"), json({{"name", "bot"}, {"key", "token"}}));
+  // Other steps get none.
+  const auto& rotate = find(objects, "Deployment",
+                            "images-rotate")["spec"]["template"]["spec"]["containers"][0]["env"];
+  EXPECT_EQ(rotate.dump().find("secretKeyRef"), std::string::npos);
+}
+
 }  // namespace pipewright::plan
