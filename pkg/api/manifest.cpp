@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "pkg/units/duration.h"
+
 namespace pipewright::api {
 
 const std::vector<std::string>& builtin_workers() {
@@ -57,7 +59,12 @@ bool is_null(const YAML::Node& n) {
 
 const std::regex kDnsLabel("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
 const std::regex kTopicName("^[a-zA-Z0-9._-]{1,249}$");
-const std::regex kDuration("^[0-9]+(ms|s|m|h)$");
+
+// std::regex recurses per character: a value from a manifest meets one only once its length is
+// known to be small (`max`, the longest the pattern accepts).
+bool matches(const std::string& value, const std::regex& pattern, std::size_t max) {
+  return value.size() <= max && std::regex_match(value, pattern);
+}
 
 // Walks one document, collecting every problem instead of stopping at the first.
 class Reader {
@@ -140,10 +147,12 @@ class Reader {
     return out;
   }
 
+  // The rule the worker applies to the same value (pkg/units): no value validate accepts makes a
+  // worker refuse to start.
   std::string duration(const YAML::Node& n, const std::string& path) {
     auto v = str(n, path);
-    if (!v.empty() && !std::regex_match(v, kDuration)) {
-      error(n, path, "must be a duration such as 200ms, 30s or 5m");
+    if (!v.empty() && !units::parse_duration(v)) {
+      error(n, path, "must be " + std::string(units::kDurationRule));
     }
     return v;
   }
@@ -197,13 +206,13 @@ class Reader {
     m.deleting = md["deletionTimestamp"].IsDefined() && !is_null(md["deletionTimestamp"]);
     m.finalizers = strings(md["finalizers"], "metadata.finalizers");
     m.name = str(md["name"], "metadata.name", true);
-    if (!m.name.empty() && !std::regex_match(m.name, kDnsLabel)) {
+    if (!m.name.empty() && !matches(m.name, kDnsLabel, 63)) {
       error(md["name"], "metadata.name",
             "must be a DNS label: lowercase letters, digits and '-', at most 63");
     }
     if (md["namespace"].IsDefined()) {
       m.namespace_ = str(md["namespace"], "metadata.namespace");
-      if (!std::regex_match(m.namespace_, kDnsLabel))
+      if (!matches(m.namespace_, kDnsLabel, 63))
         error(md["namespace"], "metadata.namespace", "must be a DNS label");
     }
     return m;
@@ -309,14 +318,14 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
       continue;
     Topic t;
     t.name = str(n["name"], path + ".name", true);
-    if (!t.name.empty() && !std::regex_match(t.name, kTopicName)) {
+    if (!t.name.empty() && !matches(t.name, kTopicName, 249)) {
       error(n["name"], path + ".name", "may hold only letters, digits, '.', '_' and '-'");
     }
     if (!t.name.empty() && !topic_names.insert(t.name).second) {
       error(n["name"], path + ".name", "duplicate topic name '" + t.name + "'");
     }
     t.topic_name = str(n["topicName"], path + ".topicName");
-    if (!t.topic_name.empty() && !std::regex_match(t.topic_name, kTopicName)) {
+    if (!t.topic_name.empty() && !matches(t.topic_name, kTopicName, 249)) {
       error(n["topicName"], path + ".topicName", "is not a valid Kafka topic name");
     }
     t.partitions = integer(n["partitions"], path + ".partitions", 1, 1, 10000);
@@ -356,7 +365,7 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
       continue;
     Step s;
     s.name = str(n["name"], path + ".name", true);
-    if (!s.name.empty() && !std::regex_match(s.name, kDnsLabel)) {
+    if (!s.name.empty() && !matches(s.name, kDnsLabel, 63)) {
       error(n["name"], path + ".name", "must be a DNS label");
     }
     if (!s.name.empty() && !step_names.insert(s.name).second) {
@@ -476,7 +485,7 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
     if (!map(n, path, {"name", "weight", "backup", "replicas"})) continue;
     Backend b;
     b.name = str(n["name"], path + ".name", true);
-    if (!b.name.empty() && !std::regex_match(b.name, kDnsLabel))
+    if (!b.name.empty() && !matches(b.name, kDnsLabel, 63))
       error(n["name"], path + ".name", "must be a DNS label");
     if (!b.name.empty() && !names.insert(b.name).second)
       error(n["name"], path + ".name", "duplicate backend name '" + b.name + "'");

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <mutex>
 #include <random>
+#include "pkg/json/limited.h"
 
 namespace pipewright::event {
 
@@ -18,8 +19,8 @@ std::string to_json(const Envelope& e) {
 Envelope parse(const std::string& text) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& ex) {
+    j = json::parse(text);  // nesting bounded: the envelope comes from anyone's message
+  } catch (const json::ParseError& ex) {
     throw EnvelopeError(std::string("not JSON: ") + ex.what());
   }
   if (!j.is_object()) throw EnvelopeError("the envelope is not a JSON object");

@@ -28,7 +28,10 @@ using Clock = std::chrono::steady_clock;
 using namespace events;
 
 constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
-constexpr std::size_t kKeepEvents = 100'000;  // processed events events-api keeps for GET
+// Processed events events-api keeps for GET: the newest 100,000, and no more than 256 MiB of
+// them (each may be a body of maxBodyBytes), whichever comes first.
+constexpr std::size_t kKeepEvents = 100'000;
+constexpr std::size_t kKeepEventBytes = std::size_t{256} << 20;
 
 // The step's one output (the topic events are created on or enriched to); a ConfigError if the
 // step has none or several.
@@ -82,19 +85,25 @@ class EventStore {
   }
 
   void processed(const event::Envelope& e) {
-    const json body = json::parse(event::to_json(e));
+    const auto text = event::to_json(e);
+    const json body = json::parse(text);
     std::shared_ptr<http::Responder> waiter;
     {
       const std::lock_guard lock(mu_);
-      if (!events_.contains(e.id)) {
+      auto& kept = events_[e.id];
+      if (kept.second == 0) {
         ++count_;
         order_.push_back(e.id);
-        if (order_.size() > kKeepEvents) {
-          events_.erase(order_.front());
-          order_.pop_front();
-        }
       }
-      events_[e.id] = body;
+      bytes_ += text.size() + 1;
+      bytes_ -= std::min(bytes_, kept.second);
+      kept = {body, text.size() + 1};
+      while (order_.size() > 1 && (order_.size() > kKeepEvents || bytes_ > kKeepEventBytes)) {
+        const auto old = events_.find(order_.front());
+        bytes_ -= std::min(bytes_, old->second.second);
+        events_.erase(old);
+        order_.pop_front();
+      }
       const auto it = waiters_.find(e.id);
       if (it != waiters_.end()) {
         waiter = std::move(it->second.responder);
@@ -108,7 +117,7 @@ class EventStore {
     const std::lock_guard lock(mu_);
     const auto it = events_.find(id);
     if (it == events_.end()) return std::nullopt;
-    return it->second;
+    return it->second.first;
   }
   std::int64_t count() const {
     const std::lock_guard lock(mu_);
@@ -159,8 +168,9 @@ class EventStore {
   };
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::unordered_map<std::string, json> events_;
-  std::deque<std::string> order_;
+  std::unordered_map<std::string, std::pair<json, std::size_t>> events_;  // event, its bytes
+  std::deque<std::string> order_;                                         // oldest first
+  std::size_t bytes_ = 0;
   std::int64_t count_ = 0;
   std::unordered_map<std::string, Waiter> waiters_;
   std::multimap<Clock::time_point, std::string> deadlines_;

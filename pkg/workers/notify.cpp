@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pkg/json/limited.h"
 #include "pkg/log/log.h"
 #include "pkg/notify/channel.h"
 #include "pkg/notify/settings.h"
@@ -32,8 +33,8 @@ int run_notify(worker::Runtime& runtime) {
   return runtime.run([settings, channels, sent](const kafka::InMessage& m) {
     nlohmann::json event;
     try {
-      event = nlohmann::json::parse(m.value);
-    } catch (const nlohmann::json::exception& e) {
+      event = json::parse(m.value);
+    } catch (const json::ParseError& e) {
       throw worker::PermanentError(std::string("not JSON: ") + e.what());
     }
     notify::Notification n;
