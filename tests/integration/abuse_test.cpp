@@ -83,9 +83,10 @@ long long rss_bytes(pid_t pid) {
 }
 
 // A probe as the kubelet sends it: its own connection and a short timeout (the kubelet's default
-// is 1 s; 3 s here, generous on a busy machine).
-int probe(int port, const std::string& path = "/healthz") {
-  RawClient c(port, 3s);
+// is 1 s; 3 s unless a test asks for the kubelet's).
+int probe(int port, std::chrono::seconds timeout = 3s) {
+  RawClient c(port, timeout);
+  const std::string path = "/healthz";
   if (!c.connected() || !c.send_all("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n")) return 0;
   return c.status();
 }
@@ -133,7 +134,7 @@ class AbuseTest : public KafkaSuite {
                                                     {"PIPEWRIGHT_HTTP_MAX_CONNECTIONS", "64"}};
     images =
         std::make_unique<PipelineRun>(pipeline_of("images.yaml"), broker->bootstrap(), "abuse-img");
-    images->set_config("upload", {{"maxBytes", 20 << 20}, {"maxPixels", 25'000'000}});
+    images->set_config("upload", {{"maxBytes", 20 << 20}});
     images->create_topics();
     upload_w = &images->start("upload", env);
     orders =
@@ -219,10 +220,8 @@ TEST_F(AbuseTest, SlowClientsAreCutAtTheRequestDeadlineWhileProbesAnswer) {
     EXPECT_EQ(probe(w.http_port), 200);
     std::this_thread::sleep_for(300ms);
   }
-  for (auto& s : slow) {
-    const int status = s.get();
-    EXPECT_TRUE(status == 408 || status == 0) << status;
-  }
+  for (auto& s : slow)
+    EXPECT_EQ(s.get(), 408);  // answered while the client was still sending (0: never cut)
   EXPECT_LT(rss_bytes(w.process.pid()) - before, 20LL << 20);
   expect_healthy(w);
 }
@@ -278,7 +277,8 @@ TEST_F(AbuseTest, HugeFormFieldsAndResultNamesAreA400) {
   const auto png = black_png(8);
   const std::string huge(100 * 1024, 'a');
   for (const char* field : {"email", "notify", "telegram"}) {
-    for (const auto& value : {huge + "@example.com", huge}) {
+    // A long local part, a long top-level domain (std::regex recursed on `[A-Za-z]{2,}`), neither.
+    for (const auto& value : {huge + "@example.com", "a@b." + huge, huge}) {
       const auto r = upload(w, "a.png", png, {{field, "", "", value}});
       EXPECT_EQ(r.status, 400) << field << ": " << r.body;
       EXPECT_EQ(field_of(r), field) << r.body;
@@ -314,7 +314,7 @@ TEST_F(AbuseTest, HeavyImagesNeverStopTheProbesAndABombIs413) {
   const auto bomb = upload(w, "bomb.png", bomb_like);
   EXPECT_EQ(bomb.status, 413) << bomb.body;
 
-  const auto heavy = black_png(5000);  // 25 Mpx, 75 MB decoded, a few hundred KB sent
+  const auto heavy = black_png(7000);  // 49 Mpx (the default limit is 50), 147 MB decoded
   const auto before = rss_bytes(w.process.pid());
   std::vector<std::future<int>> uploads;
   for (int i = 0; i < 10; ++i) {
@@ -326,7 +326,7 @@ TEST_F(AbuseTest, HeavyImagesNeverStopTheProbesAndABombIs413) {
   int probes = 0, answered = 0;
   while (!done) {
     ++probes;
-    answered += probe(w.http_port) == 200 ? 1 : 0;
+    answered += probe(w.http_port, 1s) == 200 ? 1 : 0;  // the kubelet's default timeout
     done = std::all_of(uploads.begin(), uploads.end(),
                        [](auto& f) { return f.wait_for(0s) == std::future_status::ready; });
   }
@@ -339,8 +339,8 @@ TEST_F(AbuseTest, HeavyImagesNeverStopTheProbesAndABombIs413) {
   }
   EXPECT_GE(created, 1);
   EXPECT_EQ(answered, probes) << "probes failed while images were being decoded";
-  // Two decodes at a time (75 MB each) plus six bodies: far below ten decodes at once.
-  EXPECT_LT(rss_bytes(w.process.pid()) - before, 400LL << 20);
+  // Two decodes at a time (147 MB each, and OpenCV's working copies) plus the bodies.
+  EXPECT_LT(rss_bytes(w.process.pid()) - before, 700LL << 20);
   expect_healthy(w);
 }
 
