@@ -45,6 +45,16 @@ void WorkPool::loop() {
   }
 }
 
+bool WorkPool::post(std::function<void()> job) {
+  {
+    const std::lock_guard lock(mu_);
+    if (stopping_ || running_ + queue_.size() >= capacity_) return false;
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+  return true;
+}
+
 Response WorkPool::run(const Request& request, std::function<Response()> work) {
   // `work` may hold a request's body: moved, never copied.
   return request.later(

@@ -27,6 +27,8 @@ class WorkPool {
   // What a handler returns to answer with `work()` computed on a pool thread (Request::later);
   // 503 {"error"} with Retry-After when the pool is full, 500 when `work` throws.
   Response run(const Request& request, std::function<Response()> work);
+  // Queues `job` (which answers for itself); false, and nothing queued, when the pool is full.
+  bool post(std::function<void()> job);
 
   std::size_t busy() const;  // running and queued
 

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "pkg/http/websocket.h"
+#include "pkg/http/work_pool.h"
 #include "pkg/log/log.h"
 #include "pkg/workers/events_model.h"
 #include "pkg/workers/events_viewer_page.h"
@@ -190,10 +191,9 @@ int run_api(worker::Runtime& shared) {
 
   worker::RuntimeOptions options;
   options.max_body_bytes = static_cast<std::size_t>(max_body);
-  // A create holds its I/O thread while Kafka acknowledges (a few ms): more threads, more
-  // creates in flight. Reading the enriched topic is cheap per message: big batches, fewer
-  // commits.
-  options.http_threads = 8;
+  // Creates wait for Kafka on the pool below, not on these threads. Reading the enriched topic
+  // is cheap per message: big batches, fewer commits.
+  options.http_threads = 2;
   options.batch = 1024;
   auto runtime_ptr = replica_runtime(shared, shared.wiring().inputs, options);
   auto& runtime = *runtime_ptr;
@@ -209,7 +209,10 @@ int run_api(worker::Runtime& shared) {
     return http::Response::error(404, "no processed event with id '" + id + "' (yet)", "id");
   });
 
-  runtime.route("POST", "/events", [&runtime, store, output, max_wait](const http::Request& req) {
+  // Waiting for Kafka's acknowledgement happens here, never on an I/O thread (probes answer
+  // even when Kafka is slow); a full pool answers 503. Outlives run().
+  const auto pool = std::make_unique<http::WorkPool>(8, 256);
+  runtime.route("POST", "/events", [&, store](const http::Request& req) {  // run() outlives it
     json data;
     std::optional<std::chrono::milliseconds> wait;
     try {
@@ -221,27 +224,36 @@ int run_api(worker::Runtime& shared) {
     const auto envelope = event::make(kCreatedType, runtime.wiring().source(), data);
     const auto message = runtime.message(output, envelope.id, envelope);
     if (!wait) {
-      try {
-        runtime.publish({message});
-      } catch (const std::exception& e) {
-        log::error("event not published", {{"id", envelope.id}, {"error", e.what()}});
-        return http::Response::error(503,
-                                     std::string("the event could not be published: ") + e.what());
-      }
-      return http::Response::json(202, {{"id", envelope.id}});
+      return pool->run(req, [&runtime, message, id = envelope.id] {
+        try {
+          runtime.publish({message});
+        } catch (const std::exception& e) {
+          log::error("event not published", {{"id", id}, {"error", e.what()}});
+          return http::Response::error(
+              503, std::string("the event could not be published: ") + e.what());
+        }
+        return http::Response::json(202, {{"id", id}});
+      });
     }
     // Synchronous: wait for the enriched event without holding an I/O thread. The waiter is
     // registered before publishing, so an event processed at once still finds it.
-    return req.later([&runtime, store, message, id = envelope.id,
-                      w = *wait](const std::shared_ptr<http::Responder>& responder) {
+    return req.later([&runtime, store, message, id = envelope.id, w = *wait,
+                      jobs = pool.get()](const std::shared_ptr<http::Responder>& responder) {
       store->expect(id, responder, Clock::now() + w, w);
-      try {
-        runtime.publish({message});
-      } catch (const std::exception& e) {
+      const bool queued = jobs->post([&runtime, store, message, id, responder] {
+        try {
+          runtime.publish({message});
+        } catch (const std::exception& e) {
+          store->forget(id);
+          log::error("event not published", {{"id", id}, {"error", e.what()}});
+          responder->respond(http::Response::error(
+              503, std::string("the event could not be published: ") + e.what()));
+        }
+      });
+      if (!queued) {
         store->forget(id);
-        log::error("event not published", {{"id", id}, {"error", e.what()}});
-        responder->respond(http::Response::error(
-            503, std::string("the event could not be published: ") + e.what()));
+        responder->respond(
+            http::Response::error(503, "the server is busy with other requests; retry shortly"));
       }
     });
   });

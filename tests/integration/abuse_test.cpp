@@ -141,10 +141,12 @@ class AbuseTest : public KafkaSuite {
         std::make_unique<PipelineRun>(pipeline_of("orders.yaml"), broker->bootstrap(), "abuse-ord");
     orders->create_topics();
     orders_w = &orders->start("api", env);
+    fraud_w = &orders->start("fraud", env);  // a consumer: only probes and metrics
     events =
         std::make_unique<PipelineRun>(pipeline_of("events.yaml"), broker->bootstrap(), "abuse-evt");
     events->create_topics();
     events_w = &events->start("api", env);
+    gateway_w = &events->start("gateway", env);  // WebSockets
   }
   static void TearDownTestSuite() {
     images.reset();
@@ -156,7 +158,10 @@ class AbuseTest : public KafkaSuite {
     KafkaSuite::SetUp();
     ASSERT_NE(upload_w, nullptr);
   }
-  static std::vector<WorkerProcess*> all() { return {upload_w, orders_w, events_w}; }
+  // One of each shape the runtime serves: multipart uploads, JSON APIs, a consumer, WebSockets.
+  static std::vector<WorkerProcess*> all() {
+    return {upload_w, orders_w, events_w, fraud_w, gateway_w};
+  }
   // Alive, and answering its probes on both ports.
   static void expect_healthy(WorkerProcess& w) {
     EXPECT_TRUE(w.process.running()) << w.step << " died";
@@ -168,6 +173,8 @@ class AbuseTest : public KafkaSuite {
   static inline WorkerProcess* upload_w = nullptr;
   static inline WorkerProcess* orders_w = nullptr;
   static inline WorkerProcess* events_w = nullptr;
+  static inline WorkerProcess* fraud_w = nullptr;
+  static inline WorkerProcess* gateway_w = nullptr;
 };
 
 // Defect 1: 64 MiB of chunk extension grew the upload worker from 51 to 114 MB, unanswered.
