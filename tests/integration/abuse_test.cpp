@@ -11,10 +11,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <future>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <sstream>
 #include <thread>
 
 #include "pkg/api/manifest.h"
@@ -349,6 +351,75 @@ TEST_F(AbuseTest, HeavyImagesNeverStopTheProbesAndABombIs413) {
   // Two decodes at a time (147 MB each, and OpenCV's working copies) plus the bodies.
   EXPECT_LT(rss_bytes(w.process.pid()) - before, 700LL << 20);
   expect_healthy(w);
+}
+
+// The process groups of this test's children whose command line mentions `word` (each child
+// of proc::Process leads its own group).
+std::vector<pid_t> child_groups(const std::string& word) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid != ::getpid()) continue;
+    std::ifstream cmd(e.path() / "cmdline");
+    const std::string cmdline((std::istreambuf_iterator<char>(cmd)), {});
+    if (cmdline.find(word) != std::string::npos) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// Defect 7: publishing held an I/O thread until Kafka acknowledged, so a stalled Kafka (here:
+// the broker stopped with SIGSTOP) took every I/O thread and failed liveness; Kubernetes then
+// restarted healthy pods. Now the waits are on a pool and /healthz answers throughout. Last in
+// the suite: it stops the broker the others share.
+TEST_F(AbuseTest, AStalledKafkaNeverFailsTheProbes) {
+  const auto groups = child_groups("kafka");
+  ASSERT_FALSE(groups.empty()) << "the broker process was not found";
+  struct Resume {  // the broker runs again whatever happens below
+    std::vector<pid_t> groups;
+    ~Resume() {
+      for (const auto g : groups)
+        ::kill(-g, SIGCONT);
+    }
+  } resume{groups};
+  for (const auto g : groups)
+    ::kill(-g, SIGSTOP);
+  const json order = {{"customer", "alice"},
+                      {"items", {{{"sku", "a"}, {"quantity", 1}, {"price", 10}}}},
+                      {"total", 10}};
+  std::vector<std::future<int>> posts;
+  for (int i = 0; i < 40; ++i) {  // more than orders-api's 32 threads, events-api's 8
+    posts.push_back(std::async(std::launch::async, [&order] {
+      return http_request("POST", orders_w->url() + "/orders", order.dump(), "application/json")
+          .status;
+    }));
+    posts.push_back(std::async(std::launch::async, [] {
+      return http_request("POST", events_w->url() + "/events", "{}", "application/json").status;
+    }));
+  }
+  std::this_thread::sleep_for(500ms);  // let the posts reach their handlers (not an assertion)
+  for (int i = 0; i < 6; ++i) {
+    for (auto* w : {orders_w, events_w})
+      EXPECT_EQ(probe(w->http_port, 1s), 200) << w->step << " while Kafka is stalled";
+    std::this_thread::sleep_for(300ms);
+  }
+  for (const auto g : groups)
+    ::kill(-g, SIGCONT);
+  for (auto& p : posts) {
+    const int status = p.get();
+    EXPECT_TRUE(status == 202 || status == 503) << status;  // accepted, or a clear "retry"
+  }
+  expect_healthy(*orders_w);
+  expect_healthy(*events_w);
 }
 
 }  // namespace
