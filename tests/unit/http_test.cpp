@@ -18,6 +18,7 @@
 
 #include "pkg/http/router.h"
 #include "pkg/http/server.h"
+#include "pkg/http/work_pool.h"
 #include "pkg/proc/net.h"
 #include "pkg/proc/run.h"
 #include "tests/support/http_client.h"
@@ -606,6 +607,44 @@ TEST(Server, OverTheConnectionCapOnlyProbesAreServedThenConnectionsAreRefused) {
     if (status != 200) std::this_thread::sleep_for(milliseconds(50));
   }
   EXPECT_EQ(status, 200);
+}
+
+// Issue 14, defect 7: slow work on the I/O threads stopped the probes; a WorkPool runs it
+// elsewhere and answers 503 once its threads and queue are full.
+TEST(WorkPool, SlowWorkLeavesTheIoThreadFreeAndAFullPoolIs503) {
+  WorkPool pool(1, 1);
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  Router router;
+  add_probes(
+      router, [] { return true; }, nullptr);
+  router.post("/slow", [&](const Request& req) {
+    return pool.run(req, [released] {
+      released.wait();
+      return Response{200, "text/plain", "done", {}};
+    });
+  });
+  Server server(local(std::size_t{1024} * 1024, 1), router.handler());  // one I/O thread
+  const auto slow = [&] {
+    return std::async(std::launch::async, [&] {
+      RawClient c(server.port());
+      c.send_all("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+      return c.read_response().status;
+    });
+  };
+  auto running = slow();
+  auto queued = slow();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (pool.busy() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_EQ(pool.busy(), 2u);
+  EXPECT_EQ(slow().get(), 503);    // one running, one queued: full
+  RawClient probe(server.port());  // the only I/O thread still answers
+  probe.send_all(get("/healthz"));
+  EXPECT_EQ(probe.read_response().status, 200);
+  release.set_value();
+  EXPECT_EQ(running.get(), 200);
+  EXPECT_EQ(queued.get(), 200);
 }
 
 }  // namespace
