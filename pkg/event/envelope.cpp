@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <random>
+#include "pkg/json/limited.h"
 
 #include "pkg/json/limited.h"
 

@@ -3,6 +3,7 @@
 // Before asio: Boost 1.74's awaitable.hpp uses std::exchange without including it.
 #include <utility>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -37,12 +38,20 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 constexpr std::uint32_t kHeaderLimit = std::uint32_t{16} * 1024;
-// Idle keep-alive connections and stalled reads/writes are closed by a sweep once a second
-// (a timestamp per read is cheaper than a timer per request).
+// What the parser may leave unconsumed while it waits for more: a request head, a chunk header
+// with its extensions, or the trailers. Beast 1.74 applies header_limit to the head only, so
+// this is checked here too (an endless `1;aaaa...` chunk extension was buffered whole).
+constexpr std::size_t kMaxPending = kHeaderLimit;
+// The read buffer never grows past what is pending plus one read.
+constexpr std::size_t kMaxBuffer = kMaxPending + kReadChunk;
+// Idle keep-alive connections, stalled reads and requests past their deadline are closed by a
+// sweep once a second (a timestamp per read is cheaper than a timer per request).
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr auto kStallTimeout = std::chrono::seconds(60);
+// A connection over max_connections (in the probe reserve) gets this for its whole request.
+constexpr auto kReserveTimeout = std::chrono::seconds(2);
 constexpr auto kDrainTimeout = std::chrono::seconds(2);
 constexpr auto kStopGrace = std::chrono::seconds(5);
 // A WebSocket whose peer does not take our close frame within this is cut off.
@@ -231,7 +240,10 @@ struct Core {
   std::unique_ptr<tcp::acceptor> acceptor;
   std::size_t next = 0;  // round-robin over contexts, on accept_ctx's thread
 
+  std::atomic<int> refused{0};  // connections closed at once, over every limit
+
   void accept();
+  void refuse(tcp::socket& socket);
   void sweep(Context& ctx);
   void release() {
     if (live.fetch_sub(1) == 1) {
@@ -506,11 +518,14 @@ struct Session : std::enable_shared_from_this<Session> {
   Core& server;
   Context& ctx;
   tcp::socket socket;
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer{kMaxBuffer};
   std::optional<bhttp::request_parser<bhttp::string_body>> parser;
   bool expect_checked = false;
   State state = State::idle;
   Clock::time_point last_activity = Clock::now();
+  Clock::time_point started;  // the current request's first byte
+  bool reserved = false;      // over max_connections: probes only, short deadlines
+  bool timed_out = false;     // the sweep cut the read: answer 408
   Request request;
   Response response;
   std::string head;
@@ -524,8 +539,41 @@ struct Session : std::enable_shared_from_this<Session> {
     parser->body_limit(server.options.max_body_bytes);
     expect_checked = false;
     state = buffer.size() > 0 ? State::reading : State::idle;
+    started = Clock::now();
     if (server.stopping && state == State::idle) return close();
     parse();
+  }
+
+  std::chrono::milliseconds head_timeout() const {
+    return reserved ? kReserveTimeout : server.options.head_timeout;
+  }
+  std::chrono::milliseconds request_timeout() const {
+    return reserved ? kReserveTimeout : server.options.request_timeout;
+  }
+  // Whether the sweep must end this connection now.
+  bool expired(Clock::time_point now) const {
+    const auto quiet = now - last_activity;
+    switch (state) {
+      case State::idle:
+        return quiet > (reserved ? Clock::duration(kReserveTimeout) : kIdleTimeout);
+      case State::reading:
+        return quiet > kStallTimeout || now - started > request_timeout() ||
+               (!parser->is_header_done() && now - started > head_timeout());
+      case State::writing:
+        return quiet > std::max<Clock::duration>(kStallTimeout, request_timeout());
+      case State::draining:
+        return quiet > kDrainTimeout;
+      case State::handling:
+        return false;
+    }
+    return false;
+  }
+  // Past its deadline while reading: the read is cancelled and on_read answers 408.
+  void expire() {
+    if (state != State::reading) return close();
+    timed_out = true;
+    beast::error_code ec;
+    socket.cancel(ec);
   }
 
   // Feeds buffered bytes to the parser; reads more when it needs them.
@@ -536,7 +584,11 @@ struct Session : std::enable_shared_from_this<Session> {
       beast::error_code ec;
       const auto n = parser->put(buffer.data(), ec);
       buffer.consume(n);
-      if (ec == bhttp::error::need_more) return read();
+      if (ec == bhttp::error::need_more) {
+        // Only a head, a chunk header or trailers stay unconsumed; the parser bounds the head.
+        if (buffer.size() > kMaxPending) return reject(bhttp::error::header_limit);
+        return read();
+      }
       if (ec) return reject(ec);
       if (parser->is_header_done() && !expect_checked) {
         expect_checked = true;
@@ -558,11 +610,24 @@ struct Session : std::enable_shared_from_this<Session> {
   }
 
   void on_read(beast::error_code ec, std::size_t n) {
+    if (ec && timed_out) return answer_timeout();
     if (ec) return close();  // EOF, reset, or closed by stop() / the sweep
     buffer.commit(n);
     last_activity = Clock::now();
+    if (state == State::idle) started = last_activity;
     state = State::reading;
     parse();
+  }
+
+  void answer_timeout() {
+    keep_alive = false;
+    head_only = false;
+    response = Response::error(
+        408, "the request did not arrive within " +
+                 std::to_string(
+                     (parser->is_header_done() ? request_timeout() : head_timeout()).count()) +
+                 "ms");
+    write(parser->is_header_done() ? parser->get().version() : 11);
   }
 
   void send_continue() {
@@ -584,7 +649,11 @@ struct Session : std::enable_shared_from_this<Session> {
           "body");
     } else if (ec == bhttp::error::header_limit) {
       response = Response::error(
-          431, "request header is over " + std::to_string(kHeaderLimit) + " bytes", "headers");
+          431,
+          parser->is_header_done()
+              ? "a chunk header or the trailers are over " + std::to_string(kMaxPending) + " bytes"
+              : "request header is over " + std::to_string(kHeaderLimit) + " bytes",
+          "headers");
     } else {
       response = Response::error(400, "malformed request: " + ec.message());
     }
@@ -612,6 +681,14 @@ struct Session : std::enable_shared_from_this<Session> {
     head_only = msg.method() == bhttp::verb::head;
     request.deferred = nullptr;
     request.websocket.reset();
+    if (reserved && !is_reserved_path()) {
+      keep_alive = false;
+      response = Response::error(503, "too many connections (" +
+                                          std::to_string(server.options.max_connections) +
+                                          " open); try again shortly");
+      response.headers["Retry-After"] = "1";
+      return write(msg.version());
+    }
     try {
       response = server.handler(request);
     } catch (const std::exception& e) {
@@ -626,7 +703,8 @@ struct Session : std::enable_shared_from_this<Session> {
       request.deferred = nullptr;
       request.websocket.reset();
     }
-    keep_alive = msg.keep_alive() && !server.stopping;  // stop() may have begun meanwhile
+    // stop() may have begun meanwhile; a reserve connection is not kept.
+    keep_alive = msg.keep_alive() && !server.stopping && !reserved;
     if (request.websocket) {
       if (websocket::is_upgrade(msg) && !server.stopping) return upgrade();
       request.websocket.reset();
@@ -634,6 +712,12 @@ struct Session : std::enable_shared_from_this<Session> {
     }
     if (request.deferred) return defer(msg.version());
     write(msg.version());
+  }
+
+  bool is_reserved_path() const {
+    const auto path = request.path();
+    const auto& paths = server.options.reserved_paths;
+    return std::find(paths.begin(), paths.end(), path) != paths.end();
   }
 
   // The socket goes to a WebSocket session on this thread; this session ends here.
@@ -742,9 +826,17 @@ void Core::accept() {
     if (!ec) {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
+      const auto open = static_cast<std::size_t>(live.load());
+      if (open >= options.max_connections + options.probe_reserve) {
+        refuse(socket);
+        return accept();
+      }
       live.fetch_add(1);
-      asio::post(target.io, [this, &target, s = std::move(socket)]() mutable {
-        std::make_shared<Session>(*this, target, std::move(s))->start_request();
+      const bool reserved = open >= options.max_connections;
+      asio::post(target.io, [this, &target, reserved, s = std::move(socket)]() mutable {
+        auto session = std::make_shared<Session>(*this, target, std::move(s));
+        session->reserved = reserved;
+        session->start_request();
       });
       return accept();
     }
@@ -758,17 +850,30 @@ void Core::accept() {
   });
 }
 
+// Over every limit: a short answer if the socket takes it at once (never waiting), then closed.
+void Core::refuse(tcp::socket& socket) {
+  static constexpr std::string_view kBusy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+      "Content-Length: 39\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+      "{\"error\":\"too many connections; retry\"}";
+  static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 39);
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  if (!ec) socket.write_some(asio::buffer(kBusy.data(), kBusy.size()), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+  refused.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Core::sweep(Context& ctx) {
   ctx.date = http_date();
   const auto now = Clock::now();
+  std::vector<Session*> expired;
   for (Session* s : ctx.sessions) {
-    const auto quiet = now - s->last_activity;
-    const bool expired = (s->state == Session::State::idle && quiet > kIdleTimeout) ||
-                         (s->state == Session::State::reading && quiet > kStallTimeout) ||
-                         (s->state == Session::State::writing && quiet > 5 * kStallTimeout) ||
-                         (s->state == Session::State::draining && quiet > kDrainTimeout);
-    if (expired) s->close();
+    if (s->expired(now)) expired.push_back(s);
   }
+  for (Session* s : expired)
+    s->expire();
   ctx.sweep.expires_after(std::chrono::seconds(1));
   ctx.sweep.async_wait([this, &ctx](beast::error_code ec) {
     if (!ec) sweep(ctx);

@@ -4,6 +4,7 @@
 // owns the connections it is handed, so a connection never needs a lock; see bench/README.md
 // ("bench/http") for the measurements behind this shape.
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pipewright::http {
 
@@ -70,10 +72,23 @@ struct Response {
   static Response error(int status, std::string message, std::string field = "");
 };
 
+// The limits one client meets (docs/security.md lists them and why).
 struct ServerOptions {
   std::string bind;  // "host:port" or ":port" (all interfaces); port 0 lets the OS choose
   int threads = 1;   // I/O threads; the handler is called from all of them
   std::size_t max_body_bytes = std::size_t{1024} * 1024;
+  // Open connections (WebSockets included). Over it, `probe_reserve` more are accepted for
+  // `reserved_paths` only (anything else gets 503 and the connection closes; their whole request
+  // must arrive within 2 s), so a flood never fails the kubelet's probes; beyond that a new
+  // connection is closed at once.
+  std::size_t max_connections = 512;
+  std::size_t probe_reserve = 16;
+  std::vector<std::string> reserved_paths = {"/healthz", "/readyz", "/metrics"};
+  // From a request's first byte: its head (request line and headers) must be in within
+  // head_timeout, the whole request (head and body) within request_timeout, however steadily
+  // the bytes come; then the connection is closed (408 when nothing was answered yet).
+  std::chrono::milliseconds head_timeout{10'000};
+  std::chrono::milliseconds request_timeout{120'000};
 };
 
 class Server {

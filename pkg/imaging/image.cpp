@@ -195,6 +195,9 @@ void check_png(std::string_view b, bool verify_crc) {
 void check_bmp(std::string_view b, const ImageInfo& info) {
   std::uint32_t offset = le32(b, 10);
   std::uint32_t header = le32(b, 14);
+  // The fields below lie inside the info header (bpp at 28, compression at 30..33), which
+  // probe_bmp only knew to start: a 26 to 33 byte file was read past its end.
+  if (b.size() < 14 + std::uint64_t{header}) truncated("BMP ends inside its info header");
   if (offset > b.size()) truncated("BMP pixel data starts past the end of the file");
   std::uint32_t bpp = header == 12 ? le16(b, 24) : le16(b, 28);
   std::uint32_t compression = header == 12 ? 0 : le32(b, 30);

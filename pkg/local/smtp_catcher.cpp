@@ -6,10 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <stdexcept>
 
 #include "pkg/event/envelope.h"
@@ -19,6 +20,12 @@ namespace pipewright::local {
 namespace {
 
 constexpr std::size_t kMaxMessage = std::size_t{10} << 20;
+// Limits for whatever connects (any local program may): sessions at once, recipients per
+// message, messages kept in memory (the file keeps them all), and a whole session's time.
+constexpr std::size_t kMaxSessions = 16;
+constexpr std::size_t kMaxRecipients = 100;
+constexpr std::size_t kKeepMessages = 1000;
+constexpr auto kSessionDeadline = std::chrono::minutes(5);
 
 std::string base64_decode(const std::string& in) {
   static const std::string kChars =
@@ -43,8 +50,9 @@ std::string q_decode(const std::string& in) {
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '_') {
       out += ' ';
-    } else if (in[i] == '=' && i + 2 < in.size() && std::isxdigit(in[i + 1]) &&
-               std::isxdigit(in[i + 2])) {
+    } else if (in[i] == '=' && i + 2 < in.size() &&
+               std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
       out += static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16));
       i += 2;
     } else {
@@ -54,8 +62,10 @@ std::string q_decode(const std::string& in) {
   return out;
 }
 
-// Reads one CRLF-terminated line (at most 1 MiB); false when the client went away.
-bool read_line(int fd, std::string& buffer, std::string& line) {
+// Reads one CRLF-terminated line (at most kMaxMessage); false when the client went away, was
+// silent for a minute, or its session is past `deadline`.
+bool read_line(int fd, std::string& buffer, std::string& line,
+               std::chrono::steady_clock::time_point deadline) {
   for (;;) {
     if (const auto nl = buffer.find("\r\n"); nl != std::string::npos) {
       line = buffer.substr(0, nl);
@@ -63,8 +73,12 @@ bool read_line(int fd, std::string& buffer, std::string& line) {
       return true;
     }
     if (buffer.size() > kMaxMessage) return false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0) return false;
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 60'000) <= 0) return false;
+    if (::poll(&p, 1, static_cast<int>(std::min<long long>(left, 60'000))) <= 0) return false;
     char chunk[8192];
     const auto n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n <= 0) return false;
@@ -92,17 +106,29 @@ std::string upper(std::string s) {
 
 }  // namespace
 
+// "=?charset?B|Q?text?=" found by hand, in one pass: std::regex recursed per character and
+// overflowed the stack on a long header.
 std::string decode_mime_words(const std::string& header) {
-  static const std::regex kWord(R"(=\?([^?]+)\?([BbQq])\?([^?]*)\?=)");
   std::string out;
-  auto begin = header.cbegin();
-  std::smatch m;
-  while (std::regex_search(begin, header.cend(), m, kWord)) {
-    out.append(begin, m[0].first);
-    out += (m[2] == "B" || m[2] == "b") ? base64_decode(m[3]) : q_decode(m[3]);
-    begin = m[0].second;
+  std::size_t from = 0;  // copied up to here
+  std::size_t at = 0;
+  while ((at = header.find("=?", at)) != std::string::npos) {
+    const auto q1 = header.find('?', at + 2);  // after the charset (one character at least)
+    if (q1 == std::string::npos) break;
+    const bool word = q1 > at + 2 && q1 + 3 < header.size() &&
+                      std::string_view("BbQq").find(header[q1 + 1]) != std::string_view::npos &&
+                      header[q1 + 2] == '?';
+    const auto end = word ? header.find('?', q1 + 3) : std::string::npos;
+    if (end == std::string::npos || end + 1 >= header.size() || header[end + 1] != '=') {
+      at += 2;
+      continue;
+    }
+    const auto text = header.substr(q1 + 3, end - q1 - 3);
+    out.append(header, from, at - from);
+    out += (header[q1 + 1] == 'B' || header[q1 + 1] == 'b') ? base64_decode(text) : q_decode(text);
+    from = at = end + 2;
   }
-  out.append(begin, header.cend());
+  out.append(header, from, std::string::npos);
   return out;
 }
 
@@ -144,8 +170,10 @@ void SmtpCatcher::stop() {
   ::shutdown(listen_fd_, SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
   ::close(listen_fd_);
-  for (auto& t : sessions_)
-    if (t.joinable()) t.join();
+  const std::lock_guard lock(sessions_mu_);
+  for (auto& s : sessions_)
+    if (s.thread.joinable()) s.thread.join();
+  sessions_.clear();
 }
 
 std::vector<CaughtMail> SmtpCatcher::messages() const {
@@ -159,18 +187,34 @@ void SmtpCatcher::accept_loop() {
     if (::poll(&p, 1, 200) <= 0) continue;
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
-    sessions_.emplace_back([this, fd] {
-      serve(fd);
-      ::close(fd);
+    const std::lock_guard lock(sessions_mu_);
+    // Finished sessions are joined here, so threads never pile up.
+    std::erase_if(sessions_, [](Session& s) {
+      if (!s.done->load()) return false;
+      s.thread.join();
+      return true;
     });
+    if (sessions_.size() >= kMaxSessions) {
+      reply(fd, "421 too many connections; try again later");
+      ::close(fd);
+      continue;
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    sessions_.push_back({std::thread([this, fd, done] {
+                           serve(fd);
+                           ::close(fd);
+                           done->store(true);
+                         }),
+                         done});
   }
 }
 
 void SmtpCatcher::serve(int fd) {
   reply(fd, "220 pipewright mail catcher (local mode) ESMTP");
+  const auto deadline = std::chrono::steady_clock::now() + kSessionDeadline;
   std::string buffer, line;
   CaughtMail mail;
-  while (!stopping_ && read_line(fd, buffer, line)) {
+  while (!stopping_ && read_line(fd, buffer, line, deadline)) {
     const auto verb = upper(line.substr(0, line.find(' ')));
     if (verb == "EHLO") {
       reply(fd, "250-pipewright\r\n250-8BITMIME\r\n250 SIZE " + std::to_string(kMaxMessage));
@@ -181,6 +225,10 @@ void SmtpCatcher::serve(int fd) {
       mail.from = address_in(line.substr(line.find(':') + 1));
       reply(fd, "250 OK");
     } else if (verb == "RCPT") {
+      if (mail.to.size() >= kMaxRecipients) {
+        reply(fd, "452 too many recipients");
+        continue;
+      }
       mail.to.push_back(address_in(line.substr(line.find(':') + 1)));
       reply(fd, "250 OK");
     } else if (verb == "DATA") {
@@ -192,12 +240,17 @@ void SmtpCatcher::serve(int fd) {
       std::string headers, body;
       bool in_headers = true;
       bool complete = false;
-      while (read_line(fd, buffer, line)) {
+      bool too_big = false;  // read to the end, kept no further (RFC 5321 4.5.3.1.10)
+      while (read_line(fd, buffer, line, deadline)) {
         if (line == ".") {
           complete = true;
           break;
         }
         if (line.starts_with("..")) line.erase(0, 1);
+        if (too_big || headers.size() + body.size() + line.size() > kMaxMessage) {
+          too_big = true;
+          continue;
+        }
         if (in_headers && line.empty()) {
           in_headers = false;
         } else if (in_headers) {
@@ -209,6 +262,11 @@ void SmtpCatcher::serve(int fd) {
         }
       }
       if (!complete) return;
+      if (too_big) {
+        reply(fd, "552 the message is over " + std::to_string(kMaxMessage) + " bytes");
+        mail = CaughtMail{};
+        continue;
+      }
       while (!body.empty() && body.back() == '\n')
         body.pop_back();
       mail.body = body;
@@ -216,6 +274,7 @@ void SmtpCatcher::serve(int fd) {
       {
         const std::lock_guard lock(mutex_);
         messages_.push_back(mail);
+        if (messages_.size() > kKeepMessages) messages_.erase(messages_.begin());
         std::ofstream(store_, std::ios::app) << to_json(mail).dump() << "\n";
       }
       log::info("mail caught", {{"to", mail.to}, {"subject", mail.subject}});

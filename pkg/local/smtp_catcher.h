@@ -33,6 +33,7 @@ class SmtpCatcher {
   SmtpCatcher& operator=(const SmtpCatcher&) = delete;
 
   int port() const { return port_; }
+  // The newest 1000 messages (all of them stay in the store file).
   std::vector<CaughtMail> messages() const;
   void stop();
 
@@ -47,7 +48,12 @@ class SmtpCatcher {
   mutable std::mutex mutex_;
   std::vector<CaughtMail> messages_;
   std::thread acceptor_;
-  std::vector<std::thread> sessions_;
+  struct Session {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::mutex sessions_mu_;
+  std::vector<Session> sessions_;  // at most kMaxSessions (smtp_catcher.cpp) at once
 };
 
 // "=?UTF-8?B?...?=" and "=?UTF-8?Q?...?=" words decoded; anything else unchanged.

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "pkg/event/envelope.h"
+#include "pkg/json/limited.h"
 #include "pkg/log/log.h"
 #include "pkg/notify/curl_errors.h"
 #include "pkg/notify/smtp.h"
@@ -126,7 +127,7 @@ class TelegramChannel : public Channel {
     const std::string shown = config_.base_url + "/bot***/sendMessage";
     const json body = {{"chat_id", n.telegram_chat}, {"text", n.text}};
     const HttpReply r = post_json("telegram", url, shown, body.dump(), config_.timeout);
-    const json answer = json::parse(r.body, nullptr, false);
+    const json answer = pipewright::json::try_parse(r.body).value_or(json());
     if (r.status == 200 && answer.is_object() && answer.value("ok", false)) return;
     std::string why = "HTTP " + std::to_string(r.status);
     if (answer.is_object() && answer.contains("description") && answer["description"].is_string()) {
@@ -148,6 +149,23 @@ class TelegramChannel : public Channel {
   TelegramConfig config_;
 };
 
+}  // namespace
+
+std::string redact_url(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return "***";
+  const auto start = scheme + 3;
+  auto end = url.find_first_of("/?#", start);
+  if (end == std::string::npos) end = url.size();
+  std::string host = url.substr(start, end - start);
+  if (const auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
+  std::string out = url.substr(0, start) + host;
+  if (end < url.size()) out += "/***";
+  return out;
+}
+
+namespace {
+
 class WebhookChannel : public Channel {
  public:
   explicit WebhookChannel(WebhookConfig c) : config_(std::move(c)) {}
@@ -163,11 +181,14 @@ class WebhookChannel : public Channel {
         n.source.empty() ? "/pipewright/notify" : n.source,
         json{{"id", n.event_id}, {"operation", n.operation}, {"text", n.text}, {"data", n.data}},
         {}};
-    const HttpReply r = post_json("webhook", config_.url, config_.url, event::kafka_value(e),
+    // The URL often holds a secret (Slack, Discord, Teams): logs and dead-letter headers, which
+    // carry this error, show only its scheme and host.
+    const auto shown = redact_url(config_.url);
+    const HttpReply r = post_json("webhook", config_.url, shown, event::kafka_value(e),
                                   config_.timeout, event::http_headers(e));
     if (r.status >= 200 && r.status < 300) return;
     throw ChannelError("webhook",
-                       "POST " + config_.url + ": HTTP " + std::to_string(r.status) +
+                       "POST " + shown + ": HTTP " + std::to_string(r.status) +
                            (r.body.empty() ? "" : ": " + excerpt(r.body)),
                        retriable_status(r.status));
   }

@@ -58,6 +58,10 @@ std::unique_ptr<Channel> make_telegram_channel(const TelegramConfig& config);
 std::unique_ptr<Channel> make_webhook_channel(const WebhookConfig& config);
 std::unique_ptr<Channel> make_log_channel();
 
+// A URL as logs may show it: scheme and host only ("https://hooks.slack.com/***"); userinfo, path
+// and query (where webhooks keep their secret) are left out.
+std::string redact_url(const std::string& url);
+
 // One channel per settings.channels entry, in that order (credentials already loaded).
 std::vector<std::unique_ptr<Channel>> make_channels(const Settings& settings);
 

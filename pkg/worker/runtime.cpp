@@ -109,6 +109,8 @@ void Runtime::route(const std::string& method, const std::string& pattern,
 }
 
 kafka::Producer& Runtime::producer() {
+  // Called from the readiness thread, the consumer and HTTP handlers: made once, under a lock.
+  const std::lock_guard lock(producer_mu_);
   if (!producer_) {
     producer_ =
         kafka::make_producer(kafka::client_properties(wiring_.bootstrap, wiring_.kafka_secret_dir));
@@ -294,6 +296,9 @@ int Runtime::run(const Handler& handler) {
   http_options.bind = bind_address(wiring_.bind_host, wiring_.http_port);
   http_options.threads = options_.http_threads;
   http_options.max_body_bytes = options_.max_body_bytes;
+  http_options.max_connections = static_cast<std::size_t>(wiring_.http_max_connections);
+  http_options.request_timeout = wiring_.http_request_timeout;
+  http_options.head_timeout = std::min(http_options.head_timeout, wiring_.http_request_timeout);
   http::Server server(http_options, router_->handler());
   std::unique_ptr<http::Router> probes;
   std::unique_ptr<http::Server> metrics_server;
@@ -301,8 +306,11 @@ int Runtime::run(const Handler& handler) {
     probes = std::make_unique<http::Router>();
     http::add_probes(
         *probes, [this] { return ready_.load(); }, registry_);
-    metrics_server = std::make_unique<http::Server>(
-        bind_address(wiring_.bind_host, wiring_.metrics_port), probes->handler());
+    auto metrics_options = http_options;  // the same limits; small bodies (GETs only)
+    metrics_options.bind = bind_address(wiring_.bind_host, wiring_.metrics_port);
+    metrics_options.threads = 1;
+    metrics_options.max_body_bytes = std::size_t{64} * 1024;
+    metrics_server = std::make_unique<http::Server>(metrics_options, probes->handler());
   }
   log::info("worker started", {{"worker", wiring_.worker},
                                {"source", wiring_.source()},

@@ -2,10 +2,49 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 
 namespace pipewright::worker {
+namespace {
+
+// One key per line: a key's own '\n' or '\r' (event ids come from anyone's message) would split
+// it into two, so those and '%' are written as %0A, %0D, %25.
+std::string encode(const std::string& key) {
+  std::string out;
+  out.reserve(key.size());
+  for (const char c : key) {
+    if (c == '%') {
+      out += "%25";
+    } else if (c == '\n') {
+      out += "%0A";
+    } else if (c == '\r') {
+      out += "%0D";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string decode(const std::string& line) {
+  std::string out;
+  out.reserve(line.size());
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const auto code = line.substr(i, 3);
+    if (code == "%25" || code == "%0A" || code == "%0D") {
+      out += code == "%25" ? '%' : code == "%0A" ? '\n' : '\r';
+      i += 2;
+    } else {
+      out += line[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 SeenLog::SeenLog(const std::filesystem::path& file, std::size_t keep) : keep_(keep) {
   if (file.empty()) return;
@@ -14,9 +53,10 @@ SeenLog::SeenLog(const std::filesystem::path& file, std::size_t keep) : keep_(ke
     std::ifstream in(file);
     std::string line;
     while (std::getline(in, line)) {
-      if (!line.empty()) remember(line);
+      if (!line.empty()) remember(decode(line));
     }
   }
+  path_ = file.string();
   file_ = std::fopen(file.c_str(), "a");
   if (file_ == nullptr) throw std::runtime_error("cannot write " + file.string());
 }
@@ -33,11 +73,15 @@ bool SeenLog::contains(const std::string& key) const {
 void SeenLog::add(const std::string& key) {
   std::lock_guard lock(mutex_);
   if (keys_.contains(key)) return;
+  // Remembered first: a retry in this process does not act twice even when the write failed.
   remember(key);
-  if (file_ != nullptr) {
-    std::fputs((key + "\n").c_str(), file_);
-    std::fflush(file_);
-    fdatasync(fileno(file_));
+  if (file_ == nullptr) return;
+  const auto line = encode(key) + "\n";
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0 ||
+      ::fdatasync(::fileno(file_)) != 0) {
+    const std::string why = std::strerror(errno);
+    std::clearerr(file_);
+    throw std::runtime_error("cannot record '" + key.substr(0, 200) + "' in " + path_ + ": " + why);
   }
 }
 

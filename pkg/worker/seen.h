@@ -21,7 +21,8 @@ class SeenLog {
   SeenLog& operator=(const SeenLog&) = delete;
 
   bool contains(const std::string& key) const;
-  // Records `key` durably (flushed and synced) before returning.
+  // Records `key` durably (flushed and synced) before returning; any key, '\n' included. Throws
+  // std::runtime_error when the file cannot be written (the key is still remembered in memory).
   void add(const std::string& key);
 
  private:
@@ -32,6 +33,7 @@ class SeenLog {
   std::unordered_set<std::string> keys_;
   std::deque<std::string> order_;
   std::FILE* file_ = nullptr;
+  std::string path_;
 };
 
 }  // namespace pipewright::worker

@@ -2,8 +2,10 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
+
+#include "pkg/json/limited.h"
+#include "pkg/units/duration.h"
 
 namespace pipewright::worker {
 namespace {
@@ -62,15 +64,13 @@ Getenv process_env() {
 }
 
 std::chrono::milliseconds parse_duration(const std::string& text) {
-  static const std::regex pattern("^([0-9]{1,9})(ms|s|m|h)$");
-  std::smatch m;
-  if (!std::regex_match(text, m, pattern)) {
-    throw ConfigError("'" + text + "' is not a duration such as 200ms, 30s or 5m");
+  const auto d = units::parse_duration(text);
+  // The text is quoted whole only when short: it may come from anywhere.
+  if (!d) {
+    throw ConfigError("'" + (text.size() <= 32 ? text : text.substr(0, 32) + "...") + "' is not " +
+                      std::string(units::kDurationRule));
   }
-  const long long n = std::stoll(m[1].str());
-  const std::string unit = m[2].str();
-  const long long factor = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : 3600000;
-  return std::chrono::milliseconds(n * factor);
+  return *d;
 }
 
 Wiring wiring_from_env(const Getenv& getenv) {
@@ -115,6 +115,16 @@ Wiring wiring_from_env(const Getenv& getenv) {
   }
   w.http_port = get_int(getenv, "PIPEWRIGHT_HTTP_PORT", 8080, 0, 65535);
   w.metrics_port = get_int(getenv, "PIPEWRIGHT_METRICS_PORT", 9090, 0, 65535);
+  if (const auto t = getenv("PIPEWRIGHT_HTTP_REQUEST_TIMEOUT"); t && !t->empty()) {
+    try {
+      w.http_request_timeout = parse_duration(*t);
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string("PIPEWRIGHT_HTTP_REQUEST_TIMEOUT: ") + e.what());
+    }
+    if (w.http_request_timeout.count() <= 0)
+      throw ConfigError("PIPEWRIGHT_HTTP_REQUEST_TIMEOUT must be above zero");
+  }
+  w.http_max_connections = get_int(getenv, "PIPEWRIGHT_HTTP_MAX_CONNECTIONS", 512, 1, 1'000'000);
   if (!w.inputs.empty() && w.group.empty()) {
     throw ConfigError("PIPEWRIGHT_CONSUMER_GROUP must be set when PIPEWRIGHT_INPUTS is");
   }
@@ -133,8 +143,8 @@ nlohmann::json load_config(const std::filesystem::path& path) {
   if (s.str().find_first_not_of(" \t\r\n") == std::string::npos) return nlohmann::json::object();
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(s.str());
-  } catch (const nlohmann::json::exception& e) {
+    j = json::parse(s.str());
+  } catch (const json::ParseError& e) {
     throw ConfigError(path.string() + ": not JSON: " + e.what());
   }
   if (!j.is_object()) throw ConfigError(path.string() + ": the config must be a JSON object");

@@ -35,6 +35,10 @@ struct Wiring {
   std::string base_path;  // the step's expose.path: routes are served under it too
   std::string bind_host;  // empty: every interface (containers); local mode sets 127.0.0.1
   int http_port = 8080, metrics_port = 9090;
+  // Limits of both HTTP servers (docs/security.md); optional PIPEWRIGHT_HTTP_REQUEST_TIMEOUT
+  // (the whole request; the head gets at most 10 s of it) and PIPEWRIGHT_HTTP_MAX_CONNECTIONS.
+  std::chrono::milliseconds http_request_timeout{120'000};
+  int http_max_connections = 512;
 
   // "/pipewright/<namespace>/<pipeline>/<step>" (or .../<service>/<backend>): the CloudEvents
   // source (a URI-reference) of what the step writes. Names are DNS labels: no escaping needed.

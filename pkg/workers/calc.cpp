@@ -13,6 +13,7 @@
 #include <regex>
 #include <variant>
 
+#include "pkg/json/limited.h"
 #include "pkg/workers/workers.h"
 
 namespace pipewright::workers {
@@ -111,12 +112,13 @@ Operands operands(const http::Request& request) {
   const auto type = request.header("content-type");
   const auto first = body[body.find_first_not_of(" \t\r\n")];
   if (type.starts_with("application/json") || first == '{' || first == '[') {
-    const auto doc = json::parse(body, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
+    const auto parsed = pipewright::json::try_parse(body);
+    if (!parsed || !parsed->is_object()) {
       out.error = "the body is not a JSON object";
       out.field = "body";
       return out;
     }
+    const auto& doc = *parsed;
     for (const auto* name : {"op1", "op2"}) {
       const auto it = doc.find(name);
       if (it == doc.end()) continue;

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "pkg/http/websocket.h"
+#include "pkg/http/work_pool.h"
 #include "pkg/log/log.h"
 #include "pkg/workers/events_model.h"
 #include "pkg/workers/events_viewer_page.h"
@@ -28,7 +29,10 @@ using Clock = std::chrono::steady_clock;
 using namespace events;
 
 constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
-constexpr std::size_t kKeepEvents = 100'000;  // processed events events-api keeps for GET
+// Processed events events-api keeps for GET: the newest 100,000, and no more than 256 MiB of
+// them (each may be a body of maxBodyBytes), whichever comes first.
+constexpr std::size_t kKeepEvents = 100'000;
+constexpr std::size_t kKeepEventBytes = std::size_t{256} << 20;
 
 // The step's one output (the topic events are created on or enriched to); a ConfigError if the
 // step has none or several.
@@ -83,18 +87,24 @@ class EventStore {
 
   void processed(const event::Envelope& e) {
     const json body = event::to_structured(e);
+    const std::size_t size = body.dump().size() + 1;  // what the store holds, for its bound
     std::shared_ptr<http::Responder> waiter;
     {
       const std::lock_guard lock(mu_);
-      if (!events_.contains(e.id)) {
+      auto& kept = events_[e.id];
+      if (kept.second == 0) {
         ++count_;
         order_.push_back(e.id);
-        if (order_.size() > kKeepEvents) {
-          events_.erase(order_.front());
-          order_.pop_front();
-        }
       }
-      events_[e.id] = body;
+      bytes_ += size;
+      bytes_ -= std::min(bytes_, kept.second);
+      kept = {body, size};
+      while (order_.size() > 1 && (order_.size() > kKeepEvents || bytes_ > kKeepEventBytes)) {
+        const auto old = events_.find(order_.front());
+        bytes_ -= std::min(bytes_, old->second.second);
+        events_.erase(old);
+        order_.pop_front();
+      }
       const auto it = waiters_.find(e.id);
       if (it != waiters_.end()) {
         waiter = std::move(it->second.responder);
@@ -108,7 +118,7 @@ class EventStore {
     const std::lock_guard lock(mu_);
     const auto it = events_.find(id);
     if (it == events_.end()) return std::nullopt;
-    return it->second;
+    return it->second.first;
   }
   std::int64_t count() const {
     const std::lock_guard lock(mu_);
@@ -159,8 +169,9 @@ class EventStore {
   };
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::unordered_map<std::string, json> events_;
-  std::deque<std::string> order_;
+  std::unordered_map<std::string, std::pair<json, std::size_t>> events_;  // event, its bytes
+  std::deque<std::string> order_;                                         // oldest first
+  std::size_t bytes_ = 0;
   std::int64_t count_ = 0;
   std::unordered_map<std::string, Waiter> waiters_;
   std::multimap<Clock::time_point, std::string> deadlines_;
@@ -180,10 +191,9 @@ int run_api(worker::Runtime& shared) {
 
   worker::RuntimeOptions options;
   options.max_body_bytes = static_cast<std::size_t>(max_body);
-  // A create holds its I/O thread while Kafka acknowledges (a few ms): more threads, more
-  // creates in flight. Reading the enriched topic is cheap per message: big batches, fewer
-  // commits.
-  options.http_threads = 8;
+  // Creates wait for Kafka on the pool below, not on these threads. Reading the enriched topic
+  // is cheap per message: big batches, fewer commits.
+  options.http_threads = 2;
   options.batch = 1024;
   auto runtime_ptr = replica_runtime(shared, shared.wiring().inputs, options);
   auto& runtime = *runtime_ptr;
@@ -199,7 +209,10 @@ int run_api(worker::Runtime& shared) {
     return http::Response::error(404, "no processed event with id '" + id + "' (yet)", "id");
   });
 
-  runtime.route("POST", "/events", [&runtime, store, output, max_wait](const http::Request& req) {
+  // Waiting for Kafka's acknowledgement happens here, never on an I/O thread (probes answer
+  // even when Kafka is slow); a full pool answers 503. Outlives run().
+  const auto pool = std::make_unique<http::WorkPool>(8, 256);
+  runtime.route("POST", "/events", [&, store](const http::Request& req) {  // run() outlives it
     json data;
     std::optional<std::chrono::milliseconds> wait;
     try {
@@ -215,27 +228,36 @@ int run_api(worker::Runtime& shared) {
     const auto envelope = event::make(kCreatedType, runtime.wiring().source(), data);
     const auto message = runtime.message(output, envelope.id, envelope);
     if (!wait) {
-      try {
-        runtime.publish({message});
-      } catch (const std::exception& e) {
-        log::error("event not published", {{"id", envelope.id}, {"error", e.what()}});
-        return http::Response::error(503,
-                                     std::string("the event could not be published: ") + e.what());
-      }
-      return http::Response::json(202, {{"id", envelope.id}});
+      return pool->run(req, [&runtime, message, id = envelope.id] {
+        try {
+          runtime.publish({message});
+        } catch (const std::exception& e) {
+          log::error("event not published", {{"id", id}, {"error", e.what()}});
+          return http::Response::error(
+              503, std::string("the event could not be published: ") + e.what());
+        }
+        return http::Response::json(202, {{"id", id}});
+      });
     }
     // Synchronous: wait for the enriched event without holding an I/O thread. The waiter is
     // registered before publishing, so an event processed at once still finds it.
-    return req.later([&runtime, store, message, id = envelope.id,
-                      w = *wait](const std::shared_ptr<http::Responder>& responder) {
+    return req.later([&runtime, store, message, id = envelope.id, w = *wait,
+                      jobs = pool.get()](const std::shared_ptr<http::Responder>& responder) {
       store->expect(id, responder, Clock::now() + w, w);
-      try {
-        runtime.publish({message});
-      } catch (const std::exception& e) {
+      const bool queued = jobs->post([&runtime, store, message, id, responder] {
+        try {
+          runtime.publish({message});
+        } catch (const std::exception& e) {
+          store->forget(id);
+          log::error("event not published", {{"id", id}, {"error", e.what()}});
+          responder->respond(http::Response::error(
+              503, std::string("the event could not be published: ") + e.what()));
+        }
+      });
+      if (!queued) {
         store->forget(id);
-        log::error("event not published", {{"id", id}, {"error", e.what()}});
-        responder->respond(http::Response::error(
-            503, std::string("the event could not be published: ") + e.what()));
+        responder->respond(
+            http::Response::error(503, "the server is busy with other requests; retry shortly"));
       }
     });
   });

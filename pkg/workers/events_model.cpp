@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "pkg/json/limited.h"
 #include "pkg/worker/wiring.h"
 
 namespace pipewright::workers::events {
@@ -11,8 +12,8 @@ using nlohmann::json;
 json parse_create_body(const std::string& body) {
   json in;
   try {
-    in = json::parse(body);
-  } catch (const json::parse_error& e) {
+    in = pipewright::json::parse(body);
+  } catch (const pipewright::json::ParseError& e) {
     throw FieldError("body", std::string("malformed JSON: ") + e.what());
   }
   if (!in.is_object()) throw FieldError("body", "the body must be a JSON object");
@@ -37,9 +38,9 @@ json parse_create_body(const std::string& body) {
 json frame_data(const std::string& frame) {
   json payload;
   try {
-    payload = json::parse(frame);
-  } catch (const json::parse_error&) {
-    payload = frame;
+    payload = pipewright::json::parse(frame);
+  } catch (const pipewright::json::ParseError&) {
+    payload = frame;  // not JSON, or nested too deep to take as JSON: the text
   }
   return {{"name", "message"}, {"payload", std::move(payload)}};
 }

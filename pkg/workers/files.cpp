@@ -14,23 +14,35 @@ namespace {
 
 constexpr std::string_view kShellCharacters = ";&|$`<>(){}[]*?!~'\"#%^:";
 
+// Well-formed UTF-8 (RFC 3629, Unicode table 3-7): no overlong forms, no surrogates
+// (U+D800..U+DFFF), nothing above U+10FFFF. A name that is not would be replaced or refused
+// further on (JSON, Kafka), so it is refused here.
 bool valid_utf8(std::string_view s) {
+  const auto byte = [&s](std::size_t i) { return static_cast<unsigned char>(s[i]); };
   for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
+    const auto c = byte(i);
     std::size_t n = 0;
-    if (c < 0x80)
+    unsigned char lo = 0x80;  // the range of the second byte
+    unsigned char hi = 0xBF;
+    if (c < 0x80) {
       n = 0;
-    else if ((c & 0xE0) == 0xC0 && c >= 0xC2)
+    } else if (c >= 0xC2 && c <= 0xDF) {
       n = 1;
-    else if ((c & 0xF0) == 0xE0)
+    } else if (c >= 0xE0 && c <= 0xEF) {
       n = 2;
-    else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
+      if (c == 0xE0) lo = 0xA0;  // overlong below U+0800
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
       n = 3;
-    else
-      return false;
-    if (i + n >= s.size() && n > 0) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+      if (c == 0xF0) lo = 0x90;  // overlong below U+10000
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return false;  // a continuation byte first, C0/C1 (overlong ASCII), F5..FF
+    }
+    if (n > 0 && i + n >= s.size()) return false;
+    if (n > 0 && (byte(i + 1) < lo || byte(i + 1) > hi)) return false;
+    for (std::size_t k = 2; k <= n; ++k) {
+      if ((byte(i + k) & 0xC0) != 0x80) return false;
     }
     i += n + 1;
   }

@@ -3,9 +3,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <regex>
+#include <string_view>
 
 #include "pkg/http/multipart.h"
+#include "pkg/http/work_pool.h"
 #include "pkg/imaging/image.h"
 #include "pkg/log/log.h"
 #include "pkg/workers/files.h"
@@ -79,10 +80,49 @@ std::string result_name(const std::string& file, const std::string& operation) {
   return stem + "." + kSuffix.at(operation) + (ext.empty() ? "" : "." + ext);
 }
 
+bool is_alpha(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// local@domain.tld: a local part of 1 to 64 bytes without '@', blanks, <>,;" and a domain of
+// letters, digits, '.' and '-' ending in a dot and 2 to 63 letters; 254 bytes at most (RFC
+// 5321). By hand, in one pass: std::regex recursed per character and overflowed the stack on a
+// 100 KB field.
+bool is_email(std::string_view v) {
+  if (v.size() > 254) return false;
+  const auto at = v.find('@');
+  if (at == std::string_view::npos || at == 0 || at > 64) return false;
+  for (const char c : v.substr(0, at)) {
+    if (std::string_view(" \t\r\n\f\v<>,;\"").find(c) != std::string_view::npos) return false;
+  }
+  const auto domain = v.substr(at + 1);
+  const auto dot = domain.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return false;
+  for (const char c : domain.substr(0, dot)) {
+    if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '-') return false;
+  }
+  const auto tld = domain.substr(dot + 1);
+  if (tld.size() < 2 || tld.size() > 63) return false;
+  return std::all_of(tld.begin(), tld.end(), is_alpha);
+}
+
+// A Telegram chat: an id (-?digits, 1 to 20) or @username (a letter, then 4 to 31 of A-Za-z0-9_).
+bool is_chat(std::string_view v) {
+  if (!v.empty() && v.front() == '@') {
+    const auto name = v.substr(1);
+    return name.size() >= 5 && name.size() <= 32 && is_alpha(name.front()) &&
+           std::all_of(name.begin(), name.end(),
+                       [](char c) { return is_alpha(c) || is_digit(c) || c == '_'; });
+  }
+  if (!v.empty() && v.front() == '-') v.remove_prefix(1);
+  return !v.empty() && v.size() <= 20 && std::all_of(v.begin(), v.end(), is_digit);
+}
+
 // Recipients from the form: `email`, `telegram`, or `notify` holding either.
 json recipients(const std::vector<http::Part>& parts) {
-  static const std::regex email(R"(^[^@\s<>,;"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$)");
-  static const std::regex chat(R"(^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$)");
   json out = json::object();
   for (const auto& p : parts) {
     if (p.name != "email" && p.name != "telegram" && p.name != "notify") continue;
@@ -90,12 +130,12 @@ json recipients(const std::vector<http::Part>& parts) {
     v.erase(0, v.find_first_not_of(" \t\r\n"));
     v.erase(v.find_last_not_of(" \t\r\n") + 1);
     if (v.empty()) continue;
-    const bool is_email = std::regex_match(v, email);
-    const bool is_chat = std::regex_match(v, chat);
-    if (p.name == "email" && !is_email) throw std::invalid_argument("email");
-    if (p.name == "telegram" && !is_chat) throw std::invalid_argument("telegram");
-    if (p.name == "notify" && !is_email && !is_chat) throw std::invalid_argument("notify");
-    out[is_email ? "email" : "telegram"] = v;
+    const bool email = is_email(v);
+    const bool chat = !email && is_chat(v);
+    if (p.name == "email" && !email) throw std::invalid_argument("email");
+    if (p.name == "telegram" && !chat) throw std::invalid_argument("telegram");
+    if (p.name == "notify" && !email && !chat) throw std::invalid_argument("notify");
+    out[email ? "email" : "telegram"] = v;
   }
   return out;
 }
@@ -134,6 +174,46 @@ json list_files(const fs::path& dir) {
   return {{"files", files}};
 }
 
+// The checks that decode (on a pool thread), the file, and its event; 201 with the file.
+http::Response store_upload(worker::Runtime& runtime, const fs::path& dir,
+                            const imaging::Limits& limits, const std::string& output,
+                            const std::string& base, const std::string& name,
+                            const std::string& original, const std::string& bytes,
+                            const json& notify) {
+  imaging::ImageInfo info{};
+  try {
+    info = imaging::validate(bytes, limits);
+  } catch (const imaging::ImageError& e) {
+    return http::Response::error(e.http_status(), e.what(), "file");
+  }
+  auto [stem, ext] = split_name(name);
+  if (!imaging::extension_matches(ext, info.format)) {
+    if (!ext.empty() && imaging::parse_format(ext)) stem += "_" + ext;  // a.png that is a JPEG
+    ext = imaging::extension(info.format);
+  }
+  const auto stored = write_unique(dir, stem, ext, bytes);
+  const json data = {
+      {"file", stored},      {"original", original},  {"format", imaging::format_name(info.format)},
+      {"width", info.width}, {"height", info.height}, {"bytes", bytes.size()},
+      {"notify", notify}};
+  const auto envelope = event::make("pipewright.image.uploaded", runtime.wiring().source(), data);
+  try {
+    runtime.publish({runtime.message(output, envelope.id, envelope)});
+  } catch (const std::exception& e) {
+    // Not accepted: nothing may stay behind that no message points to.
+    fs::remove(dir / stored);
+    log::error("upload not queued", {{"file", stored}, {"error", e.what()}});
+    return http::Response::error(503, std::string("the upload could not be queued: ") + e.what());
+  }
+  log::info("uploaded", {{"id", envelope.id}, {"file", stored}, {"bytes", bytes.size()}});
+  json body = data;
+  body["id"] = envelope.id;
+  body["url"] = base + "/files/" + stored;
+  auto res = http::Response::json(201, body);
+  res.headers["Location"] = body["url"];
+  return res;
+}
+
 int run_upload(worker::Runtime& runtime) {
   const auto& config = runtime.config();
   worker::check_keys(config, {"maxBytes", "maxPixels", "formats"});
@@ -150,6 +230,11 @@ int run_upload(worker::Runtime& runtime) {
   runtime.set_options(options);
   const std::string base = runtime.wiring().base_path;
 
+  // Checking (decoding) an image takes up to seconds and its pixels' memory: at most two at once,
+  // four more waiting, off the I/O threads so the probes keep answering; more get 503.
+  // Outlives run(): its last jobs finish before this returns, while `runtime` is still there.
+  const auto pool = std::make_unique<http::WorkPool>(2, 4);
+
   std::string page = kUploadPage;
   page.replace(page.find("{{BASE}}"), 8, base);
   runtime.route("GET", "/", [page](const http::Request&) {
@@ -158,7 +243,8 @@ int run_upload(worker::Runtime& runtime) {
 
   runtime.route(
       "POST", "/upload",
-      [&runtime, dir, max_bytes, limits, output, base](const http::Request& req) {
+      [&runtime, dir, max_bytes, limits, output, base,
+       pool = pool.get()](const http::Request& req) {
         const auto type = req.header("content-type");
         if (!type.starts_with("multipart/form-data")) {
           return http::Response::error(415, "send multipart/form-data with the image in `file`",
@@ -191,45 +277,20 @@ int run_upload(worker::Runtime& runtime) {
         } catch (const std::invalid_argument& e) {
           return http::Response::error(400, std::string("not a valid ") + e.what(), e.what());
         }
-        imaging::ImageInfo info{};
-        try {
-          info = imaging::validate(file->data, limits);
-        } catch (const imaging::ImageError& e) {
-          return http::Response::error(e.http_status(), e.what(), "file");
+        // The result names of SPEC section 3 belong to the rotate and grayscale steps: an upload
+        // named like one would take a victim's result's place.
+        for (const auto& [operation, suffix] : kSuffix) {
+          if (split_name(name).first.ends_with("." + suffix)) {
+            return http::Response::error(400,
+                                         "invalid file name: names ending in ." + suffix +
+                                             ".<ext> are the " + operation + " step's results",
+                                         "file");
+          }
         }
-        auto [stem, ext] = split_name(name);
-        if (!imaging::extension_matches(ext, info.format)) {
-          if (!ext.empty() && imaging::parse_format(ext))
-            stem += "_" + ext;  // a.png that is a JPEG
-          ext = imaging::extension(info.format);
-        }
-        const auto stored = write_unique(dir, stem, ext, file->data);
-        const json data = {{"file", stored},
-                           {"original", file->filename},
-                           {"format", imaging::format_name(info.format)},
-                           {"width", info.width},
-                           {"height", info.height},
-                           {"bytes", file->data.size()},
-                           {"notify", notify}};
-        const auto envelope =
-            event::make("pipewright.image.uploaded", runtime.wiring().source(), data);
-        try {
-          runtime.publish({runtime.message(output, envelope.id, envelope)});
-        } catch (const std::exception& e) {
-          // Not accepted: nothing may stay behind that no message points to.
-          fs::remove(dir / stored);
-          log::error("upload not queued", {{"file", stored}, {"error", e.what()}});
-          return http::Response::error(503,
-                                       std::string("the upload could not be queued: ") + e.what());
-        }
-        log::info("uploaded",
-                  {{"id", envelope.id}, {"file", stored}, {"bytes", file->data.size()}});
-        json body = data;
-        body["id"] = envelope.id;
-        body["url"] = base + "/files/" + stored;
-        auto res = http::Response::json(201, body);
-        res.headers["Location"] = body["url"];
-        return res;
+        return pool->run(req, [&runtime, dir, limits, output, base, name, notify,
+                               original = file->filename, bytes = std::move(file->data)] {
+          return store_upload(runtime, dir, limits, output, base, name, original, bytes, notify);
+        });
       });
 
   runtime.route("GET", "/files/{name}", [dir](const http::Request& req) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pkg/json/limited.h"
 #include "pkg/log/log.h"
 #include "pkg/notify/channel.h"
 #include "pkg/notify/settings.h"

@@ -5,6 +5,8 @@
 #include <memory>
 #include <thread>
 
+#include "pkg/http/work_pool.h"
+#include "pkg/json/limited.h"
 #include "pkg/log/log.h"
 #include "pkg/workers/orders_docs_page.h"
 #include "pkg/workers/orders_rules.h"
@@ -40,30 +42,27 @@ http::Response accepted(const std::string& id, const std::string& base) {
 }
 
 // A repeat that arrives while the first request is still publishing waits for its outcome
-// (up to 30 s), so concurrent retries get the same answer too.
+// (up to 30 s; woken, not polling, on a pool thread), so concurrent retries get the same answer.
 OrderStore::Claim claim(OrderStore& store, const std::string& id, const json& order) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  auto outcome = store.claim(id, order);
-  while (outcome == OrderStore::Claim::pending && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    outcome = store.claim(id, order);
-  }
-  return outcome;
+  return store.claim(id, order, std::chrono::steady_clock::now() + std::chrono::seconds(30));
 }
 
-http::Response create(const Api& api, const http::Request& req) {
+http::Response create(const Api& api, const std::map<std::string, std::string>& headers,
+                      const std::string& text) {
   // A CloudEvent (HTTP binding, either mode) carries the order as its data.
   std::optional<event::Decoded> ce;
   try {
-    ce = event::from_http(req.headers, req.body);
+    ce = event::from_http(headers, text);
   } catch (const event::EnvelopeError& e) {
     return http::Response::error(400, e.what(), e.field());
   }
-  const auto body = ce ? ce->event.data : json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) return http::Response::error(400, "the body is not valid JSON", "body");
+  std::string why;
+  const auto body =
+      ce ? std::optional<json>(ce->event.data) : pipewright::json::try_parse(text, &why);
+  if (!body) return http::Response::error(400, "the body is not valid JSON: " + why, "body");
   json order;
   try {
-    order = validate_order(body);
+    order = validate_order(*body);
   } catch (const OrderError& e) {
     return http::Response::error(400, e.what(), e.field());
   }
@@ -77,6 +76,9 @@ http::Response create(const Api& api, const http::Request& req) {
       return http::Response::error(409, "order " + id + " exists with other contents", "id");
     case OrderStore::Claim::pending:
       return http::Response::error(409, "order " + id + " is being accepted; retry", "id");
+    case OrderStore::Claim::full:
+      return http::Response::error(
+          507, "orders-api holds as many orders as it may keep while they are processed; retry");
     case OrderStore::Claim::fresh:
       break;
   }
@@ -171,17 +173,22 @@ int run_api(worker::Runtime& runtime) {
   (void)runtime.wiring().output("orders");  // ConfigError when the step has no `orders` output
   worker::RuntimeOptions options;
   options.max_body_bytes = static_cast<std::size_t>(max_body);
-  // A POST holds its I/O thread until Kafka acknowledges (a few ms): threads, not cores, bound
-  // how many orders are in flight (bench/README.md, "bench/orders").
-  options.http_threads = 32;
   runtime.set_options(options);
+  // A POST waits until Kafka acknowledges (a few ms, or long when Kafka is slow): on a pool
+  // thread, never an I/O thread, so probes keep answering. Threads, not cores, bound how many
+  // orders are in flight (bench/README.md, "bench/orders"); a full pool answers 503.
+  // Declared before the routes use it and outliving run(): its last jobs finish before return.
+  const auto pool = std::make_unique<http::WorkPool>(32, 256);
 
   const Api api{runtime, std::make_shared<OrderStore>(state_file(runtime, "orders.jsonl")),
                 runtime.wiring().outputs.contains("notifications")};
   // The docs first: the first matching route wins, and under the expose path /orders the page
   // (/orders/docs) would otherwise be taken for the order "docs" of GET /orders/{id}.
   add_docs(runtime);
-  runtime.route("POST", "/orders", [api](const http::Request& req) { return create(api, req); });
+  runtime.route("POST", "/orders", [api, pool = pool.get()](const http::Request& req) {
+    return pool->run(
+        req, [api, headers = req.headers, body = req.body] { return create(api, headers, body); });
+  });
   runtime.route("GET", "/orders/{id}", [store = api.store](const http::Request& req) {
     const auto& id = req.params.at("id");
     if (auto order = store->get(id)) return http::Response::json(200, *order);

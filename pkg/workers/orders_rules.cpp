@@ -213,14 +213,21 @@ FraudChecker::Decision FraudChecker::check(const json& order, std::int64_t time_
 void FraudChecker::remember(const std::string& id, const std::string& customer,
                             std::int64_t time_ms, const Decision& decision) {
   if (!decided_.emplace(id, decision).second) return;
-  decided_order_.push_back(id);
+  decided_order_.push_back({id, customer, time_ms});
   auto& times = times_[customer];
   times.insert(time_ms);
   // Times far behind this customer's newest can no longer fall in anyone's window.
   const auto horizon = *times.rbegin() - 2 * config_.window.count();
   times.erase(times.begin(), times.lower_bound(horizon));
   if (decided_order_.size() > keep_) {
-    decided_.erase(decided_order_.front());
+    const auto& old = decided_order_.front();
+    decided_.erase(old.id);
+    // Its time leaves the window too (if the horizon has not taken it already), and a customer
+    // with no time left is forgotten: one order per new customer no longer grows memory.
+    if (const auto it = times_.find(old.customer); it != times_.end()) {
+      if (const auto t = it->second.find(old.time_ms); t != it->second.end()) it->second.erase(t);
+      if (it->second.empty()) times_.erase(it);
+    }
     decided_order_.pop_front();
   }
 }

@@ -71,6 +71,9 @@ class FraudChecker {
   // `order` validated, with "id" and "customer"; `time_ms` its receive time (epoch ms).
   Decision check(const nlohmann::json& order, std::int64_t time_ms);
 
+  // Customers whose order times are kept (at most `keep`, however many customers come).
+  std::size_t customers() const { return times_.size(); }
+
   // For replaying a durable log at start: records a past decision without checking.
   void remember(const std::string& id, const std::string& customer, std::int64_t time_ms,
                 const Decision& decision);
@@ -81,7 +84,13 @@ class FraudChecker {
   FraudConfig config_;
   std::size_t keep_;
   std::unordered_map<std::string, Decision> decided_;
-  std::deque<std::string> decided_order_;
+  struct Decided {
+    std::string id, customer;
+    std::int64_t time_ms;
+  };
+  // Oldest first, at most `keep`: forgetting one also takes its time out of its customer's
+  // window, so times_ (and the customers in it) stay within `keep` as well.
+  std::deque<Decided> decided_order_;
   // customer -> receive times (epoch ms) of its orders so far, ascending as they come.
   std::unordered_map<std::string, std::multiset<std::int64_t>> times_;
 };

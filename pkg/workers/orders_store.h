@@ -6,6 +6,8 @@
 //                (a crash mid-write) cut off at open.
 //   AuditLog   — audit: every consumed message once per (topic, partition, offset).
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
@@ -43,13 +45,17 @@ class JsonLines {
 
 class OrderStore {
  public:
-  explicit OrderStore(const std::filesystem::path& file);
+  // Keeps the newest `max_orders` orders (memory grows per request): past it the oldest one not
+  // being published is forgotten (GET answers 404 for it, its id may be used again).
+  explicit OrderStore(const std::filesystem::path& file, std::size_t max_orders = 200'000);
 
-  enum class Claim { fresh, same, conflict, pending };
+  enum class Claim { fresh, same, conflict, pending, full };
   // Reserves `id` for `order` (validated, with its id): fresh when unknown (the caller then
   // publishes and calls accept or release), same when the same order was accepted before,
-  // conflict when the id holds another order, pending while another request publishes it.
-  Claim claim(const std::string& id, const nlohmann::json& order);
+  // conflict when the id holds another order, pending while another request publishes it (after
+  // waiting until `wait_until` for that one's outcome), full when every kept order is pending.
+  Claim claim(const std::string& id, const nlohmann::json& order,
+              std::chrono::steady_clock::time_point wait_until = {});
   void accept(const std::string& id, const std::string& received_at);
   void release(const std::string& id);
   // A final status learnt from the pipeline (valid, rejected with reasons); `order` fills an
@@ -66,19 +72,29 @@ class OrderStore {
     std::string status = "received";
     nlohmann::json reasons;
     bool pending = false;
+    std::uint64_t seq = 0;  // its place in age_
   };
   void apply(const nlohmann::json& line);
+  // The entry for `id`, made (and the oldest evicted past max_orders_) when missing; null when
+  // full of pending entries. Under mutex_.
+  Entry* entry(const std::string& id);
 
   mutable std::mutex mutex_;
+  std::condition_variable settled_;  // a pending entry was accepted or released
+  std::size_t max_orders_;
+  std::uint64_t seq_ = 0;
+  std::deque<std::pair<std::uint64_t, std::string>> age_;  // oldest first; stale pairs skipped
   std::unordered_map<std::string, Entry> orders_;
   std::unique_ptr<JsonLines> lines_;
 };
 
 class AuditLog {
  public:
-  // Replays `file` (created when missing): the newest `keep` entries per topic are served by
-  // latest(), and every (topic, partition) remembers its highest logged offset.
-  explicit AuditLog(const std::filesystem::path& file, std::size_t keep = 10000);
+  // Replays `file` (created when missing): the newest `keep` entries per topic, and of all
+  // topics no more than about `max_bytes` (messages may be large), are served by latest(); every
+  // (topic, partition) remembers its highest logged offset.
+  explicit AuditLog(const std::filesystem::path& file, std::size_t keep = 10000,
+                    std::size_t max_bytes = std::size_t{256} << 20);
 
   // Appends the message; false (nothing written) when its offset was logged already.
   bool append(const kafka::InMessage& message);
@@ -89,13 +105,20 @@ class AuditLog {
   std::size_t size() const;
 
  private:
-  void remember(nlohmann::json entry);
+  struct Entry {
+    std::uint64_t seq;
+    nlohmann::json entry;
+    std::size_t bytes;  // about what it takes in memory
+  };
+  void remember(nlohmann::json entry, std::size_t bytes);
 
   mutable std::mutex mutex_;
   std::size_t keep_;
+  std::size_t max_bytes_;
+  std::size_t bytes_ = 0;
   std::uint64_t seq_ = 0;
   std::map<std::string, std::int64_t> max_offset_;  // "topic/partition" -> offset
-  std::map<std::string, std::deque<std::pair<std::uint64_t, nlohmann::json>>> recent_;
+  std::map<std::string, std::deque<Entry>> recent_;
   std::unique_ptr<JsonLines> lines_;
 };
 

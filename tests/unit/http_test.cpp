@@ -18,6 +18,7 @@
 
 #include "pkg/http/router.h"
 #include "pkg/http/server.h"
+#include "pkg/http/work_pool.h"
 #include "pkg/proc/net.h"
 #include "pkg/proc/run.h"
 #include "tests/support/http_client.h"
@@ -493,6 +494,157 @@ TEST(Server, AnAddressInUseIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("cannot listen on 127.0.0.1:"), std::string::npos)
         << e.what();
   }
+}
+
+// Issue 14, defect 1: Beast 1.74 does not apply its header limit to chunk extensions or trailers,
+// and the read buffer had no maximum, so an endless `1;aaaa...` was buffered whole, unanswered.
+TEST(Server, AnEndlessChunkExtensionOrTrailerIs431NotBuffered) {
+  std::atomic<int> called{0};
+  Server server(local(), [&](const Request&) {
+    ++called;
+    return Response{};
+  });
+  const std::string head = "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (const std::string& start : {head + "1;", head + "1\r\nx\r\n0\r\nX-Trailer: "}) {
+    RawClient c(server.port());
+    c.send_all(start);
+    // 1 MiB, 64 times the limit; the server answers after 16 KiB and drains the rest.
+    const std::string filler(65536, 'a');
+    for (int i = 0; i < 16; ++i) {
+      if (!c.send_all(filler)) break;  // cut off: also fine, the answer was written first
+    }
+    auto r = c.read_response();
+    EXPECT_EQ(r.status, 431) << start;
+    EXPECT_EQ(body_json(r)["field"], "headers");
+    EXPECT_EQ(r.headers["connection"], "close");
+  }
+  EXPECT_EQ(called.load(), 0);
+  RawClient c(server.port());  // and the server serves the next client
+  c.send_all(get("/fine"));
+  EXPECT_EQ(c.read_response().status, 200);
+}
+
+// Issue 14, defect 6: the stall timer was reset by every byte, so one byte a second held a
+// request open for ever. The head and the whole request have deadlines from the first byte.
+TEST(Server, ASlowHeadOrBodyIsCutAtItsDeadlineWith408) {
+  auto options = local();
+  options.head_timeout = milliseconds(1500);
+  options.request_timeout = milliseconds(3000);
+  Server server(options, [](const Request&) { return Response{}; });
+  struct Case {
+    std::string start;    // sent at once
+    std::size_t trickle;  // then one byte each 100 ms, at most this many
+  };
+  for (const auto& [start, trickle] :
+       {Case{"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ", 200},
+        Case{"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 200\r\n\r\n", 199}}) {
+    RawClient c(server.port());
+    ASSERT_TRUE(c.send_all(start));
+    std::atomic<bool> done{false};
+    std::thread slow([&] {
+      for (std::size_t i = 0; i < trickle && !done; ++i) {
+        if (!c.send_all("a")) return;
+        std::this_thread::sleep_for(milliseconds(100));
+      }
+    });
+    auto r = c.read_response();  // 10 s receive timeout: 0 when nothing came
+    done = true;
+    slow.join();
+    EXPECT_EQ(r.status, 408) << start;
+    EXPECT_EQ(r.headers["connection"], "close");
+  }
+  RawClient c(server.port());
+  c.send_all(get("/fine"));
+  EXPECT_EQ(c.read_response().status, 200);
+}
+
+// Issue 14, defect 6: no connection cap. Over it, a few more connections are served for the
+// probes only (so a flood never fails liveness); beyond those, a connection is refused at once.
+TEST(Server, OverTheConnectionCapOnlyProbesAreServedThenConnectionsAreRefused) {
+  auto options = local();
+  options.max_connections = 4;
+  options.probe_reserve = 8;  // room for the refused connections above that are still closing
+  Router router;
+  add_probes(
+      router, [] { return true; }, nullptr);
+  router.get("/work", [](const Request&) { return Response{200, "text/plain", "done", {}}; });
+  Server server(options, router.handler());
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 4; ++i) {  // served, and kept open (idle, keep-alive)
+    held.push_back(std::make_unique<RawClient>(server.port()));
+    held.back()->send_all(get("/work"));
+    ASSERT_EQ(held.back()->read_response().status, 200);
+  }
+  {
+    RawClient c(server.port());
+    c.send_all(get("/work"));
+    auto r = c.read_response();
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.headers["connection"], "close");
+  }
+  for (const char* probe : {"/healthz", "/readyz", "/metrics"}) {
+    RawClient c(server.port());
+    c.send_all(get(probe));
+    EXPECT_EQ(c.read_response().status, 200) << probe;
+  }
+  // Connections that send nothing take the reserve (accepted in the order they connect); the
+  // next is refused at once.
+  std::vector<std::unique_ptr<RawClient>> quiet;
+  for (int i = 0; i < 8; ++i)
+    quiet.push_back(std::make_unique<RawClient>(server.port()));
+  RawClient refused(server.port());
+  auto r = refused.read_response();
+  EXPECT_EQ(r.status, 503);
+  EXPECT_TRUE(refused.closed_by_peer());
+  // Connections that leave free their slots.
+  held.clear();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  int status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+    RawClient c(server.port());
+    c.send_all(get("/work"));
+    status = c.read_response().status;
+    if (status != 200) std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_EQ(status, 200);
+}
+
+// Issue 14, defect 7: slow work on the I/O threads stopped the probes; a WorkPool runs it
+// elsewhere and answers 503 once its threads and queue are full.
+TEST(WorkPool, SlowWorkLeavesTheIoThreadFreeAndAFullPoolIs503) {
+  WorkPool pool(1, 1);
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  Router router;
+  add_probes(
+      router, [] { return true; }, nullptr);
+  router.post("/slow", [&](const Request& req) {
+    return pool.run(req, [released] {
+      released.wait();
+      return Response{200, "text/plain", "done", {}};
+    });
+  });
+  Server server(local(std::size_t{1024} * 1024, 1), router.handler());  // one I/O thread
+  const auto slow = [&] {
+    return std::async(std::launch::async, [&] {
+      RawClient c(server.port());
+      c.send_all("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+      return c.read_response().status;
+    });
+  };
+  auto running = slow();
+  auto queued = slow();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (pool.busy() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_EQ(pool.busy(), 2u);
+  EXPECT_EQ(slow().get(), 503);    // one running, one queued: full
+  RawClient probe(server.port());  // the only I/O thread still answers
+  probe.send_all(get("/healthz"));
+  EXPECT_EQ(probe.read_response().status, 200);
+  release.set_value();
+  EXPECT_EQ(running.get(), 200);
+  EXPECT_EQ(queued.get(), 200);
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 // OpenCV (no binary fixtures) and headers crafted by hand for the refusals.
 
 #include <gtest/gtest.h>
+
 #include <zlib.h>
+#include <cstring>
+#include <memory>
 
 #include <cstdint>
 #include <opencv2/core.hpp>
@@ -240,6 +243,25 @@ TEST(ImagingValidate, RefusesTruncatedFilesThatOpenCvWouldDecodeHalfGrey) {
       << "no IEND";
   const std::string bmp = encode(m, ".bmp");
   EXPECT_EQ(refusal([&] { validate(bmp.substr(0, bmp.size() - 100)); }), Refusal("truncated", 400));
+  {
+    // Issue 14, defect 8: a BMP cut inside its 40-byte info header. The bytes past the end
+    // (compression 5, embedded PNG) were read and decided the answer (415); under
+    // -fsanitize=address, a heap-buffer-overflow.
+    std::string whole("BM", 2);
+    for (const std::uint32_t v : {34u, 0u, 26u, 40u, 1u, 1u})
+      for (int i = 0; i < 4; ++i)
+        whole.push_back(static_cast<char>(v >> (8 * i)));
+    whole.resize(34);
+    whole[26] = 1;   // planes
+    whole[28] = 24;  // bits per pixel
+    whole[30] = 5;   // compression, past the end of what is checked
+    EXPECT_EQ(refusal([&] { validate(std::string_view(whole).substr(0, 30)); }),
+              Refusal("truncated", 400));
+    const auto cut = std::make_unique<char[]>(30);  // exactly 30 bytes: ASan sees any over-read
+    std::memcpy(cut.get(), whole.data(), 30);
+    EXPECT_EQ(refusal([&] { validate(std::string_view(cut.get(), 30)); }),
+              Refusal("truncated", 400));
+  }
   const std::string webp = encode(m, ".webp", {cv::IMWRITE_WEBP_QUALITY, 80});
   EXPECT_EQ(refusal([&] { validate(webp.substr(0, webp.size() - 50)); }),
             Refusal("truncated", 400));

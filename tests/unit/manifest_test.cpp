@@ -71,6 +71,29 @@ spec:
   EXPECT_EQ(plan::consumer_group(p, p.steps[0]), "demo.images.rotate");
 }
 
+// Issue 14, defect 3: a failTimeout of 100,000 digits overflowed std::regex's stack (SIGSEGV in
+// validate, a crash-looping operator), and 10 digits passed validate but stopped the worker.
+TEST(Manifest, DurationsAreCheckedWithoutRegexByTheWorkersRule) {
+  const auto service = [](const std::string& timeout) {
+    return "apiVersion: pipewright.io/v1alpha1\nkind: WeightedService\nmetadata: {name: mult}\n"
+           "spec:\n  worker: mult\n  backends:\n    - {name: a, weight: 1}\n"
+           "  healthCheck: {failTimeout: " +
+           timeout + "}\n";
+  };
+  for (const std::string& bad : {std::string(100000, '9') + "s", std::string("10000000000ms")}) {
+    const auto errors = errors_of(service(bad));
+    EXPECT_TRUE(has_error(errors, "spec.healthCheck.failTimeout", "1 to 9 digits")) << dump(errors);
+  }
+  EXPECT_TRUE(errors_of(service("999999999ms")).empty());
+  EXPECT_TRUE(errors_of(service("10s")).empty());
+  // A name far over its limit is refused before any regex sees it.
+  const auto errors = errors_of(
+      "apiVersion: pipewright.io/v1alpha1\nkind: WeightedService\n"
+      "metadata: {name: " +
+      std::string(100000, 'a') + "}\nspec:\n  worker: mult\n  backends:\n    - {name: a}\n");
+  EXPECT_FALSE(errors.empty());
+}
+
 TEST(Manifest, ErrorsNameFileLineAndFieldPath) {
   const auto errors = errors_of(R"(apiVersion: pipewright.io/v1alpha1
 kind: Pipeline

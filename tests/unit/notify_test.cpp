@@ -263,5 +263,28 @@ TEST(NotifySmtp, HeaderInjectionThroughAnEventRecipientIsRefusedForGood) {
   }
 }
 
+// Issue 14, defect 8: webhook URLs (often secrets: Slack, Discord) were logged and copied into
+// dead-letter headers, which carry the channel's error.
+TEST(Webhook, ItsUrlIsNeverInAnErrorOnlyItsHost) {
+  EXPECT_EQ(redact_url("https://hooks.slack.com/services/T0/B0/SECRET"),
+            "https://hooks.slack.com/***");
+  EXPECT_EQ(redact_url("https://user:pw@example.com:8443/x?token=SECRET"),
+            "https://example.com:8443/***");
+  EXPECT_EQ(redact_url("http://example.com"), "http://example.com");
+  EXPECT_EQ(redact_url("not a url SECRET"), "***");
+  // Nothing listens on port 1: the error is the connection's, and names no secret.
+  auto channel = make_webhook_channel(
+      {"http://127.0.0.1:1/hook/SECRET?token=SECRET", std::chrono::seconds(2)});
+  Notification n;
+  n.event_id = "e1";
+  try {
+    channel->send(n);
+    FAIL() << "sent";
+  } catch (const ChannelError& e) {
+    EXPECT_EQ(std::string(e.what()).find("SECRET"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace pipewright::notify

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "pkg/worker/wiring.h"
 #include "pkg/workers/orders_rules.h"
@@ -178,6 +179,66 @@ TEST(OrderTimes, ParseTheEnvelopesTimeFormat) {
   EXPECT_EQ(parse_rfc3339_ms("1970-01-01T00:01:00.250Z"), 60250);
   EXPECT_EQ(rfc3339_ms(60250), "1970-01-01T00:01:00.250Z");
   EXPECT_FALSE(parse_rfc3339_ms("yesterday"));
+}
+
+// Issue 14, defect 8: every store that grows per request has a bound.
+TEST(OrderStore, KeepsTheNewestOrdersAndNeverEvictsOneBeingPublished) {
+  OrderStore store({}, 3);
+  auto o = validate_order(good_order());
+  for (const char* id : {"a", "b", "c"}) {
+    ASSERT_EQ(store.claim(id, o), OrderStore::Claim::fresh);
+    if (std::string(id) != "a") store.accept(id, "2026-11-23T10:00:00.000Z");
+  }
+  // "a" is still being published: "b" (the oldest settled) goes instead.
+  EXPECT_EQ(store.claim("d", o), OrderStore::Claim::fresh);
+  store.accept("d", "2026-11-23T10:00:00.000Z");
+  EXPECT_FALSE(store.get("b"));
+  EXPECT_TRUE(store.get("c"));
+  store.accept("a", "2026-11-23T10:00:00.000Z");
+  EXPECT_TRUE(store.get("a"));
+  for (int i = 0; i < 100; ++i) {  // ids that fail to publish leave nothing behind either
+    ASSERT_EQ(store.claim("x" + std::to_string(i), o), OrderStore::Claim::fresh);
+    store.release("x" + std::to_string(i));
+  }
+  EXPECT_TRUE(store.get("a"));
+  // All three pending: a fourth is refused, not kept.
+  OrderStore busy({}, 3);
+  for (const char* id : {"p", "q", "r"})
+    ASSERT_EQ(busy.claim(id, o), OrderStore::Claim::fresh);
+  EXPECT_EQ(busy.claim("s", o), OrderStore::Claim::full);
+}
+
+// Issue 14, defect 7: a repeat waited in a 5 ms sleep loop on an I/O thread; now it is woken by
+// the first request's outcome.
+TEST(OrderStore, ARepeatWhileTheFirstIsPublishingGetsItsOutcome) {
+  OrderStore store({});
+  auto o = validate_order(good_order());
+  ASSERT_EQ(store.claim("w", o), OrderStore::Claim::fresh);
+  std::thread first([&] { store.accept("w", "2026-11-23T10:00:00.000Z"); });
+  EXPECT_EQ(store.claim("w", o, std::chrono::steady_clock::now() + std::chrono::seconds(30)),
+            OrderStore::Claim::same);
+  first.join();
+  ASSERT_EQ(store.claim("v", o), OrderStore::Claim::fresh);
+  EXPECT_EQ(store.claim("v", o, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)),
+            OrderStore::Claim::pending);
+}
+
+TEST(FraudChecker, OneOrderPerNewCustomerDoesNotGrowItsWindowsPastKeep) {
+  FraudChecker checker(rules(), 100);
+  for (int i = 0; i < 1000; ++i)
+    checker.check(order("o" + std::to_string(i), "c" + std::to_string(i), 10, 10), 1000 + i);
+  EXPECT_LE(checker.customers(), 100u);
+}
+
+TEST(AuditLog, KeepsNoMoreThanItsByteBudgetOfLargeMessages) {
+  AuditLog audit({}, 10000, 100 * 1024);
+  const std::string big(10 * 1024, 'x');
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(audit.append({"t.orders", 0, i, "k", big, {}, 0}));
+  const auto kept = audit.latest("", 1000);
+  EXPECT_LE(kept.size(), 10u);
+  EXPECT_GE(kept.size(), 5u);
+  EXPECT_EQ(kept.back()["offset"], 99);  // the newest stay
 }
 
 TEST(OrderStore, IdsAreIdempotentAndStatusesSurviveARestart) {

@@ -2,6 +2,9 @@
 // the environment, step config, file names, the de-duplication log, dead-letter topics in the plan.
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -169,6 +172,76 @@ TEST(SeenLog, RemembersAcrossRestartsAndForgetsTheOldest) {
   again.add("d/smtp");
   EXPECT_FALSE(again.contains("a/smtp"));  // only the newest 3
   EXPECT_TRUE(again.contains("d/smtp"));
+}
+
+// Issue 14, defect 8: a key holding '\n' was written as two lines (two keys after a restart,
+// neither of them the one recorded), and write errors were ignored.
+TEST(SeenLog, AKeyWithANewlineSurvivesARestartWhole) {
+  const auto file = testing::suite_dir() / "seen-newline" / "notify.sent";
+  const std::string key = "evil\nb/smtp\r%0A";
+  {
+    worker::SeenLog log(file);
+    log.add(key);
+  }
+  worker::SeenLog again(file);
+  EXPECT_TRUE(again.contains(key));
+  EXPECT_FALSE(again.contains("b/smtp"));
+  EXPECT_FALSE(again.contains("evil"));
+}
+
+TEST(SeenLog, AFailedWriteIsAnErrorNotSilence) {
+  const auto file = testing::suite_dir() / "seen-full" / "notify.sent";
+  worker::SeenLog log(file);
+  log.add("first/smtp");
+  // The file may grow no further: the next write fails (EFBIG) as on a full disk.
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  rlimit small = old;
+  small.rlim_cur = static_cast<rlim_t>(fs::file_size(file));
+  setrlimit(RLIMIT_FSIZE, &small);
+  bool threw = false;
+  try {
+    log.add(std::string(4096, 'x'));
+  } catch (const std::runtime_error& e) {
+    threw = std::string(e.what()).find("cannot record") != std::string::npos;
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_TRUE(threw);
+  EXPECT_TRUE(log.contains(std::string(4096, 'x')));  // no second e-mail in this process
+}
+
+// Issue 14, defect 3: `validate` accepted durations the worker refused at start (exit 2); both
+// apply pkg/units now. A worker refuses 10 digits, and 100,000 digits are refused, not a crash.
+TEST(Wiring, DurationsFollowTheOneRuleAndLongValuesAreRefusedQuietly) {
+  EXPECT_EQ(worker::parse_duration("999999999ms").count(), 999999999);
+  EXPECT_EQ(worker::parse_duration("2h").count(), 7'200'000);
+  for (const std::string& bad :
+       {std::string("10000000000ms"), std::string(100000, '9') + "s", std::string("5"),
+        std::string("ms"), std::string("-5s"), std::string("5 s"), std::string("5sec")}) {
+    try {
+      worker::parse_duration(bad);
+      ADD_FAILURE() << bad.substr(0, 40) << " was accepted";
+    } catch (const worker::ConfigError& e) {
+      EXPECT_LT(std::string(e.what()).size(), 200u) << "the message quotes the value whole";
+    }
+  }
+}
+
+TEST(FileNames, SurrogatesAndOverlongFormsAreNotUtf8) {
+  EXPECT_EQ(workers::clean_upload_name("\xf0\x9f\x93\xb7.jpg"), "\xf0\x9f\x93\xb7.jpg");  // U+1F4F7
+  EXPECT_EQ(workers::clean_upload_name("\xed\x9f\xbf.jpg"), "\xed\x9f\xbf.jpg");          // U+D7FF
+  for (const std::string& bad : {
+           std::string("\xed\xa0\x80.jpg"),      // U+D800, a surrogate
+           std::string("\xed\xbf\xbf.jpg"),      // U+DFFF
+           std::string("\xe0\x80\xaf.jpg"),      // '/' overlong in three bytes
+           std::string("\xf0\x80\x80\xaf.jpg"),  // '/' overlong in four
+           std::string("\xc0\xaf.jpg"),          // '/' overlong in two
+           std::string("\xf4\x90\x80\x80.jpg"),  // above U+10FFFF
+       }) {
+    EXPECT_THROW(workers::clean_upload_name(bad), workers::NameError) << bad;
+  }
 }
 
 TEST(PlanTopics, ADeadLetterTopicForEveryTopicAStepWithDeadLettersReads) {
