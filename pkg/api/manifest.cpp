@@ -318,6 +318,9 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
     t.topic_name = str(n["topicName"], path + ".topicName");
     if (!t.topic_name.empty() && !std::regex_match(t.topic_name, kTopicName)) {
       error(n["topicName"], path + ".topicName", "is not a valid Kafka topic name");
+    } else if (t.topic_name.rfind("__", 0) == 0) {
+      error(n["topicName"], path + ".topicName",
+            "names starting with '__' are Kafka's internal topics");
     }
     t.partitions = integer(n["partitions"], path + ".partitions", 1, 1, 10000);
     t.replication_factor =

@@ -2,16 +2,19 @@
 
 #include <prometheus/exposer.h>
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <thread>
 
+#include "pkg/controller/admins.h"
 #include "pkg/http/server.h"
 #include "pkg/log/log.h"
 
 namespace pipewright::controller {
 
 namespace {
+
+// Kafka clusters the operator keeps a client open for; more are reopened when needed.
+constexpr std::size_t kAdminClients = 8;
+constexpr std::chrono::minutes kAdminIdle{10};
 
 // prometheus-cpp (civetweb) takes "port" for every interface and "host:port" otherwise.
 std::string civetweb_address(const std::string& bind) {
@@ -35,14 +38,10 @@ int run_operator(const OperatorOptions& options, const std::atomic<bool>& stop) 
   auto raw_client = kube::make_client(options.kube);
   auto client = counting_client(*raw_client, metrics);
 
-  std::mutex admins_mu;
-  std::map<std::string, std::unique_ptr<kafka::TopicAdmin>> admins;
-  AdminFor admin_for = [&](const std::string& bootstrap) -> kafka::TopicAdmin& {
-    const std::lock_guard lock(admins_mu);
-    auto& slot = admins[bootstrap];
-    if (!slot) slot = kafka::make_admin(bootstrap);
-    return *slot;
-  };
+  // Bounded: bootstrap strings come from tenants' specs (see admins.h).
+  AdminCache admins(kAdminClients, kAdminIdle,
+                    [](const std::string& bootstrap) { return kafka::make_admin(bootstrap); });
+  AdminFor admin_for = [&](const std::string& bootstrap) { return admins.get(bootstrap); };
 
   Manager manager(*client, metrics, options.manager, admin_for);
   std::atomic<bool> leading{!options.leader_elect};

@@ -5,15 +5,19 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "pkg/kafka/admin.h"
 #include "pkg/kube/client.h"
 #include "pkg/plan/render.h"
+#include "pkg/plan/topics.h"
 
 namespace pipewright::controller {
 
@@ -31,10 +35,15 @@ class Cache {
   virtual std::vector<nlohmann::json> list_labeled(const kube::Resource& r, const std::string& ns,
                                                    const std::string& key,
                                                    const std::string& value) const = 0;
+  // Calls `each` on every object of `ns` (all when empty) without copying them; `each` must not
+  // call back into the cache.
+  virtual void each(const kube::Resource& r, const std::string& ns,
+                    const std::function<void(const nlohmann::json&)>& each) const = 0;
 };
 
-// Kafka admin clients by bootstrap servers (kept open between reconciles).
-using AdminFor = std::function<kafka::TopicAdmin&(const std::string& bootstrap)>;
+// Kafka admin clients by bootstrap servers (kept open between reconciles, see admins.h); the
+// caller holds the client while it uses it.
+using AdminFor = std::function<std::shared_ptr<kafka::TopicAdmin>(const std::string& bootstrap)>;
 
 struct Outcome {
   bool ok = true;                                  // false: retry with backoff
@@ -53,9 +62,21 @@ class Reconciler {
   static const std::vector<const kube::Resource*>& child_kinds();
 
  private:
-  // Applies what differs, deletes what the owner no longer names; returns the first error.
-  std::string sync_children(const std::vector<nlohmann::json>& desired, const nlohmann::json& owner,
-                            const std::string& owner_label);
+  struct Children {
+    std::string error;     // the first API call that failed (retried with backoff)
+    std::string conflict;  // the first object of a child's name that is not ours (left alone)
+  };
+  // Applies what differs, deletes what the owner no longer names. Never touches an object this
+  // owner did not create: such a conflict is reported (and an Event says so once).
+  Children sync_children(const std::vector<nlohmann::json>& desired, const nlohmann::json& owner,
+                         const std::string& owner_label);
+  // Which of `topics` another Pipeline holds, and by whom (see reconciler.cpp).
+  std::map<std::string, std::string> topics_taken(const nlohmann::json& pipeline,
+                                                  const std::set<std::string>& created,
+                                                  const std::vector<plan::TopicPlan>& topics) const;
+  // The topics this Pipeline created: its status record plus what a failed status write has
+  // not recorded yet.
+  std::set<std::string> created_topics(const nlohmann::json& pipeline) const;
   // A Kubernetes Event on `owner` (best effort: a failure is only logged).
   void event(const nlohmann::json& owner, const std::string& type, const std::string& reason,
              const std::string& message);
@@ -70,7 +91,15 @@ class Reconciler {
   const Cache& cache_;
   AdminFor admin_;
   plan::RenderOptions options_;
+  // Topics created but not yet in the Pipeline's status (its write failed): "ns/name" -> (uid,
+  // topics). Entries go once the status holds them or the Pipeline is gone.
+  mutable std::mutex unrecorded_mu_;
+  std::map<std::string, std::pair<std::string, std::set<std::string>>> unrecorded_;
 };
+
+// How long a conflict (a foreign object, a topic held by another Pipeline) waits before the
+// next look: nothing announces that the other party let go.
+inline constexpr std::chrono::seconds kConflictRecheck{30};
 
 // True when every field of `desired` is in `live` with the same value (arrays: same length,
 // element by element); fields the server added are ignored. Decides drift.

@@ -13,6 +13,7 @@
 
 #include "pkg/api/manifest.h"
 #include "pkg/proc/net.h"
+#include "pkg/workers/orders_store.h"
 #include "tests/support/http_client.h"
 #include "tests/support/kafka_suite.h"
 #include "tests/support/workers.h"
@@ -110,12 +111,18 @@ std::map<std::string, json> envelopes(const std::string& bootstrap, const std::s
   return out;
 }
 
+// The complete lines of the audit log, read as the worker itself reads it: the worker appends
+// while the test reads, so an unterminated last line is not a line yet. A complete line that is
+// not JSON is a failure.
 std::vector<json> audit_lines(const fs::path& file) {
   std::vector<json> out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line))
-    out.push_back(json::parse(line));
+  pipewright::workers::orders::read_json_lines(file, [&](json line, std::size_t number) {
+    if (line.is_discarded()) {
+      ADD_FAILURE() << file << ":" << number << " is not JSON";
+      return;
+    }
+    out.push_back(std::move(line));
+  });
   return out;
 }
 
