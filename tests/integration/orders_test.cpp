@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "pkg/workers/orders_store.h"
 #include "tests/support/http_client.h"
 #include "tests/support/kafka_suite.h"
+#include "tests/support/suite_logs.h"
 #include "tests/support/workers.h"
 
 namespace pipewright::testing {
@@ -247,11 +249,17 @@ TEST_F(OrdersTest, AThousandOrdersAreClassifiedExactlyNotifiedAndAudited) {
     return metric_value(notify.metrics_url(), "pipewright_messages_consumed_total") >= 2000;
   }));
   EXPECT_EQ(metric_value(notify.metrics_url(), "pipewright_dead_letters_total"), 0);
-  std::ifstream notify_log(notify.log_file);
-  const std::string notified((std::istreambuf_iterator<char>(notify_log)), {});
-  EXPECT_NE(notified.find("O pedido " + burst_last.id + " foi rejeitado: "), std::string::npos);
-  EXPECT_NE(notified.find("O pedido " + cases.at(0).id + " foi aprovado."), std::string::npos);
-  EXPECT_NE(notified.find("O pedido " + cases.at(0).id + " foi recebido."), std::string::npos);
+  // notify's log is appended while it is read, and a message counts as consumed around the
+  // time its line is written: wait for the lines rather than read once.
+  const std::vector<std::string> wanted = {"O pedido " + burst_last.id + " foi rejeitado: ",
+                                           "O pedido " + cases.at(0).id + " foi aprovado.",
+                                           "O pedido " + cases.at(0).id + " foi recebido."};
+  std::string notified;
+  EXPECT_TRUE(proc::poll_until(30s, [&] {
+    notified = read_file(notify.log_file);
+    return std::all_of(wanted.begin(), wanted.end(),
+                       [&](const auto& w) { return notified.find(w) != std::string::npos; });
+  })) << tail(notify.log_file);
 
   // audit holds every message of every topic, once, with its coordinates.
   long long total = 0;
