@@ -152,7 +152,7 @@ Outcome Reconciler::delete_pipeline(const json& object) {
   const std::string bootstrap =
       bootstrap_of(spec.value("kafka", json::object()).value("bootstrapServers", ""));
   // Only topics this Pipeline created: a topic it found (someone's, named by topicName) stays.
-  const auto created = created_topics(object);
+  const auto created = created_topics(object, &p);
   std::vector<std::string> doomed;
   for (const auto& t : plan::topics(p)) {
     if (!t.delete_with_pipeline) continue;
@@ -396,8 +396,11 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
     p = api::pipeline_from_json(*object);
   } catch (const api::ManifestError& e) {
     o.invalid_spec = first_problem(e);
-    const auto created = created_topics(*object);
-    o.created_topics.assign(created.begin(), created.end());
+    if (const auto s = object->value("status", json::object());
+        s.is_object() && s.contains("createdTopics")) {
+      const auto created = created_topics(*object);
+      o.created_topics.emplace(created.begin(), created.end());
+    }
     write_status(kind, *object, pipeline_status(o, object->value("status", json()), now_rfc3339()));
     return {};  // nothing to retry until the spec changes
   }
@@ -417,7 +420,7 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
   bool conflict = false;  // waits for someone else to let go: looked at again later
   // The record keeps the topics the spec still names (a topic dropped from the spec is no
   // longer held), plus what this pass creates.
-  const auto record = created_topics(*object);
+  const auto record = created_topics(*object, &p);
   std::set<std::string> created;
   for (const auto& t : topics) {
     if (record.contains(t.name)) created.insert(t.name);
@@ -450,7 +453,7 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
       retry = true;
     }
   }
-  o.created_topics.assign(created.begin(), created.end());
+  o.created_topics.emplace(created.begin(), created.end());
 
   const auto children = sync_children(plan::render(p, options_), *object, plan::kPipelineLabel);
   o.children_error = children.error;
@@ -462,9 +465,6 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
   }
   try {
     write_status(kind, *object, pipeline_status(o, object->value("status", json()), now_rfc3339()));
-    // Recorded: nothing pending for this Pipeline any more.
-    const std::lock_guard lock(unrecorded_mu_);
-    unrecorded_.erase(ns + "/" + name);
   } catch (const std::exception& e) {
     return {false, std::nullopt, "status: " + describe(e)};
   }
@@ -477,13 +477,43 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
   return {};
 }
 
-std::set<std::string> Reconciler::created_topics(const json& pipeline) const {
+std::set<std::string> legacy_topics(const json& status, const api::Pipeline& p) {
+  std::set<std::string> out;
+  if (!status.is_object() || status.contains("createdTopics")) return out;
+  std::set<std::string> defaults;
+  for (auto t : p.topics) {
+    t.topic_name.clear();
+    defaults.insert(plan::topic_name(p, t));
+    defaults.insert(plan::dead_letter_topic(plan::topic_name(p, t)));
+  }
+  for (const auto& line : status.value("topics", json::array())) {
+    if (!line.is_object() || !line.value("ready", false)) continue;
+    if (const auto name = line.value("topicName", ""); defaults.contains(name)) out.insert(name);
+  }
+  return out;
+}
+
+std::set<std::string> Reconciler::created_topics(const json& pipeline,
+                                                 const api::Pipeline* parsed) const {
   auto out = recorded_topics(pipeline);
   const auto& md = pipeline["metadata"];
+  if (parsed != nullptr) {
+    const auto adopted = legacy_topics(pipeline.value("status", json()), *parsed);
+    out.insert(adopted.begin(), adopted.end());
+  }
+  // Until the cached object shows them: a reconcile that reads an object from before the status
+  // write (the cache lags it) would otherwise find the topics unrecorded, take them for someone
+  // else's, and write that record back.
   const std::lock_guard lock(unrecorded_mu_);
   const auto it = unrecorded_.find(md.value("namespace", "") + "/" + md.value("name", ""));
-  if (it != unrecorded_.end() && it->second.first == md.value("uid", ""))
-    out.insert(it->second.second.begin(), it->second.second.end());
+  if (it == unrecorded_.end()) return out;
+  const auto& [uid, pending] = it->second;
+  if (uid != md.value("uid", "") ||
+      std::includes(out.begin(), out.end(), pending.begin(), pending.end())) {
+    unrecorded_.erase(it);  // recorded, or a Pipeline of that name made anew
+    return out;
+  }
+  out.insert(pending.begin(), pending.end());
   return out;
 }
 

@@ -75,8 +75,9 @@ class Reconciler {
                                                   const std::set<std::string>& created,
                                                   const std::vector<plan::TopicPlan>& topics) const;
   // The topics this Pipeline created: its status record plus what a failed status write has
-  // not recorded yet.
-  std::set<std::string> created_topics(const nlohmann::json& pipeline) const;
+  // not recorded yet; with `parsed`, also legacy_topics() of its status.
+  std::set<std::string> created_topics(const nlohmann::json& pipeline,
+                                       const api::Pipeline* parsed = nullptr) const;
   // A Kubernetes Event on `owner` (best effort: a failure is only logged).
   void event(const nlohmann::json& owner, const std::string& type, const std::string& reason,
              const std::string& message);
@@ -91,15 +92,22 @@ class Reconciler {
   const Cache& cache_;
   AdminFor admin_;
   plan::RenderOptions options_;
-  // Topics created but not yet in the Pipeline's status (its write failed): "ns/name" -> (uid,
-  // topics). Entries go once the status holds them or the Pipeline is gone.
+  // Topics created but not yet in the cached Pipeline's status (its write failed, or the cache
+  // has not seen it yet): "ns/name" -> (uid, topics). Entries go once the cached status holds
+  // them or the Pipeline is gone.
   mutable std::mutex unrecorded_mu_;
-  std::map<std::string, std::pair<std::string, std::set<std::string>>> unrecorded_;
+  mutable std::map<std::string, std::pair<std::string, std::set<std::string>>> unrecorded_;
 };
 
 // How long a conflict (a foreign object, a topic held by another Pipeline) waits before the
 // next look: nothing announces that the other party let go.
 inline constexpr std::chrono::seconds kConflictRecheck{30};
+
+// Upgrading from a version that kept no record of created topics: a `status` with topic lines
+// but no createdTopics adopts the ready ones named by the default rule
+// "<namespace>.<pipeline>.<topic>" (and their dead-letter topics), so their deletionPolicy still
+// holds. A name given by topicName could have been anyone's, so it is not adopted.
+std::set<std::string> legacy_topics(const nlohmann::json& status, const api::Pipeline& p);
 
 // True when every field of `desired` is in `live` with the same value (arrays: same length,
 // element by element); fields the server added are ignored. Decides drift.

@@ -59,7 +59,7 @@ json pipeline_status(const PipelineObservation& o, const json& previous, const s
   std::vector<Condition> conditions;
   json status = {{"observedGeneration", o.generation}};
   // The record of what this Pipeline may alter and delete: kept whatever else is reported.
-  if (!o.created_topics.empty()) status["createdTopics"] = o.created_topics;
+  if (o.created_topics) status["createdTopics"] = *o.created_topics;
   if (o.invalid_spec) {
     conditions.push_back({"Ready", false, "InvalidSpec", *o.invalid_spec});
     status["phase"] = phase(true, false, previous);

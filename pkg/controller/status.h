@@ -26,7 +26,9 @@ struct PipelineObservation {
   std::string children_error;     // an API write the server refused
   std::string children_conflict;  // an object of a child's name that is someone else's
   std::vector<StepObservation> steps;
-  std::vector<std::string> created_topics;  // the record of topics this Pipeline created
+  // The record of topics this Pipeline created; none: leave the status without one (a spec
+  // refused before an older operator's topics were adopted).
+  std::optional<std::vector<std::string>> created_topics;
 };
 
 struct BackendObservation {

@@ -1,9 +1,12 @@
-// The operator's Kafka admin clients (bounded by count and idle time) and reconcile_topics'
-// rules about whose topic is whose, against an in-memory TopicAdmin.
+// Whose is what: reconcile_topics' rules about whose topic is whose (against an in-memory
+// TopicAdmin), the record of created topics in status, and the operator's Kafka admin clients
+// (bounded by count and idle time).
 
 #include <gtest/gtest.h>
 
 #include "pkg/controller/admins.h"
+#include "pkg/controller/reconciler.h"
+#include "pkg/controller/status.h"
 
 namespace pipewright {
 namespace {
@@ -137,6 +140,39 @@ TEST(ReconcileTopics, InternalAndTakenTopicsAreRefusedAndNotTouched) {
   EXPECT_EQ(admin.calls, std::vector<std::string>{"create mine"});
   EXPECT_EQ(admin.at("__consumer_offsets").partitions, 50);
   EXPECT_EQ(admin.at("theirs").partitions, 1);
+}
+
+TEST(TopicRecord, KeptInStatusEvenWhenTheSpecIsRefused) {
+  controller::PipelineObservation o;
+  o.created_topics = std::vector<std::string>{"demo.p.a", "demo.p.a.dlq"};
+  EXPECT_EQ(controller::pipeline_status(o, nullptr, "t")["createdTopics"],
+            nlohmann::json::array({"demo.p.a", "demo.p.a.dlq"}));
+  o.invalid_spec = "spec.steps[0].worker: unknown worker";
+  EXPECT_EQ(controller::pipeline_status(o, nullptr, "t")["createdTopics"],
+            nlohmann::json::array({"demo.p.a", "demo.p.a.dlq"}));
+  o.created_topics.reset();  // none known: no record, rather than an empty one
+  EXPECT_FALSE(controller::pipeline_status(o, nullptr, "t").contains("createdTopics"));
+}
+
+TEST(TopicRecord, AStatusFromBeforeTheRecordAdoptsOnlyDefaultNamedTopics) {
+  api::Pipeline p;
+  p.meta.name = "p";
+  p.meta.namespace_ = "demo";
+  p.topics.resize(2);
+  p.topics[0].name = "a";
+  p.topics[1].name = "b";
+  p.topics[1].topic_name = "someones.topic";
+  const nlohmann::json old_status = {
+      {"topics",
+       {{{"name", "a"}, {"topicName", "demo.p.a"}, {"ready", true}},
+        {{"name", "b"}, {"topicName", "someones.topic"}, {"ready", true}},
+        {{"name", "a.dlq"}, {"topicName", "demo.p.a.dlq"}, {"ready", true}}}}};
+  EXPECT_EQ(controller::legacy_topics(old_status, p),
+            (std::set<std::string>{"demo.p.a", "demo.p.a.dlq"}));
+  auto recorded = old_status;
+  recorded["createdTopics"] = nlohmann::json::array();  // this version's status: its record holds
+  EXPECT_TRUE(controller::legacy_topics(recorded, p).empty());
+  EXPECT_TRUE(controller::legacy_topics(nullptr, p).empty());
 }
 
 TEST(AdminCache, KeepsOneClientPerKeyAndEvictsTheLeastRecentlyUsedBeyondItsCap) {
