@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pkg/api/manifest.h"
 #include "pkg/controller/admins.h"
 #include "pkg/controller/reconciler.h"
 #include "pkg/controller/status.h"
@@ -140,6 +141,24 @@ TEST(ReconcileTopics, InternalAndTakenTopicsAreRefusedAndNotTouched) {
   EXPECT_EQ(admin.calls, std::vector<std::string>{"create mine"});
   EXPECT_EQ(admin.at("__consumer_offsets").partitions, 50);
   EXPECT_EQ(admin.at("theirs").partitions, 1);
+}
+
+TEST(Validation, KafkasInternalTopicNamesAreRefusedWithTheirFieldPath) {
+  try {
+    api::parse(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: p, namespace: demo}
+spec:
+  topics: [{name: ok}, {name: o, topicName: __consumer_offsets}]
+  steps: [{name: s, worker: enrich, inputs: [o]}]
+)",
+               "p.yaml");
+    ADD_FAILURE() << "accepted";
+  } catch (const api::ManifestError& e) {
+    ASSERT_EQ(e.errors().size(), 1U) << e.what();
+    EXPECT_EQ(e.errors()[0].path, "spec.topics[1].topicName");
+    EXPECT_NE(e.errors()[0].message.find("internal"), std::string::npos);
+  }
 }
 
 TEST(TopicRecord, KeptInStatusEvenWhenTheSpecIsRefused) {
