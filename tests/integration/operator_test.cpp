@@ -531,6 +531,41 @@ spec:
   kubectl({"-n", "demo", "delete", "pl", "twin", "twin-a", "--wait=false"});
 }
 
+// The same for a WeightedService: its router's ConfigMap name is a user's.
+TEST_F(Operator, AWeightedServiceLeavesAUsersObjectOfItsChildsNameAlone) {
+  ASSERT_EQ(create_text("apiVersion: v1\nkind: ConfigMap\n"
+                        "metadata: {name: guarded-router, namespace: demo}\n"
+                        "data: {nginx.conf: \"the user's\"}\n")
+                .exit_code,
+            0);
+  const std::string path = "/api/v1/namespaces/demo/configmaps/guarded-router";
+  const auto before = get(path);
+  ASSERT_TRUE(before);
+  ASSERT_EQ(apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: WeightedService
+metadata: {name: guarded, namespace: demo}
+spec:
+  worker: mult
+  port: 8080
+  backends: [{name: one, weight: 1}]
+)")
+                .exit_code,
+            0);
+  const auto ws = [] {
+    return get("/apis/pipewright.io/v1alpha1/namespaces/demo/weightedservices/guarded");
+  };
+  EXPECT_TRUE(eventually([&] {
+    const auto w = ws();
+    return w && condition(*w, "RouterReady", "reason") == "ForeignObject" &&
+           condition(*w, "RouterReady", "message").find("ConfigMap guarded-router") !=
+               std::string::npos;
+  })) << ws().value_or(json()).dump(2);
+  EXPECT_EQ(get(path).value_or(json()).dump(), before->dump());
+  EXPECT_FALSE(deployment("demo", "guarded-router").has_value());
+  kubectl({"-n", "demo", "delete", "ws", "guarded", "--wait=false"});
+  kubectl({"-n", "demo", "delete", "configmap", "guarded-router"});
+}
+
 // A topic that existed before (named by topicName) is used but keeps its partitions and
 // settings, and survives `deletionPolicy: Delete`; the Pipeline's own topics do not.
 TEST_F(Operator, APreExistingTopicIsUsedButNeverAlteredOrDeleted) {
