@@ -94,507 +94,507 @@ bool matches(const std::string& value, const std::regex& pattern, std::size_t ma
   return value.size() <= max && std::regex_match(value, pattern);
 }
 
-  // Walks one document, collecting every problem instead of stopping at the first.
-  class Reader {
-   public:
-    Reader(std::string file, std::vector<FieldError>& errors)
-        : file_(std::move(file)), errors_(errors) {}
+// Walks one document, collecting every problem instead of stopping at the first.
+class Reader {
+ public:
+  Reader(std::string file, std::vector<FieldError>& errors)
+      : file_(std::move(file)), errors_(errors) {}
 
-    void error(const YAML::Node& at, const std::string& path, const std::string& message) {
-      errors_.push_back({{file_, line(at)}, path, message});
-    }
-    int line(const YAML::Node& n) const {
-      return n.IsDefined() && n.Mark().line >= 0 ? n.Mark().line + 1 : doc_line_;
-    }
-    Source source(const YAML::Node& n) const { return {file_, line(n)}; }
-    void set_doc_line(int l) { doc_line_ = l; }
+  void error(const YAML::Node& at, const std::string& path, const std::string& message) {
+    errors_.push_back({{file_, line(at)}, path, message});
+  }
+  int line(const YAML::Node& n) const {
+    return n.IsDefined() && n.Mark().line >= 0 ? n.Mark().line + 1 : doc_line_;
+  }
+  Source source(const YAML::Node& n) const { return {file_, line(n)}; }
+  void set_doc_line(int l) { doc_line_ = l; }
 
-    // A mapping whose keys must all be in `allowed`.
-    bool map(const YAML::Node& n, const std::string& path, const std::set<std::string>& allowed) {
-      if (!is_map(n)) {
-        error(n, path, "must be a mapping");
-        return false;
-      }
-      for (const auto& kv : n) {
-        const auto key = kv.first.as<std::string>();
-        if (!allowed.contains(key)) {
-          error(kv.first, path.empty() ? key : path + "." + key, "unknown field");
-        }
-      }
-      return true;
+  // A mapping whose keys must all be in `allowed`.
+  bool map(const YAML::Node& n, const std::string& path, const std::set<std::string>& allowed) {
+    if (!is_map(n)) {
+      error(n, path, "must be a mapping");
+      return false;
     }
-
-    std::string str(const YAML::Node& n, const std::string& path, bool required = false) {
-      if (!n.IsDefined() || is_null(n)) {
-        if (required) error(n, path, "is required");
-        return {};
+    for (const auto& kv : n) {
+      const auto key = kv.first.as<std::string>();
+      if (!allowed.contains(key)) {
+        error(kv.first, path.empty() ? key : path + "." + key, "unknown field");
       }
-      if (!is_scalar(n)) {
-        error(n, path, "must be a string");
-        return {};
-      }
-      return n.as<std::string>();
     }
+    return true;
+  }
 
-    int integer(const YAML::Node& n, const std::string& path, int fallback, int min, int max) {
-      if (!n.IsDefined() || is_null(n)) return fallback;
-      try {
-        if (!is_scalar(n) || n.Tag() == "!") throw YAML::BadConversion(n.Mark());
-        const long v = n.as<long>();
-        if (v < min || v > max) {
-          error(n, path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-          return fallback;
-        }
-        return static_cast<int>(v);
-      } catch (const YAML::Exception&) {
-        error(n, path, "must be an integer");
+  std::string str(const YAML::Node& n, const std::string& path, bool required = false) {
+    if (!n.IsDefined() || is_null(n)) {
+      if (required) error(n, path, "is required");
+      return {};
+    }
+    if (!is_scalar(n)) {
+      error(n, path, "must be a string");
+      return {};
+    }
+    return n.as<std::string>();
+  }
+
+  int integer(const YAML::Node& n, const std::string& path, int fallback, int min, int max) {
+    if (!n.IsDefined() || is_null(n)) return fallback;
+    try {
+      if (!is_scalar(n) || n.Tag() == "!") throw YAML::BadConversion(n.Mark());
+      const long v = n.as<long>();
+      if (v < min || v > max) {
+        error(n, path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
         return fallback;
       }
+      return static_cast<int>(v);
+    } catch (const YAML::Exception&) {
+      error(n, path, "must be an integer");
+      return fallback;
     }
+  }
 
-    bool boolean(const YAML::Node& n, const std::string& path, bool fallback) {
-      if (!n.IsDefined() || is_null(n)) return fallback;
-      try {
-        if (n.Tag() == "!") throw YAML::BadConversion(n.Mark());
-        return n.as<bool>();
-      } catch (const YAML::Exception&) {
-        error(n, path, "must be true or false");
-        return fallback;
-      }
+  bool boolean(const YAML::Node& n, const std::string& path, bool fallback) {
+    if (!n.IsDefined() || is_null(n)) return fallback;
+    try {
+      if (n.Tag() == "!") throw YAML::BadConversion(n.Mark());
+      return n.as<bool>();
+    } catch (const YAML::Exception&) {
+      error(n, path, "must be true or false");
+      return fallback;
     }
+  }
 
-    std::vector<std::string> strings(const YAML::Node& n, const std::string& path) {
-      std::vector<std::string> out;
-      if (!n.IsDefined() || is_null(n)) return out;
-      if (!is_seq(n)) {
-        error(n, path, "must be a list of strings");
-        return out;
-      }
-      for (std::size_t i = 0; i < n.size(); ++i)
-        out.push_back(str(n[i], path + "[" + std::to_string(i) + "]", true));
+  std::vector<std::string> strings(const YAML::Node& n, const std::string& path) {
+    std::vector<std::string> out;
+    if (!n.IsDefined() || is_null(n)) return out;
+    if (!is_seq(n)) {
+      error(n, path, "must be a list of strings");
       return out;
     }
+    for (std::size_t i = 0; i < n.size(); ++i)
+      out.push_back(str(n[i], path + "[" + std::to_string(i) + "]", true));
+    return out;
+  }
 
-    // The rule the worker applies to the same value (pkg/units): no value validate accepts makes a
-    // worker refuse to start.
-    std::string duration(const YAML::Node& n, const std::string& path) {
-      auto v = str(n, path);
-      if (!v.empty() && !units::parse_duration(v)) {
-        error(n, path, "must be " + std::string(units::kDurationRule));
-      }
-      return v;
+  // The rule the worker applies to the same value (pkg/units): no value validate accepts makes a
+  // worker refuse to start.
+  std::string duration(const YAML::Node& n, const std::string& path) {
+    auto v = str(n, path);
+    if (!v.empty() && !units::parse_duration(v)) {
+      error(n, path, "must be " + std::string(units::kDurationRule));
     }
+    return v;
+  }
 
-    // `resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {memory: 256Mi}}`; a request above
-    // its limit is refused here rather than by the API server at pod creation.
-    std::optional<Resources> resources(const YAML::Node& n, const std::string& path) {
-      if (!n.IsDefined() || is_null(n)) return std::nullopt;
-      if (!map(n, path, {"requests", "limits"})) return std::nullopt;
-      Resources r;
-      for (const auto* section : {"requests", "limits"}) {
-        const auto list = n[section];
-        const auto at = path + "." + section;
-        if (!list.IsDefined() || is_null(list) || !map(list, at, {"cpu", "memory"})) continue;
-        auto& out = std::string(section) == "requests" ? r.requests : r.limits;
-        for (const auto& kv : list) {
-          const auto key = kv.first.as<std::string>();
-          const auto value = str(kv.second, at + "." + key, true);
-          if (!value.empty() && !matches(value, kQuantity, 32)) {
-            error(kv.second, at + "." + key, "must be a quantity such as 100m, 0.5, 64Mi or 1Gi");
-            continue;
-          }
-          if (!value.empty()) out[key] = value;
+  // `resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {memory: 256Mi}}`; a request above
+  // its limit is refused here rather than by the API server at pod creation.
+  std::optional<Resources> resources(const YAML::Node& n, const std::string& path) {
+    if (!n.IsDefined() || is_null(n)) return std::nullopt;
+    if (!map(n, path, {"requests", "limits"})) return std::nullopt;
+    Resources r;
+    for (const auto* section : {"requests", "limits"}) {
+      const auto list = n[section];
+      const auto at = path + "." + section;
+      if (!list.IsDefined() || is_null(list) || !map(list, at, {"cpu", "memory"})) continue;
+      auto& out = std::string(section) == "requests" ? r.requests : r.limits;
+      for (const auto& kv : list) {
+        const auto key = kv.first.as<std::string>();
+        const auto value = str(kv.second, at + "." + key, true);
+        if (!value.empty() && !matches(value, kQuantity, 32)) {
+          error(kv.second, at + "." + key, "must be a quantity such as 100m, 0.5, 64Mi or 1Gi");
+          continue;
         }
-      }
-      for (const auto& [key, request] : r.requests) {
-        const auto limit = r.limits.find(key);
-        if (limit != r.limits.end() && quantity_value(request) > quantity_value(limit->second)) {
-          error(n["requests"][key], path + ".requests." + key,
-                "must not exceed limits." + key + " (" + limit->second + ")");
-        }
-      }
-      return r;
-    }
-
-    // Free-form config becomes JSON; quoted scalars stay strings, plain ones are typed.
-    nlohmann::json to_json(const YAML::Node& n) {
-      switch (n.Type()) {
-        case YAML::NodeType::Map: {
-          nlohmann::json out = nlohmann::json::object();
-          for (const auto& kv : n)
-            out[kv.first.as<std::string>()] = to_json(kv.second);
-          return out;
-        }
-        case YAML::NodeType::Sequence: {
-          nlohmann::json out = nlohmann::json::array();
-          for (const auto& item : n)
-            out.push_back(to_json(item));
-          return out;
-        }
-        case YAML::NodeType::Scalar: {
-          const auto s = n.as<std::string>();
-          if (n.Tag() == "!") return s;
-          long l = 0;
-          double d = 0;
-          bool b = false;
-          if (YAML::convert<long>::decode(n, l)) return l;
-          if (YAML::convert<double>::decode(n, d)) return d;
-          if (YAML::convert<bool>::decode(n, b)) return b;
-          return s;
-        }
-        default:
-          return nullptr;
+        if (!value.empty()) out[key] = value;
       }
     }
+    for (const auto& [key, request] : r.requests) {
+      const auto limit = r.limits.find(key);
+      if (limit != r.limits.end() && quantity_value(request) > quantity_value(limit->second)) {
+        error(n["requests"][key], path + ".requests." + key,
+              "must not exceed limits." + key + " (" + limit->second + ")");
+      }
+    }
+    return r;
+  }
 
-    Meta meta(const YAML::Node& doc) {
-      Meta m;
-      m.source = source(doc["metadata"].IsDefined() ? doc["metadata"] : doc);
-      const auto md = doc["metadata"];
-      if (!md.IsDefined()) {
-        error(doc, "metadata", "is required");
-        return m;
+  // Free-form config becomes JSON; quoted scalars stay strings, plain ones are typed.
+  nlohmann::json to_json(const YAML::Node& n) {
+    switch (n.Type()) {
+      case YAML::NodeType::Map: {
+        nlohmann::json out = nlohmann::json::object();
+        for (const auto& kv : n)
+          out[kv.first.as<std::string>()] = to_json(kv.second);
+        return out;
       }
-      // Other metadata (uid, labels, managedFields...) is the API server's to validate.
-      if (!is_map(md)) {
-        error(md, "metadata", "must be a mapping");
-        return m;
+      case YAML::NodeType::Sequence: {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& item : n)
+          out.push_back(to_json(item));
+        return out;
       }
-      m.uid = str(md["uid"], "metadata.uid");
-      m.generation = integer(md["generation"], "metadata.generation", 0, 0, 2147483647);
-      m.deleting = md["deletionTimestamp"].IsDefined() && !is_null(md["deletionTimestamp"]);
-      m.finalizers = strings(md["finalizers"], "metadata.finalizers");
-      m.name = str(md["name"], "metadata.name", true);
-      if (!m.name.empty() && !matches(m.name, kDnsLabel, 63)) {
-        error(md["name"], "metadata.name",
-              "must be a DNS label: lowercase letters, digits and '-', at most 63");
+      case YAML::NodeType::Scalar: {
+        const auto s = n.as<std::string>();
+        if (n.Tag() == "!") return s;
+        long l = 0;
+        double d = 0;
+        bool b = false;
+        if (YAML::convert<long>::decode(n, l)) return l;
+        if (YAML::convert<double>::decode(n, d)) return d;
+        if (YAML::convert<bool>::decode(n, b)) return b;
+        return s;
       }
-      if (md["namespace"].IsDefined()) {
-        m.namespace_ = str(md["namespace"], "metadata.namespace");
-        if (!matches(m.namespace_, kDnsLabel, 63))
-          error(md["namespace"], "metadata.namespace", "must be a DNS label");
-      }
+      default:
+        return nullptr;
+    }
+  }
+
+  Meta meta(const YAML::Node& doc) {
+    Meta m;
+    m.source = source(doc["metadata"].IsDefined() ? doc["metadata"] : doc);
+    const auto md = doc["metadata"];
+    if (!md.IsDefined()) {
+      error(doc, "metadata", "is required");
       return m;
     }
+    // Other metadata (uid, labels, managedFields...) is the API server's to validate.
+    if (!is_map(md)) {
+      error(md, "metadata", "must be a mapping");
+      return m;
+    }
+    m.uid = str(md["uid"], "metadata.uid");
+    m.generation = integer(md["generation"], "metadata.generation", 0, 0, 2147483647);
+    m.deleting = md["deletionTimestamp"].IsDefined() && !is_null(md["deletionTimestamp"]);
+    m.finalizers = strings(md["finalizers"], "metadata.finalizers");
+    m.name = str(md["name"], "metadata.name", true);
+    if (!m.name.empty() && !matches(m.name, kDnsLabel, 63)) {
+      error(md["name"], "metadata.name",
+            "must be a DNS label: lowercase letters, digits and '-', at most 63");
+    }
+    if (md["namespace"].IsDefined()) {
+      m.namespace_ = str(md["namespace"], "metadata.namespace");
+      if (!matches(m.namespace_, kDnsLabel, 63))
+        error(md["namespace"], "metadata.namespace", "must be a DNS label");
+    }
+    return m;
+  }
 
-    std::optional<Ingress> ingress(const YAML::Node& n, const std::string& path) {
-      if (!n.IsDefined() || is_null(n) || !map(n, path, {"className", "host", "tlsSecretName"})) {
-        return std::nullopt;
-      }
-      return Ingress{str(n["className"], path + ".className"), str(n["host"], path + ".host"),
-                     str(n["tlsSecretName"], path + ".tlsSecretName")};
+  std::optional<Ingress> ingress(const YAML::Node& n, const std::string& path) {
+    if (!n.IsDefined() || is_null(n) || !map(n, path, {"className", "host", "tlsSecretName"})) {
+      return std::nullopt;
     }
+    return Ingress{str(n["className"], path + ".className"), str(n["host"], path + ".host"),
+                   str(n["tlsSecretName"], path + ".tlsSecretName")};
+  }
 
-    // Fields left out keep the values of `base` (a step's override starts from the pipeline's).
-    Delivery delivery(const YAML::Node& d, const std::string& path, Delivery base) {
-      if (!map(d, path, {"maxAttempts", "backoff", "deadLetter"})) return base;
-      base.max_attempts =
-          integer(d["maxAttempts"], path + ".maxAttempts", base.max_attempts, 1, 1000);
-      base.dead_letter = boolean(d["deadLetter"], path + ".deadLetter", base.dead_letter);
-      if (const auto b = d["backoff"];
-          b.IsDefined() && map(b, path + ".backoff", {"initial", "max"})) {
-        if (b["initial"].IsDefined())
-          base.backoff_initial = duration(b["initial"], path + ".backoff.initial");
-        if (b["max"].IsDefined()) base.backoff_max = duration(b["max"], path + ".backoff.max");
-      }
-      return base;
+  // Fields left out keep the values of `base` (a step's override starts from the pipeline's).
+  Delivery delivery(const YAML::Node& d, const std::string& path, Delivery base) {
+    if (!map(d, path, {"maxAttempts", "backoff", "deadLetter"})) return base;
+    base.max_attempts =
+        integer(d["maxAttempts"], path + ".maxAttempts", base.max_attempts, 1, 1000);
+    base.dead_letter = boolean(d["deadLetter"], path + ".deadLetter", base.dead_letter);
+    if (const auto b = d["backoff"];
+        b.IsDefined() && map(b, path + ".backoff", {"initial", "max"})) {
+      if (b["initial"].IsDefined())
+        base.backoff_initial = duration(b["initial"], path + ".backoff.initial");
+      if (b["max"].IsDefined()) base.backoff_max = duration(b["max"], path + ".backoff.max");
     }
+    return base;
+  }
 
-    // Children are named "<resource>-<part>"; Kubernetes refuses names over 63 characters, and a
-    // Service name must start with a letter. Catch it here rather than as a failed apply.
-    void child_name(const YAML::Node& at, const std::string& path, const std::string& owner,
-                    const std::string& part, bool service) {
-      if (owner.empty() || part.empty()) return;
-      const std::string name = owner + "-" + part;
-      if (name.size() > 63) {
-        error(at, path, "'" + name + "' (the name of its Deployment) is longer than 63 characters");
-      }
-      if (service && std::isalpha(static_cast<unsigned char>(name[0])) == 0) {
-        error(at, path, "'" + name + "' names a Service, which must start with a letter");
-      }
+  // Children are named "<resource>-<part>"; Kubernetes refuses names over 63 characters, and a
+  // Service name must start with a letter. Catch it here rather than as a failed apply.
+  void child_name(const YAML::Node& at, const std::string& path, const std::string& owner,
+                  const std::string& part, bool service) {
+    if (owner.empty() || part.empty()) return;
+    const std::string name = owner + "-" + part;
+    if (name.size() > 63) {
+      error(at, path, "'" + name + "' (the name of its Deployment) is longer than 63 characters");
     }
+    if (service && std::isalpha(static_cast<unsigned char>(name[0])) == 0) {
+      error(at, path, "'" + name + "' names a Service, which must start with a letter");
+    }
+  }
 
-    std::string expose(const YAML::Node& n, const std::string& path) {
-      if (!n.IsDefined() || is_null(n)) return {};
-      if (!map(n, path, {"path"})) return {};
-      auto p = str(n["path"], path + ".path", true);
-      if (!p.empty() && (p[0] != '/' || p.find("..") != std::string::npos ||
-                         p.find_first_of(" \t\r\n;{}\"'\\") != std::string::npos)) {
-        error(n["path"], path + ".path", "must be an absolute URL path such as /images");
-      }
-      return p;
-    }
-
-    Pipeline pipeline(const YAML::Node& doc);
-    WeightedService weighted_service(const YAML::Node& doc);
-
-   private:
-    std::string file_;
-    std::vector<FieldError>& errors_;
-    int doc_line_ = 0;
-  };
-
-  Pipeline Reader::pipeline(const YAML::Node& doc) {
-    Pipeline p;
-    p.meta = meta(doc);
-    const auto spec = doc["spec"];
-    if (!spec.IsDefined()) {
-      error(doc, "spec", "is required");
-      return p;
-    }
-    if (!map(spec, "spec", {"kafka", "topics", "ingress", "storage", "steps", "delivery"}))
-      return p;
-    if (const auto k = spec["kafka"];
-        k.IsDefined() && map(k, "spec.kafka", {"bootstrapServers", "secretRef"})) {
-      p.bootstrap_servers = str(k["bootstrapServers"], "spec.kafka.bootstrapServers");
-      if (k["secretRef"].IsDefined() && map(k["secretRef"], "spec.kafka.secretRef", {"name"})) {
-        p.kafka_secret = str(k["secretRef"]["name"], "spec.kafka.secretRef.name", true);
-      }
-    }
-    p.ingress = ingress(spec["ingress"], "spec.ingress");
-    if (const auto st = spec["storage"];
-        st.IsDefined() && map(st, "spec.storage", {"size", "storageClassName", "accessMode"})) {
-      p.storage.size = str(st["size"], "spec.storage.size", true);
-      p.storage.storage_class_name = str(st["storageClassName"], "spec.storage.storageClassName");
-      if (st["accessMode"].IsDefined()) {
-        p.storage.access_mode = str(st["accessMode"], "spec.storage.accessMode");
-        if (p.storage.access_mode != "ReadWriteOnce" && p.storage.access_mode != "ReadWriteMany") {
-          error(st["accessMode"], "spec.storage.accessMode",
-                "must be ReadWriteOnce or ReadWriteMany");
-        }
-      }
-    }
-    if (const auto d = spec["delivery"]; d.IsDefined())
-      p.delivery = delivery(d, "spec.delivery", p.delivery);
-
-    std::set<std::string> topic_names;
-    const auto topics = spec["topics"];
-    if (topics.IsDefined() && !is_seq(topics)) error(topics, "spec.topics", "must be a list");
-    for (std::size_t i = 0; is_seq(topics) && i < topics.size(); ++i) {
-      const auto n = topics[i];
-      const std::string path = "spec.topics[" + std::to_string(i) + "]";
-      if (!map(
-              n, path,
-              {"name", "topicName", "partitions", "replicationFactor", "config", "deletionPolicy"}))
-        continue;
-      Topic t;
-      t.name = str(n["name"], path + ".name", true);
-      if (!t.name.empty() && !matches(t.name, kTopicName, 249)) {
-        error(n["name"], path + ".name", "may hold only letters, digits, '.', '_' and '-'");
-      }
-      if (!t.name.empty() && !topic_names.insert(t.name).second) {
-        error(n["name"], path + ".name", "duplicate topic name '" + t.name + "'");
-      }
-      t.topic_name = str(n["topicName"], path + ".topicName");
-      if (!t.topic_name.empty() && !matches(t.topic_name, kTopicName, 249)) {
-        error(n["topicName"], path + ".topicName", "is not a valid Kafka topic name");
-      }
-      t.partitions = integer(n["partitions"], path + ".partitions", 1, 1, 10000);
-      t.replication_factor =
-          integer(n["replicationFactor"], path + ".replicationFactor", 1, 1, 32767);
-      if (const auto c = n["config"]; c.IsDefined()) {
-        if (!is_map(c)) {
-          error(c, path + ".config", "must be a mapping of Kafka topic settings");
-        } else {
-          for (const auto& kv : c) {
-            const auto key = kv.first.as<std::string>();
-            t.config[key] = str(kv.second, path + ".config." + key);
-          }
-        }
-      }
-      if (n["deletionPolicy"].IsDefined()) {
-        t.deletion_policy = str(n["deletionPolicy"], path + ".deletionPolicy");
-        if (t.deletion_policy != "Retain" && t.deletion_policy != "Delete") {
-          error(n["deletionPolicy"], path + ".deletionPolicy", "must be Retain or Delete");
-        }
-      }
-      p.topics.push_back(std::move(t));
-    }
-
-    const auto& workers = builtin_workers();
-    std::set<std::string> step_names;
-    const auto steps = spec["steps"];
-    if (!steps.IsDefined() || !is_seq(steps) || steps.size() == 0) {
-      error(steps.IsDefined() ? steps : spec, "spec.steps", "must be a list of at least one step");
-    }
-    for (std::size_t i = 0; is_seq(steps) && i < steps.size(); ++i) {
-      const auto n = steps[i];
-      const std::string path = "spec.steps[" + std::to_string(i) + "]";
-      if (!map(n, path,
-               {"name", "worker", "image", "replicas", "inputs", "outputs", "expose", "storage",
-                "config", "delivery", "resources"}))
-        continue;
-      Step s;
-      s.name = str(n["name"], path + ".name", true);
-      if (!s.name.empty() && !matches(s.name, kDnsLabel, 63)) {
-        error(n["name"], path + ".name", "must be a DNS label");
-      }
-      if (!s.name.empty() && !step_names.insert(s.name).second) {
-        error(n["name"], path + ".name", "duplicate step name '" + s.name + "'");
-      }
-      s.worker = str(n["worker"], path + ".worker");
-      s.image = str(n["image"], path + ".image");
-      if (s.worker.empty() == s.image.empty()) {
-        error(n, path, "needs exactly one of worker or image");
-      } else if (!s.worker.empty() &&
-                 std::find(workers.begin(), workers.end(), s.worker) == workers.end()) {
-        error(n["worker"], path + ".worker", "unknown worker '" + s.worker + "'");
-      }
-      s.replicas = integer(n["replicas"], path + ".replicas", 1, 0, 1000);
-      s.inputs = strings(n["inputs"], path + ".inputs");
-      s.outputs = strings(n["outputs"], path + ".outputs");
-      for (const auto* list : {&s.inputs, &s.outputs}) {
-        const char* field = list == &s.inputs ? ".inputs" : ".outputs";
-        for (std::size_t j = 0; j < list->size(); ++j) {
-          if (!(*list)[j].empty() && !topic_names.contains((*list)[j])) {
-            error(n[field + 1], path + field + "[" + std::to_string(j) + "]",
-                  "topic '" + (*list)[j] + "' is not declared in spec.topics");
-          }
-        }
-      }
-      s.expose_path = expose(n["expose"], path + ".expose");
-      s.storage = boolean(n["storage"], path + ".storage", false);
-      if (const auto c = n["config"]; c.IsDefined()) {
-        if (is_map(c))
-          s.config = to_json(c);
-        else
-          error(c, path + ".config", "must be a mapping");
-      }
-      if (const auto d = n["delivery"]; d.IsDefined()) {
-        s.delivery = delivery(d, path + ".delivery", p.delivery);
-      }
-      s.resources = resources(n["resources"], path + ".resources");
-      p.steps.push_back(std::move(s));
-    }
-
-    for (std::size_t i = 0; i < p.steps.size(); ++i) {
-      const std::string path = "spec.steps[" + std::to_string(i) + "]";
-      if (p.steps[i].storage && p.storage.size.empty()) {
-        error(steps[i], path + ".storage",
-              "a step with storage: true needs spec.storage (the shared volume's size)");
-      }
-      child_name(steps[i], path + ".name", p.meta.name, p.steps[i].name,
-                 !p.steps[i].expose_path.empty());
-    }
-
-    // A cycle through topics (a step that feeds, at any distance, its own input) is refused;
-    // only steps whose outputs follow their inputs carry messages along an edge.
-    std::map<std::string, std::vector<std::size_t>> readers;
-    for (std::size_t i = 0; i < p.steps.size(); ++i) {
-      for (const auto& t : p.steps[i].inputs)
-        readers[t].push_back(i);
-    }
-    std::vector<int> state(p.steps.size(), 0);  // 0 new, 1 on the path, 2 done
-    std::function<bool(std::size_t)> cyclic = [&](std::size_t i) {
-      state[i] = 1;
-      if (!outputs_follow_inputs(p.steps[i])) {
-        state[i] = 2;
-        return false;
-      }
-      for (const auto& t : p.steps[i].outputs) {
-        for (auto j : readers[t]) {
-          if (state[j] == 1 || (state[j] == 0 && cyclic(j))) return true;
-        }
-      }
-      state[i] = 2;
-      return false;
-    };
-    for (std::size_t i = 0; i < p.steps.size(); ++i) {
-      if (state[i] == 0 && cyclic(i)) {
-        error(steps[i], "spec.steps",
-              "the steps form a cycle through their topics (step '" + p.steps[i].name + "')");
-        break;
-      }
+  std::string expose(const YAML::Node& n, const std::string& path) {
+    if (!n.IsDefined() || is_null(n)) return {};
+    if (!map(n, path, {"path"})) return {};
+    auto p = str(n["path"], path + ".path", true);
+    if (!p.empty() && (p[0] != '/' || p.find("..") != std::string::npos ||
+                       p.find_first_of(" \t\r\n;{}\"'\\") != std::string::npos)) {
+      error(n["path"], path + ".path", "must be an absolute URL path such as /images");
     }
     return p;
   }
 
-  WeightedService Reader::weighted_service(const YAML::Node& doc) {
-    WeightedService w;
-    w.meta = meta(doc);
-    if (!w.meta.name.empty() && std::isalpha(static_cast<unsigned char>(w.meta.name[0])) == 0) {
-      error(doc["metadata"]["name"], "metadata.name",
-            "names the router's Service, which must start with a letter");
+  Pipeline pipeline(const YAML::Node& doc);
+  WeightedService weighted_service(const YAML::Node& doc);
+
+ private:
+  std::string file_;
+  std::vector<FieldError>& errors_;
+  int doc_line_ = 0;
+};
+
+Pipeline Reader::pipeline(const YAML::Node& doc) {
+  Pipeline p;
+  p.meta = meta(doc);
+  const auto spec = doc["spec"];
+  if (!spec.IsDefined()) {
+    error(doc, "spec", "is required");
+    return p;
+  }
+  if (!map(spec, "spec", {"kafka", "topics", "ingress", "storage", "steps", "delivery"})) return p;
+  if (const auto k = spec["kafka"];
+      k.IsDefined() && map(k, "spec.kafka", {"bootstrapServers", "secretRef"})) {
+    p.bootstrap_servers = str(k["bootstrapServers"], "spec.kafka.bootstrapServers");
+    if (k["secretRef"].IsDefined() && map(k["secretRef"], "spec.kafka.secretRef", {"name"})) {
+      p.kafka_secret = str(k["secretRef"]["name"], "spec.kafka.secretRef.name", true);
     }
-    const auto spec = doc["spec"];
-    if (!spec.IsDefined()) {
-      error(doc, "spec", "is required");
-      return w;
-    }
-    if (!map(spec, "spec",
-             {"worker", "image", "port", "backends", "healthCheck", "expose", "ingress",
-              "gatewayRef", "config"}))
-      return w;
-    w.worker = str(spec["worker"], "spec.worker");
-    w.image = str(spec["image"], "spec.image");
-    const auto& workers = builtin_workers();
-    if (w.worker.empty() == w.image.empty()) {
-      error(spec, "spec", "needs exactly one of worker or image");
-    } else if (!w.worker.empty() &&
-               std::find(workers.begin(), workers.end(), w.worker) == workers.end()) {
-      error(spec["worker"], "spec.worker", "unknown worker '" + w.worker + "'");
-    }
-    w.port = integer(spec["port"], "spec.port", 8080, 1, 65535);
-    const auto backends = spec["backends"];
-    if (!backends.IsDefined() || !is_seq(backends) || backends.size() == 0) {
-      error(backends.IsDefined() ? backends : spec, "spec.backends",
-            "must be a list of at least one backend");
-    }
-    std::set<std::string> names;
-    for (std::size_t i = 0; is_seq(backends) && i < backends.size(); ++i) {
-      const auto n = backends[i];
-      const std::string path = "spec.backends[" + std::to_string(i) + "]";
-      if (!map(n, path, {"name", "weight", "backup", "replicas", "resources"})) continue;
-      Backend b;
-      b.name = str(n["name"], path + ".name", true);
-      if (!b.name.empty() && !matches(b.name, kDnsLabel, 63))
-        error(n["name"], path + ".name", "must be a DNS label");
-      if (!b.name.empty() && !names.insert(b.name).second)
-        error(n["name"], path + ".name", "duplicate backend name '" + b.name + "'");
-      b.weight = integer(n["weight"], path + ".weight", 1, 1, 1000);
-      b.backup = boolean(n["backup"], path + ".backup", false);
-      b.replicas = integer(n["replicas"], path + ".replicas", 1, 0, 100);
-      b.resources = resources(n["resources"], path + ".resources");
-      if (b.name == "router") {
-        error(n["name"], path + ".name", "'router' is taken by the WeightedService's nginx router");
+  }
+  p.ingress = ingress(spec["ingress"], "spec.ingress");
+  if (const auto st = spec["storage"];
+      st.IsDefined() && map(st, "spec.storage", {"size", "storageClassName", "accessMode"})) {
+    p.storage.size = str(st["size"], "spec.storage.size", true);
+    p.storage.storage_class_name = str(st["storageClassName"], "spec.storage.storageClassName");
+    if (st["accessMode"].IsDefined()) {
+      p.storage.access_mode = str(st["accessMode"], "spec.storage.accessMode");
+      if (p.storage.access_mode != "ReadWriteOnce" && p.storage.access_mode != "ReadWriteMany") {
+        error(st["accessMode"], "spec.storage.accessMode",
+              "must be ReadWriteOnce or ReadWriteMany");
       }
-      child_name(n["name"], path + ".name", w.meta.name, b.name, true);
-      if (b.backup && n["weight"].IsDefined())
-        error(n["weight"], path + ".weight", "a backup backend takes no weight");
-      w.backends.push_back(b);
     }
-    if (!w.backends.empty() && std::all_of(w.backends.begin(), w.backends.end(),
-                                           [](const Backend& b) { return b.backup; })) {
-      error(backends, "spec.backends", "needs at least one backend that is not a backup");
+  }
+  if (const auto d = spec["delivery"]; d.IsDefined())
+    p.delivery = delivery(d, "spec.delivery", p.delivery);
+
+  std::set<std::string> topic_names;
+  const auto topics = spec["topics"];
+  if (topics.IsDefined() && !is_seq(topics)) error(topics, "spec.topics", "must be a list");
+  for (std::size_t i = 0; is_seq(topics) && i < topics.size(); ++i) {
+    const auto n = topics[i];
+    const std::string path = "spec.topics[" + std::to_string(i) + "]";
+    if (!map(n, path,
+             {"name", "topicName", "partitions", "replicationFactor", "config", "deletionPolicy"}))
+      continue;
+    Topic t;
+    t.name = str(n["name"], path + ".name", true);
+    if (!t.name.empty() && !matches(t.name, kTopicName, 249)) {
+      error(n["name"], path + ".name", "may hold only letters, digits, '.', '_' and '-'");
     }
-    if (const auto hc = spec["healthCheck"];
-        hc.IsDefined() &&
-        map(hc, "spec.healthCheck", {"maxFails", "failTimeout", "connectTimeout", "readTimeout"})) {
-      w.health.max_fails = integer(hc["maxFails"], "spec.healthCheck.maxFails", 1, 0, 100);
-      if (hc["failTimeout"].IsDefined())
-        w.health.fail_timeout = duration(hc["failTimeout"], "spec.healthCheck.failTimeout");
-      if (hc["connectTimeout"].IsDefined())
-        w.health.connect_timeout =
-            duration(hc["connectTimeout"], "spec.healthCheck.connectTimeout");
-      if (hc["readTimeout"].IsDefined())
-        w.health.read_timeout = duration(hc["readTimeout"], "spec.healthCheck.readTimeout");
+    if (!t.name.empty() && !topic_names.insert(t.name).second) {
+      error(n["name"], path + ".name", "duplicate topic name '" + t.name + "'");
     }
-    w.expose_path = expose(spec["expose"], "spec.expose");
-    w.ingress = ingress(spec["ingress"], "spec.ingress");
-    if (const auto g = spec["gatewayRef"];
-        g.IsDefined() && map(g, "spec.gatewayRef", {"name", "namespace"})) {
-      w.gateway = GatewayRef{str(g["name"], "spec.gatewayRef.name", true),
-                             str(g["namespace"], "spec.gatewayRef.namespace")};
+    t.topic_name = str(n["topicName"], path + ".topicName");
+    if (!t.topic_name.empty() && !matches(t.topic_name, kTopicName, 249)) {
+      error(n["topicName"], path + ".topicName", "is not a valid Kafka topic name");
+    } else if (t.topic_name.rfind("__", 0) == 0) {
+      error(n["topicName"], path + ".topicName",
+            "names starting with '__' are Kafka's internal topics");
     }
-    if (const auto c = spec["config"]; c.IsDefined()) {
-      if (is_map(c)) {
-        w.config = to_json(c);
+    t.partitions = integer(n["partitions"], path + ".partitions", 1, 1, 10000);
+    t.replication_factor =
+        integer(n["replicationFactor"], path + ".replicationFactor", 1, 1, 32767);
+    if (const auto c = n["config"]; c.IsDefined()) {
+      if (!is_map(c)) {
+        error(c, path + ".config", "must be a mapping of Kafka topic settings");
       } else {
-        error(c, "spec.config", "must be a mapping");
+        for (const auto& kv : c) {
+          const auto key = kv.first.as<std::string>();
+          t.config[key] = str(kv.second, path + ".config." + key);
+        }
       }
     }
+    if (n["deletionPolicy"].IsDefined()) {
+      t.deletion_policy = str(n["deletionPolicy"], path + ".deletionPolicy");
+      if (t.deletion_policy != "Retain" && t.deletion_policy != "Delete") {
+        error(n["deletionPolicy"], path + ".deletionPolicy", "must be Retain or Delete");
+      }
+    }
+    p.topics.push_back(std::move(t));
+  }
+
+  const auto& workers = builtin_workers();
+  std::set<std::string> step_names;
+  const auto steps = spec["steps"];
+  if (!steps.IsDefined() || !is_seq(steps) || steps.size() == 0) {
+    error(steps.IsDefined() ? steps : spec, "spec.steps", "must be a list of at least one step");
+  }
+  for (std::size_t i = 0; is_seq(steps) && i < steps.size(); ++i) {
+    const auto n = steps[i];
+    const std::string path = "spec.steps[" + std::to_string(i) + "]";
+    if (!map(n, path,
+             {"name", "worker", "image", "replicas", "inputs", "outputs", "expose", "storage",
+              "config", "delivery", "resources"}))
+      continue;
+    Step s;
+    s.name = str(n["name"], path + ".name", true);
+    if (!s.name.empty() && !matches(s.name, kDnsLabel, 63)) {
+      error(n["name"], path + ".name", "must be a DNS label");
+    }
+    if (!s.name.empty() && !step_names.insert(s.name).second) {
+      error(n["name"], path + ".name", "duplicate step name '" + s.name + "'");
+    }
+    s.worker = str(n["worker"], path + ".worker");
+    s.image = str(n["image"], path + ".image");
+    if (s.worker.empty() == s.image.empty()) {
+      error(n, path, "needs exactly one of worker or image");
+    } else if (!s.worker.empty() &&
+               std::find(workers.begin(), workers.end(), s.worker) == workers.end()) {
+      error(n["worker"], path + ".worker", "unknown worker '" + s.worker + "'");
+    }
+    s.replicas = integer(n["replicas"], path + ".replicas", 1, 0, 1000);
+    s.inputs = strings(n["inputs"], path + ".inputs");
+    s.outputs = strings(n["outputs"], path + ".outputs");
+    for (const auto* list : {&s.inputs, &s.outputs}) {
+      const char* field = list == &s.inputs ? ".inputs" : ".outputs";
+      for (std::size_t j = 0; j < list->size(); ++j) {
+        if (!(*list)[j].empty() && !topic_names.contains((*list)[j])) {
+          error(n[field + 1], path + field + "[" + std::to_string(j) + "]",
+                "topic '" + (*list)[j] + "' is not declared in spec.topics");
+        }
+      }
+    }
+    s.expose_path = expose(n["expose"], path + ".expose");
+    s.storage = boolean(n["storage"], path + ".storage", false);
+    if (const auto c = n["config"]; c.IsDefined()) {
+      if (is_map(c))
+        s.config = to_json(c);
+      else
+        error(c, path + ".config", "must be a mapping");
+    }
+    if (const auto d = n["delivery"]; d.IsDefined()) {
+      s.delivery = delivery(d, path + ".delivery", p.delivery);
+    }
+    s.resources = resources(n["resources"], path + ".resources");
+    p.steps.push_back(std::move(s));
+  }
+
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    const std::string path = "spec.steps[" + std::to_string(i) + "]";
+    if (p.steps[i].storage && p.storage.size.empty()) {
+      error(steps[i], path + ".storage",
+            "a step with storage: true needs spec.storage (the shared volume's size)");
+    }
+    child_name(steps[i], path + ".name", p.meta.name, p.steps[i].name,
+               !p.steps[i].expose_path.empty());
+  }
+
+  // A cycle through topics (a step that feeds, at any distance, its own input) is refused;
+  // only steps whose outputs follow their inputs carry messages along an edge.
+  std::map<std::string, std::vector<std::size_t>> readers;
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    for (const auto& t : p.steps[i].inputs)
+      readers[t].push_back(i);
+  }
+  std::vector<int> state(p.steps.size(), 0);  // 0 new, 1 on the path, 2 done
+  std::function<bool(std::size_t)> cyclic = [&](std::size_t i) {
+    state[i] = 1;
+    if (!outputs_follow_inputs(p.steps[i])) {
+      state[i] = 2;
+      return false;
+    }
+    for (const auto& t : p.steps[i].outputs) {
+      for (auto j : readers[t]) {
+        if (state[j] == 1 || (state[j] == 0 && cyclic(j))) return true;
+      }
+    }
+    state[i] = 2;
+    return false;
+  };
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    if (state[i] == 0 && cyclic(i)) {
+      error(steps[i], "spec.steps",
+            "the steps form a cycle through their topics (step '" + p.steps[i].name + "')");
+      break;
+    }
+  }
+  return p;
+}
+
+WeightedService Reader::weighted_service(const YAML::Node& doc) {
+  WeightedService w;
+  w.meta = meta(doc);
+  if (!w.meta.name.empty() && std::isalpha(static_cast<unsigned char>(w.meta.name[0])) == 0) {
+    error(doc["metadata"]["name"], "metadata.name",
+          "names the router's Service, which must start with a letter");
+  }
+  const auto spec = doc["spec"];
+  if (!spec.IsDefined()) {
+    error(doc, "spec", "is required");
     return w;
   }
+  if (!map(spec, "spec",
+           {"worker", "image", "port", "backends", "healthCheck", "expose", "ingress", "gatewayRef",
+            "config"}))
+    return w;
+  w.worker = str(spec["worker"], "spec.worker");
+  w.image = str(spec["image"], "spec.image");
+  const auto& workers = builtin_workers();
+  if (w.worker.empty() == w.image.empty()) {
+    error(spec, "spec", "needs exactly one of worker or image");
+  } else if (!w.worker.empty() &&
+             std::find(workers.begin(), workers.end(), w.worker) == workers.end()) {
+    error(spec["worker"], "spec.worker", "unknown worker '" + w.worker + "'");
+  }
+  w.port = integer(spec["port"], "spec.port", 8080, 1, 65535);
+  const auto backends = spec["backends"];
+  if (!backends.IsDefined() || !is_seq(backends) || backends.size() == 0) {
+    error(backends.IsDefined() ? backends : spec, "spec.backends",
+          "must be a list of at least one backend");
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; is_seq(backends) && i < backends.size(); ++i) {
+    const auto n = backends[i];
+    const std::string path = "spec.backends[" + std::to_string(i) + "]";
+    if (!map(n, path, {"name", "weight", "backup", "replicas", "resources"})) continue;
+    Backend b;
+    b.name = str(n["name"], path + ".name", true);
+    if (!b.name.empty() && !matches(b.name, kDnsLabel, 63))
+      error(n["name"], path + ".name", "must be a DNS label");
+    if (!b.name.empty() && !names.insert(b.name).second)
+      error(n["name"], path + ".name", "duplicate backend name '" + b.name + "'");
+    b.weight = integer(n["weight"], path + ".weight", 1, 1, 1000);
+    b.backup = boolean(n["backup"], path + ".backup", false);
+    b.replicas = integer(n["replicas"], path + ".replicas", 1, 0, 100);
+    b.resources = resources(n["resources"], path + ".resources");
+    if (b.name == "router") {
+      error(n["name"], path + ".name", "'router' is taken by the WeightedService's nginx router");
+    }
+    child_name(n["name"], path + ".name", w.meta.name, b.name, true);
+    if (b.backup && n["weight"].IsDefined())
+      error(n["weight"], path + ".weight", "a backup backend takes no weight");
+    w.backends.push_back(b);
+  }
+  if (!w.backends.empty() && std::all_of(w.backends.begin(), w.backends.end(),
+                                         [](const Backend& b) { return b.backup; })) {
+    error(backends, "spec.backends", "needs at least one backend that is not a backup");
+  }
+  if (const auto hc = spec["healthCheck"];
+      hc.IsDefined() &&
+      map(hc, "spec.healthCheck", {"maxFails", "failTimeout", "connectTimeout", "readTimeout"})) {
+    w.health.max_fails = integer(hc["maxFails"], "spec.healthCheck.maxFails", 1, 0, 100);
+    if (hc["failTimeout"].IsDefined())
+      w.health.fail_timeout = duration(hc["failTimeout"], "spec.healthCheck.failTimeout");
+    if (hc["connectTimeout"].IsDefined())
+      w.health.connect_timeout = duration(hc["connectTimeout"], "spec.healthCheck.connectTimeout");
+    if (hc["readTimeout"].IsDefined())
+      w.health.read_timeout = duration(hc["readTimeout"], "spec.healthCheck.readTimeout");
+  }
+  w.expose_path = expose(spec["expose"], "spec.expose");
+  w.ingress = ingress(spec["ingress"], "spec.ingress");
+  if (const auto g = spec["gatewayRef"];
+      g.IsDefined() && map(g, "spec.gatewayRef", {"name", "namespace"})) {
+    w.gateway = GatewayRef{str(g["name"], "spec.gatewayRef.name", true),
+                           str(g["namespace"], "spec.gatewayRef.namespace")};
+  }
+  if (const auto c = spec["config"]; c.IsDefined()) {
+    if (is_map(c)) {
+      w.config = to_json(c);
+    } else {
+      error(c, "spec.config", "must be a mapping");
+    }
+  }
+  return w;
+}
 
 }  // namespace
 

@@ -86,6 +86,11 @@ std::vector<json> Manager::list_labeled(const kube::Resource& r, const std::stri
   return i != nullptr ? i->list_labeled(ns, key, value) : std::vector<json>{};
 }
 
+void Manager::each(const kube::Resource& r, const std::string& ns,
+                   const std::function<void(const json&)>& each) const {
+  if (const auto* i = informer(r); i != nullptr) i->each(ns, each);
+}
+
 void Manager::enqueue_owner(const json& child) {
   const auto& md = child["metadata"];
   for (const auto& ref : md.value("ownerReferences", json::array())) {

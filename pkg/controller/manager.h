@@ -42,6 +42,8 @@ class Manager final : public Cache {
   std::vector<nlohmann::json> list_labeled(const kube::Resource& r, const std::string& ns,
                                            const std::string& key,
                                            const std::string& value) const override;
+  void each(const kube::Resource& r, const std::string& ns,
+            const std::function<void(const nlohmann::json&)>& each) const override;
 
  private:
   void enqueue_owner(const nlohmann::json& child);

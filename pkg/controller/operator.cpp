@@ -7,12 +7,17 @@
 #include <stdexcept>
 #include <thread>
 
+#include "pkg/controller/admins.h"
 #include "pkg/http/server.h"
 #include "pkg/log/log.h"
 
 namespace pipewright::controller {
 
 namespace {
+
+// Kafka clusters the operator keeps a client open for; more are reopened when needed.
+constexpr std::size_t kAdminClients = 8;
+constexpr std::chrono::minutes kAdminIdle{10};
 
 // prometheus-cpp (civetweb) takes "port" for every interface and "host:port" otherwise.
 std::string civetweb_address(const std::string& bind) {
@@ -36,36 +41,30 @@ int run_operator(const OperatorOptions& options, const std::atomic<bool>& stop) 
   auto raw_client = kube::make_client(options.kube);
   auto client = counting_client(*raw_client, metrics);
 
-  std::mutex admins_mu;
-  std::map<std::string, std::unique_ptr<kafka::TopicAdmin>> admins;
+  // Bounded: bootstrap strings and Secret names come from tenants' specs (see admins.h).
+  AdminCache admins(kAdminClients, kAdminIdle,
+                    [](const std::string& bootstrap) { return kafka::make_admin(bootstrap); });
   AdminFor admin_for = [&](const std::string& bootstrap, const std::string& ns,
-                           const std::string& secret) -> kafka::TopicAdmin& {
-    const std::lock_guard lock(admins_mu);
-    if (secret.empty()) {
-      auto& slot = admins[bootstrap];
-      if (!slot) slot = kafka::make_admin(bootstrap);
-      return *slot;
-    }
+                           const std::string& secret) -> std::shared_ptr<kafka::TopicAdmin> {
+    if (secret.empty()) return admins.get(bootstrap);
     // The same settings the workers get from the mounted Secret (one librdkafka property per
-    // key), read when its resourceVersion changes: a rotated password takes effect.
+    // key), read when its resourceVersion changes: a rotated password takes effect, and the
+    // client of the old version is evicted like any other.
     const auto object =
         client->get(kube::Resource{"", "v1", "secrets", "Secret", true}, ns, secret);
     if (!object)
       throw std::runtime_error("spec.kafka.secretRef: Secret " + ns + "/" + secret + " not found");
     const auto version =
         object->value("metadata", nlohmann::json::object()).value("resourceVersion", "");
-    const auto prefix = bootstrap + "\n" + ns + "/" + secret + "\n";
-    auto& slot = admins[prefix + version];
-    if (!slot) {
-      std::map<std::string, std::string> properties{{"bootstrap.servers", bootstrap}};
-      for (const auto& [key, value] : object->value("data", nlohmann::json::object()).items()) {
-        if (value.is_string()) properties[key] = kube::base64_decode(value.get<std::string>());
-      }
-      properties["bootstrap.servers"] = bootstrap;
-      // Earlier versions' clients stay: a reconcile on another thread may still be using one.
-      slot = kafka::make_admin(properties);
-    }
-    return *slot;
+    return admins.get(
+        bootstrap + "\n" + ns + "/" + secret + "\n" + version, [&](const std::string&) {
+          std::map<std::string, std::string> properties;
+          for (const auto& [key, value] : object->value("data", nlohmann::json::object()).items()) {
+            if (value.is_string()) properties[key] = kube::base64_decode(value.get<std::string>());
+          }
+          properties["bootstrap.servers"] = bootstrap;
+          return kafka::make_admin(properties);
+        });
   };
 
   Manager manager(*client, metrics, options.manager, admin_for);

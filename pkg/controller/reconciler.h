@@ -5,15 +5,19 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "pkg/kafka/admin.h"
 #include "pkg/kube/client.h"
 #include "pkg/plan/render.h"
+#include "pkg/plan/topics.h"
 
 namespace pipewright::controller {
 
@@ -31,11 +35,16 @@ class Cache {
   virtual std::vector<nlohmann::json> list_labeled(const kube::Resource& r, const std::string& ns,
                                                    const std::string& key,
                                                    const std::string& value) const = 0;
+  // Calls `each` on every object of `ns` (all when empty) without copying them; `each` must not
+  // call back into the cache.
+  virtual void each(const kube::Resource& r, const std::string& ns,
+                    const std::function<void(const nlohmann::json&)>& each) const = 0;
 };
 
 // Kafka admin clients by bootstrap servers and the Pipeline's spec.kafka.secretRef (its namespace
-// and name; empty: none), kept open between reconciles.
-using AdminFor = std::function<kafka::TopicAdmin&(
+// and name; empty: none), kept open between reconciles (see admins.h); the caller holds the
+// client while it uses it.
+using AdminFor = std::function<std::shared_ptr<kafka::TopicAdmin>(
     const std::string& bootstrap, const std::string& ns, const std::string& secret)>;
 
 struct Outcome {
@@ -55,9 +64,22 @@ class Reconciler {
   static const std::vector<const kube::Resource*>& child_kinds();
 
  private:
-  // Applies what differs, deletes what the owner no longer names; returns the first error.
-  std::string sync_children(const std::vector<nlohmann::json>& desired, const nlohmann::json& owner,
-                            const std::string& owner_label);
+  struct Children {
+    std::string error;     // the first API call that failed (retried with backoff)
+    std::string conflict;  // the first object of a child's name that is not ours (left alone)
+  };
+  // Applies what differs, deletes what the owner no longer names. Never touches an object this
+  // owner did not create: such a conflict is reported (and an Event says so once).
+  Children sync_children(const std::vector<nlohmann::json>& desired, const nlohmann::json& owner,
+                         const std::string& owner_label);
+  // Which of `topics` another Pipeline holds, and by whom (see reconciler.cpp).
+  std::map<std::string, std::string> topics_taken(const nlohmann::json& pipeline,
+                                                  const std::set<std::string>& created,
+                                                  const std::vector<plan::TopicPlan>& topics) const;
+  // The topics this Pipeline created: its status record plus what a failed status write has
+  // not recorded yet; with `parsed`, also legacy_topics() of its status.
+  std::set<std::string> created_topics(const nlohmann::json& pipeline,
+                                       const api::Pipeline* parsed = nullptr) const;
   // A Kubernetes Event on `owner` (best effort: a failure is only logged).
   void event(const nlohmann::json& owner, const std::string& type, const std::string& reason,
              const std::string& message);
@@ -72,7 +94,22 @@ class Reconciler {
   const Cache& cache_;
   AdminFor admin_;
   plan::RenderOptions options_;
+  // Topics created but not yet in the cached Pipeline's status (its write failed, or the cache
+  // has not seen it yet): "ns/name" -> (uid, topics). Entries go once the cached status holds
+  // them or the Pipeline is gone.
+  mutable std::mutex unrecorded_mu_;
+  mutable std::map<std::string, std::pair<std::string, std::set<std::string>>> unrecorded_;
 };
+
+// How long a conflict (a foreign object, a topic held by another Pipeline) waits before the
+// next look: nothing announces that the other party let go.
+inline constexpr std::chrono::seconds kConflictRecheck{30};
+
+// Upgrading from a version that kept no record of created topics: a `status` with topic lines
+// but no createdTopics adopts the ready ones named by the default rule
+// "<namespace>.<pipeline>.<topic>" (and their dead-letter topics), so their deletionPolicy still
+// holds. A name given by topicName could have been anyone's, so it is not adopted.
+std::set<std::string> legacy_topics(const nlohmann::json& status, const api::Pipeline& p);
 
 // True when every field of `desired` is in `live` with the same value (arrays: same length,
 // element by element); fields the server added are ignored. Decides drift.

@@ -58,6 +58,8 @@ std::string now_rfc3339() {
 json pipeline_status(const PipelineObservation& o, const json& previous, const std::string& now) {
   std::vector<Condition> conditions;
   json status = {{"observedGeneration", o.generation}};
+  // The record of what this Pipeline may alter and delete: kept whatever else is reported.
+  if (o.created_topics) status["createdTopics"] = *o.created_topics;
   if (o.invalid_spec) {
     conditions.push_back({"Ready", false, "InvalidSpec", *o.invalid_spec});
     status["phase"] = phase(true, false, previous);
@@ -92,6 +94,8 @@ json pipeline_status(const PipelineObservation& o, const json& previous, const s
                        std::to_string(s.replicas) + " ready replicas"};
     }
   }
+  if (!o.children_conflict.empty())
+    workloads = {"WorkloadsReady", false, "ForeignObject", o.children_conflict};
   if (!o.children_error.empty())
     workloads = {"WorkloadsReady", false, "ApplyFailed", o.children_error};
 
@@ -143,6 +147,8 @@ json service_status(const ServiceObservation& o, const json& previous, const std
     router.message = std::to_string(o.router_ready) + "/" + std::to_string(o.router_replicas) +
                      " router replicas ready";
   }
+  if (!o.children_conflict.empty())
+    router = {"RouterReady", false, "ForeignObject", o.children_conflict};
   if (!o.children_error.empty()) router = {"RouterReady", false, "ApplyFailed", o.children_error};
   const bool ready = backends.ok && router.ok;
   Condition overall{"Ready", ready, ready ? "Ready" : (router.ok ? backends.reason : router.reason),

@@ -22,9 +22,13 @@ struct PipelineObservation {
   long generation = 0;
   std::optional<std::string> invalid_spec;  // "spec.steps[1].worker: ..." when refused
   std::vector<kafka::TopicStatus> topics;
-  std::string topics_error;    // Kafka unreachable or not configured
-  std::string children_error;  // an API write the server refused
+  std::string topics_error;       // Kafka unreachable or not configured
+  std::string children_error;     // an API write the server refused
+  std::string children_conflict;  // an object of a child's name that is someone else's
   std::vector<StepObservation> steps;
+  // The record of topics this Pipeline created; none: leave the status without one (a spec
+  // refused before an older operator's topics were adopted).
+  std::optional<std::vector<std::string>> created_topics;
 };
 
 struct BackendObservation {
@@ -39,6 +43,7 @@ struct ServiceObservation {
   long generation = 0;
   std::optional<std::string> invalid_spec;
   std::string children_error;
+  std::string children_conflict;
   std::vector<BackendObservation> backends;
   int router_replicas = 1;
   int router_ready = 0;

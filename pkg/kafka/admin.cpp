@@ -266,6 +266,7 @@ class RdKafkaAdmin final : public TopicAdmin {
             RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG) {
           continue;
         }
+        if (rd_kafka_ConfigEntry_is_sensitive(entries[j]) != 0) it->sensitive = true;
         const char* value = rd_kafka_ConfigEntry_value(entries[j]);
         it->config[rd_kafka_ConfigEntry_name(entries[j])] = value != nullptr ? value : "";
       }

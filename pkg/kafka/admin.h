@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct TopicState {
   std::string name;
   int partitions = 0;                         // 0: the topic does not exist
   std::map<std::string, std::string> config;  // settings set on the topic (not broker defaults)
+  bool sensitive = false;  // a setting set on the topic whose value the broker does not tell
 };
 
 enum class TopicOutcome { created, exists, failed };
@@ -36,7 +38,9 @@ class TopicAdmin {
   virtual std::vector<TopicState> describe(const std::vector<std::string>& names) = 0;
   // Each returns "" on success, else the broker's complaint.
   virtual std::string grow_partitions(const std::string& name, int total) = 0;
-  // Replaces the topic's settings with `config` (what is not named returns to the default).
+  // Replaces the topic's settings with `config`: what is not named returns to the default.
+  // (librdkafka 2.0.2 has no IncrementalAlterConfigs, added in 2.2.0: this is AlterConfigs,
+  // so reconcile_topics passes the topic's current settings merged with the spec's.)
   virtual std::string set_config(const std::string& name,
                                  const std::map<std::string, std::string>& config) = 0;
   virtual std::string remove(const std::string& name) = 0;
@@ -63,11 +67,25 @@ struct TopicStatus {
 
 struct TopicReconcile {
   std::vector<TopicStatus> topics;
-  int writes = 0;  // admin calls that changed something (0 in steady state)
+  int writes = 0;                    // admin calls that changed something (0 in steady state)
+  std::vector<std::string> created;  // topics this call created (the caller records them)
 };
 
-// Creates missing topics, grows partitions, puts back changed settings; refuses (in the
-// status) to shrink partitions. Throws std::runtime_error when Kafka cannot be reached.
-TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<plan::TopicPlan>& desired);
+// What the caller knows about who holds which topic.
+struct TopicClaims {
+  std::set<std::string> created;             // topics this owner created earlier (its record)
+  std::map<std::string, std::string> taken;  // topic -> who else holds it ("Pipeline ns/name")
+};
+
+// True for Kafka's own topics (__consumer_offsets, __transaction_state, ...): never ours.
+bool internal_topic(const std::string& name);
+
+// Creates missing topics; of the topics this owner created (claims.created, or now) grows
+// partitions and puts back the settings the plan names, leaving every other setting as it is;
+// refuses (in the status) to shrink partitions. A topic that exists but was not created by this
+// owner is used as it is, never altered. Internal names and topics `taken` by someone else are
+// refused in the status and not touched. Throws std::runtime_error when Kafka cannot be reached.
+TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<plan::TopicPlan>& desired,
+                                const TopicClaims& claims = {});
 
 }  // namespace pipewright::kafka

@@ -4,36 +4,91 @@
 
 namespace pipewright::kafka {
 
-TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<plan::TopicPlan>& desired) {
+bool internal_topic(const std::string& name) {
+  return name.rfind("__", 0) == 0;
+}
+
+namespace {
+
+// Why a topic is left alone before anything is asked of Kafka; "" when it is not.
+TopicStatus refusal(const plan::TopicPlan& t, const TopicClaims& claims) {
+  TopicStatus s{t.logical, t.name, 0, false, {}, {}};
+  if (internal_topic(t.name)) {
+    s.reason = "InternalTopicRefused";
+    s.message = "names starting with '__' are Kafka's internal topics";
+  } else if (const auto it = claims.taken.find(t.name); it != claims.taken.end()) {
+    s.reason = "TopicClaimed";
+    s.message = "held by " + it->second + "; a topic belongs to one Pipeline";
+  }
+  return s;
+}
+
+}  // namespace
+
+TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<plan::TopicPlan>& desired,
+                                const TopicClaims& claims) {
   TopicReconcile out;
+  std::vector<TopicStatus> refused;
+  std::vector<const plan::TopicPlan*> ours;  // neither internal nor someone else's
   std::vector<std::string> names;
-  for (const auto& t : desired)
+  for (const auto& t : desired) {
+    refused.push_back(refusal(t, claims));
+    if (!refused.back().reason.empty()) continue;
+    ours.push_back(&t);
     names.push_back(t.name);
-  const auto actual = admin.describe(names);
+  }
+  const auto actual = names.empty() ? std::vector<TopicState>{} : admin.describe(names);
 
   std::vector<plan::TopicPlan> missing;
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    if (actual[i].partitions == 0) missing.push_back(desired[i]);
+  for (std::size_t i = 0; i < ours.size(); ++i) {
+    if (actual[i].partitions == 0) missing.push_back(*ours[i]);
   }
   std::map<std::string, TopicResult> created;
   if (!missing.empty()) {
-    for (auto& r : admin.create(missing))
+    for (auto& r : admin.create(missing)) {
+      if (r.outcome == TopicOutcome::created) out.created.push_back(r.name);
       created[r.name] = r;
+    }
     out.writes += static_cast<int>(missing.size());
   }
 
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    const auto& want = desired[i];
-    const auto& have = actual[i];
+  std::size_t next = 0;  // index into ours / actual
+  for (std::size_t d = 0; d < desired.size(); ++d) {
+    if (!refused[d].reason.empty()) {
+      out.topics.push_back(std::move(refused[d]));
+      continue;
+    }
+    const auto& want = *ours[next];
+    const auto& have = actual[next];
+    ++next;
     TopicStatus s{want.logical, want.name, have.partitions, true, {}, {}};
     if (have.partitions == 0) {
       const auto& r = created[want.name];
       if (r.outcome == TopicOutcome::failed) {
         s = {want.logical, want.name, 0, false, "CreateFailed", r.error};
+      } else if (r.outcome == TopicOutcome::exists) {
+        // Someone made it between our look and our create: not ours; the next pass sees it.
+        s = {want.logical,
+             want.name,
+             0,
+             false,
+             "CreatedElsewhere",
+             "was created by someone else meanwhile; it is used as it is, never altered"};
       } else {
         s.partitions = want.partitions;
       }
-    } else if (want.partitions < have.partitions) {
+      out.topics.push_back(std::move(s));
+      continue;
+    }
+    if (!claims.created.contains(want.name)) {
+      // Someone else's topic (a pre-existing one named by topicName): its partitions and
+      // settings are theirs. It is used, never grown, altered or deleted.
+      s.message = "existed before this Pipeline: used as it is (" +
+                  std::to_string(have.partitions) + " partitions), never altered or deleted";
+      out.topics.push_back(std::move(s));
+      continue;
+    }
+    if (want.partitions < have.partitions) {
       // Kafka cannot remove partitions, and keys would move between them if it could.
       s.ready = false;
       s.reason = "PartitionDecreaseRefused";
@@ -50,9 +105,22 @@ TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<plan::Topic
         s.partitions = want.partitions;
       }
     }
-    if (have.partitions > 0 && have.config != want.config) {
-      ++out.writes;
-      if (auto err = admin.set_config(want.name, want.config); !err.empty()) {
+    // Only the keys the plan names: AlterConfigs replaces the whole set, so it gets the
+    // topic's own settings with the plan's on top, and nothing else changes.
+    auto merged = have.config;
+    for (const auto& [key, value] : want.config)
+      merged[key] = value;
+    if (merged != have.config) {
+      std::string err;
+      if (have.sensitive) {
+        err =
+            "a setting of the topic is sensitive (the broker does not tell its value), so "
+            "altering the others would lose it; change it with the Kafka tools";
+      } else {
+        ++out.writes;
+        err = admin.set_config(want.name, merged);
+      }
+      if (!err.empty()) {
         s.ready = false;
         s.reason = "ConfigFailed";
         s.message = err;

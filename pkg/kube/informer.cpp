@@ -236,6 +236,14 @@ std::vector<nlohmann::json> Informer::list_labeled(const std::string& ns, const 
   return out;
 }
 
+void Informer::each(const std::string& ns,
+                    const std::function<void(const nlohmann::json&)>& each) const {
+  const std::lock_guard lock(state_->mu);
+  for (const auto& [key, object] : state_->cache) {
+    if (ns.empty() || string_at(object, "/metadata/namespace") == ns) each(object);
+  }
+}
+
 int Informer::relists() const {
   return state_->relists;
 }

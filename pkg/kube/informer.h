@@ -45,6 +45,9 @@ class Informer {
   // Only the objects of `ns` whose label `key` is `value` (filtered before copying).
   std::vector<nlohmann::json> list_labeled(const std::string& ns, const std::string& key,
                                            const std::string& value) const;
+  // Calls `each` on every cached object of `ns` (all when empty), under the cache's lock and
+  // without copying: `each` must be quick and must not call back into this informer.
+  void each(const std::string& ns, const std::function<void(const nlohmann::json&)>& each) const;
   // How many times the loop listed from scratch (1 after a clean start); for tests and metrics.
   int relists() const;
 

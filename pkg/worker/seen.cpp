@@ -49,13 +49,20 @@ std::string decode(const std::string& line) {
 SeenLog::SeenLog(const std::filesystem::path& file, std::size_t keep) : keep_(keep) {
   if (file.empty()) return;
   std::filesystem::create_directories(file.parent_path());
+  std::uintmax_t good = 0;  // bytes up to the end of the last complete line
   {
-    std::ifstream in(file);
+    std::ifstream in(file, std::ios::binary);
     std::string line;
-    while (std::getline(in, line)) {
+    // An unterminated last line is a key cut short by a crash: not a key, and cut off below so
+    // the next key starts on a line of its own.
+    while (std::getline(in, line) && !in.eof()) {
+      good += line.size() + 1;
       if (!line.empty()) remember(decode(line));
     }
   }
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec) && std::filesystem::file_size(file, ec) > good)
+    std::filesystem::resize_file(file, good, ec);
   path_ = file.string();
   file_ = std::fopen(file.c_str(), "a");
   if (file_ == nullptr) throw std::runtime_error("cannot write " + file.string());

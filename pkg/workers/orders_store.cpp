@@ -44,27 +44,32 @@ std::string rfc3339_ms(std::int64_t epoch_ms) {
   return buf;
 }
 
+std::uintmax_t read_json_lines(const fs::path& file,
+                               const std::function<void(json, std::size_t)>& each) {
+  std::uintmax_t good = 0;
+  std::ifstream in(file, std::ios::binary);
+  std::string line;
+  std::size_t number = 0;
+  while (std::getline(in, line)) {
+    // No newline: the writer is mid-line (or died there). Not a line yet, whatever it parses as.
+    if (in.eof()) break;
+    good += line.size() + 1;
+    each(json::parse(line, nullptr, false), ++number);
+  }
+  return good;
+}
+
 JsonLines::JsonLines(const fs::path& file, const std::function<void(json)>& each, bool flush_each)
     : flush_each_(flush_each), path_(file) {
   if (file.empty()) return;
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
-  std::uintmax_t good = 0;  // bytes up to the end of the last complete line
-  {
-    std::ifstream in(file, std::ios::binary);
-    std::string line;
-    std::size_t number = 0;
-    while (std::getline(in, line)) {
-      if (in.eof()) break;  // no newline: a line torn by a crash
-      ++number;
-      good += line.size() + 1;
-      auto parsed = json::parse(line, nullptr, false);
-      if (parsed.is_discarded()) {
-        log::warn("skipped a line that is not JSON", {{"file", file.string()}, {"line", number}});
-        continue;
-      }
-      each(std::move(parsed));
+  const auto good = read_json_lines(file, [&](json line, std::size_t number) {
+    if (line.is_discarded()) {
+      log::warn("skipped a line that is not JSON", {{"file", file.string()}, {"line", number}});
+      return;
     }
-  }
+    each(std::move(line));
+  });
   std::error_code ec;
   if (fs::exists(file, ec) && fs::file_size(file, ec) > good) {
     log::warn("cut off a torn last line", {{"file", file.string()}, {"bytes", good}});

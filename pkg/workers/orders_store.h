@@ -3,7 +3,7 @@
 // storage, in an append-only JSON-lines file replayed at start:
 //   OrderStore — orders-api: every accepted order and its latest status (idempotent ids).
 //   JsonLines  — an append-only file: fsync on sync(), a torn last line
-//                (a crash mid-write) cut off at open.
+//                (a crash mid-write) cut off at open; read_json_lines reads one.
 //   AuditLog   — audit: every consumed message once per (topic, partition, offset).
 
 #include <chrono>
@@ -22,6 +22,12 @@
 #include "pkg/kafka/client.h"
 
 namespace pipewright::workers::orders {
+
+// Reads an append-only JSON-lines file that a writer may be appending to: calls `each` with
+// every complete line, parsed (discarded when it is not JSON), and its 1-based number; stops at
+// an unterminated last line. Returns the bytes of the complete lines. A missing file has none.
+std::uintmax_t read_json_lines(const std::filesystem::path& file,
+                               const std::function<void(nlohmann::json, std::size_t)>& each);
 
 class JsonLines {
  public:

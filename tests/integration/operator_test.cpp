@@ -68,6 +68,12 @@ class Operator : public ::testing::Test {
     std::ofstream(file) << yaml;
     return kubectl({"apply", "-f", file.string()});
   }
+  // kubectl create: objects as a user makes them (no labels of ours).
+  static proc::RunResult create_text(const std::string& yaml) {
+    const auto file = testing::suite_dir() / "create.yaml";
+    std::ofstream(file) << yaml;
+    return kubectl({"create", "-f", file.string()});
+  }
   static std::optional<json> get(const std::string& path) {
     kube::Rest rest(plane->admin());
     const auto r = rest.request("GET", path);
@@ -370,6 +376,309 @@ TEST_F(Operator, ChangesMadeAroundAnApiServerRestartAreNotMissed) {
       },
       seconds(60)));
   EXPECT_TRUE(op->running()) << testing::tail(op->log_file());
+}
+
+// A user's objects named like children (unlabelled, made before the Pipeline): never taken
+// over, never collected with the Pipeline; the operator makes its own once the names are free.
+TEST_F(Operator, ObjectsItDidNotCreateAreLeftAloneAndSurviveThePipeline) {
+  const std::string base = "/api/v1/namespaces/demo/";
+  ASSERT_EQ(create_text(R"(apiVersion: v1
+kind: ConfigMap
+metadata: {name: own-web, namespace: demo}
+data: {notes: "the user's own settings"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: own-web, namespace: demo}
+spec:
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: own-data, namespace: demo}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+)")
+                .exit_code,
+            0);
+  const std::vector<std::string> users = {base + "configmaps/own-web", base + "services/own-web",
+                                          base + "persistentvolumeclaims/own-data"};
+  std::vector<json> before;
+  for (const auto& path : users)
+    before.push_back(get(path).value_or(json()));
+  const auto untouched = [&] {
+    for (std::size_t i = 0; i < users.size(); ++i) {
+      const auto now = get(users[i]);
+      EXPECT_TRUE(now) << users[i] << " is gone";
+      if (!now) return;
+      EXPECT_EQ(now->dump(), before[i].dump()) << users[i] << " was changed";
+      EXPECT_FALSE((*now)["metadata"].contains("ownerReferences")) << users[i];
+    }
+  };
+  const std::string own = R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: own, namespace: demo}
+spec:
+  topics: [{name: uploads}]
+  storage: {size: 1Gi}
+  steps:
+    - {name: web, worker: upload, outputs: [uploads], expose: {path: /own}, storage: true}
+)";
+  const auto conflicted = [&] {
+    const auto p = pipeline("demo", "own");
+    return p && condition(*p, "WorkloadsReady", "reason") == "ForeignObject" &&
+           condition(*p, "WorkloadsReady", "message").find("own-") != std::string::npos;
+  };
+  const auto reported = [&] {  // the first status of the Pipeline is written
+    const auto p = pipeline("demo", "own");
+    return p && !condition(*p, "WorkloadsReady", "reason").empty();
+  };
+  ASSERT_EQ(apply_text(own).exit_code, 0);
+  ASSERT_TRUE(eventually(reported));
+  untouched();
+  EXPECT_TRUE(eventually(conflicted)) << pipeline("demo", "own").value_or(json()).dump(2);
+  // Nothing of the Pipeline is written while a name is someone else's: its Deployment would
+  // mount the user's ConfigMap and volume.
+  EXPECT_FALSE(deployment("demo", "own-web").has_value());
+  EXPECT_TRUE(eventually([&] {
+    const auto events =
+        kubectl({"-n", "demo", "get", "events", "--field-selector",
+                 "involvedObject.kind=Pipeline,involvedObject.name=own,type=Warning", "-o",
+                 "jsonpath={.items[*].reason}"});
+    return events.output.find("ForeignObject") != std::string::npos;
+  }));
+
+  // Deleting the Pipeline takes its own children (a sentinel shows the garbage collector did
+  // its work), not the user's objects.
+  const auto owner = pipeline("demo", "own");
+  ASSERT_TRUE(owner);
+  ASSERT_EQ(create_text(R"(apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: own-sentinel
+  namespace: demo
+  ownerReferences:
+    - {apiVersion: pipewright.io/v1alpha1, kind: Pipeline, name: own, uid: )" +
+                        (*owner)["metadata"]["uid"].get<std::string>() + "}\n")
+                .exit_code,
+            0);
+  ASSERT_EQ(kubectl({"-n", "demo", "delete", "pl", "own", "--wait=false"}).exit_code, 0);
+  ASSERT_TRUE(
+      eventually([&] { return !get(base + "configmaps/own-sentinel").has_value(); }, seconds(60)))
+      << "the garbage collector did not run";
+  untouched();
+
+  // Once the user removes their objects, the Pipeline gets its own.
+  ASSERT_EQ(apply_text(own).exit_code, 0);
+  ASSERT_TRUE(eventually(conflicted)) << pipeline("demo", "own").value_or(json()).dump(2);
+  untouched();
+  // No pvc-protection controller runs here to release the claim's finalizer.
+  kubectl({"-n", "demo", "patch", "pvc", "own-data", "--type=merge", "-p",
+           R"({"metadata":{"finalizers":null}})"});
+  ASSERT_EQ(
+      kubectl({"-n", "demo", "delete", "configmap/own-web", "service/own-web", "pvc/own-data"})
+          .exit_code,
+      0);
+  const auto ours = [&](const std::string& path) {
+    const auto o = get(path);
+    return o && (*o)["metadata"].value("ownerReferences", json::array()).size() == 1 &&
+           (*o)["metadata"]["ownerReferences"][0]["name"] == "own";
+  };
+  EXPECT_TRUE(eventually([&] {
+    return ours(users[0]) && ours(users[1]) && ours(users[2]) &&
+           deployment("demo", "own-web").has_value();
+  })) << pipeline("demo", "own").value_or(json()).dump(2);
+  EXPECT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "own");
+    return p && condition(*p, "WorkloadsReady", "reason") == "StepNotReady";
+  })) << pipeline("demo", "own").value_or(json()).dump(2);
+  kubectl({"-n", "demo", "delete", "pl", "own", "--wait=false"});
+}
+
+// Pipeline "twin" step "a-b" and Pipeline "twin-a" step "b" both want Deployment twin-a-b.
+TEST_F(Operator, AChildOfAnotherPipelineWithTheSameNameIsNotTakenOver) {
+  ASSERT_EQ(apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: twin, namespace: demo}
+spec:
+  topics: [{name: t}]
+  steps: [{name: a-b, worker: enrich, inputs: [t]}]
+)")
+                .exit_code,
+            0);
+  ASSERT_TRUE(eventually([&] { return deployment("demo", "twin-a-b").has_value(); }));
+  const auto first = deployment("demo", "twin-a-b");
+  ASSERT_EQ(apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: twin-a, namespace: demo}
+spec:
+  topics: [{name: t}]
+  steps: [{name: b, worker: enrich, inputs: [t], replicas: 3}]
+)")
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "twin-a");
+    return p && condition(*p, "WorkloadsReady", "reason") == "ForeignObject" &&
+           condition(*p, "WorkloadsReady", "message").find("controlled by Pipeline twin") !=
+               std::string::npos;
+  })) << pipeline("demo", "twin-a").value_or(json()).dump(2);
+  const auto now = deployment("demo", "twin-a-b");
+  ASSERT_TRUE(now);
+  EXPECT_EQ((*now)["metadata"]["resourceVersion"], (*first)["metadata"]["resourceVersion"]);
+  EXPECT_EQ((*now)["spec"]["replicas"], 1);
+  kubectl({"-n", "demo", "delete", "pl", "twin", "twin-a", "--wait=false"});
+}
+
+// The same for a WeightedService: its router's ConfigMap name is a user's.
+TEST_F(Operator, AWeightedServiceLeavesAUsersObjectOfItsChildsNameAlone) {
+  ASSERT_EQ(create_text("apiVersion: v1\nkind: ConfigMap\n"
+                        "metadata: {name: guarded-router, namespace: demo}\n"
+                        "data: {nginx.conf: \"the user's\"}\n")
+                .exit_code,
+            0);
+  const std::string path = "/api/v1/namespaces/demo/configmaps/guarded-router";
+  const auto before = get(path);
+  ASSERT_TRUE(before);
+  ASSERT_EQ(apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: WeightedService
+metadata: {name: guarded, namespace: demo}
+spec:
+  worker: mult
+  port: 8080
+  backends: [{name: one, weight: 1}]
+)")
+                .exit_code,
+            0);
+  const auto ws = [] {
+    return get("/apis/pipewright.io/v1alpha1/namespaces/demo/weightedservices/guarded");
+  };
+  EXPECT_TRUE(eventually([&] {
+    const auto w = ws();
+    return w && condition(*w, "RouterReady", "reason") == "ForeignObject" &&
+           condition(*w, "RouterReady", "message").find("ConfigMap guarded-router") !=
+               std::string::npos;
+  })) << ws().value_or(json()).dump(2);
+  EXPECT_EQ(get(path).value_or(json()).dump(), before->dump());
+  EXPECT_FALSE(deployment("demo", "guarded-router").has_value());
+  kubectl({"-n", "demo", "delete", "ws", "guarded", "--wait=false"});
+  kubectl({"-n", "demo", "delete", "configmap", "guarded-router"});
+}
+
+// A topic that existed before (named by topicName) is used but keeps its partitions and
+// settings, and survives `deletionPolicy: Delete`; the Pipeline's own topics do not.
+TEST_F(Operator, APreExistingTopicIsUsedButNeverAlteredOrDeleted) {
+  auto admin = kafka::make_admin(kafka->bootstrap());
+  plan::TopicPlan theirs;
+  theirs.name = "shared.compacted";
+  theirs.partitions = 2;
+  theirs.config = {{"cleanup.policy", "compact"}};
+  ASSERT_EQ(admin->create({theirs})[0].outcome, kafka::TopicOutcome::created);
+  ASSERT_EQ(apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: borrow, namespace: demo}
+spec:
+  topics:
+    - name: in
+      topicName: shared.compacted
+      partitions: 4
+      config: {retention.ms: "1000", cleanup.policy: delete}
+      deletionPolicy: Delete
+    - {name: out, deletionPolicy: Delete}
+  steps: [{name: s, worker: enrich, inputs: [in], outputs: [out]}]
+)")
+                .exit_code,
+            0);
+  ASSERT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "borrow");
+    return p && condition(*p, "TopicsReady", "status") == "True";
+  })) << pipeline("demo", "borrow").value_or(json()).dump(2);
+  EXPECT_EQ(partitions("demo.borrow.out"), 1);
+  const auto state = admin->describe({"shared.compacted"})[0];
+  EXPECT_EQ(state.partitions, 2);
+  EXPECT_EQ(state.config, theirs.config);
+  // Its own topic and the dead-letter topic of the borrowed one are its; the borrowed is not.
+  EXPECT_EQ(pipeline("demo", "borrow").value_or(json())["status"].value("createdTopics", json()),
+            json::array({"demo.borrow.out", "shared.compacted.dlq"}));
+
+  ASSERT_EQ(kubectl({"-n", "demo", "delete", "pl", "borrow", "--wait=false"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return !pipeline("demo", "borrow").has_value(); }));
+  EXPECT_TRUE(eventually([&] {
+    return partitions("demo.borrow.out") == 0 && partitions("shared.compacted.dlq") == 0;
+  })) << "its own Delete topics stayed";
+  const auto after = admin->describe({"shared.compacted"})[0];
+  EXPECT_EQ(after.partitions, 2) << "a topic it did not create was deleted or grown";
+  EXPECT_EQ(after.config, theirs.config);
+}
+
+TEST_F(Operator, KafkasInternalTopicsAreRefused) {
+  const auto r = apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: offsets, namespace: demo}
+spec:
+  topics: [{name: o, topicName: __consumer_offsets, partitions: 60, deletionPolicy: Delete}]
+  steps: [{name: s, worker: enrich, inputs: [o]}]
+)");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("internal topics"), std::string::npos) << r.output;
+  EXPECT_FALSE(pipeline("demo", "offsets").has_value());
+}
+
+// Two Pipelines naming one topic: the one that created it keeps it; the other is refused in
+// status and changes nothing, not even when it is deleted with `deletionPolicy: Delete`.
+TEST_F(Operator, ASecondPipelineOnATopicIsRefusedAndTheFirstKeepsWorking) {
+  const auto first = [](int partitions) {
+    return R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: first, namespace: demo}
+spec:
+  topics: [{name: t, topicName: demo.contested, partitions: )" +
+           std::to_string(partitions) + R"(}]
+  steps: [{name: s, worker: enrich, inputs: [t]}]
+)";
+  };
+  ASSERT_EQ(apply_text(first(2)).exit_code, 0);
+  ASSERT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "first");
+    return p && condition(*p, "TopicsReady", "status") == "True";
+  })) << pipeline("demo", "first").value_or(json()).dump(2);
+  EXPECT_EQ(pipeline("demo", "first").value_or(json())["status"].value("createdTopics", json()),
+            json::array({"demo.contested", "demo.contested.dlq"}));
+
+  ASSERT_EQ(apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: second, namespace: demo}
+spec:
+  topics:
+    - {name: t, topicName: demo.contested, partitions: 5, config: {cleanup.policy: compact},
+       deletionPolicy: Delete}
+  steps: [{name: s, worker: enrich, inputs: [t]}]
+)")
+                .exit_code,
+            0);
+  ASSERT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "second");
+    return p && !condition(*p, "TopicsReady", "reason").empty();
+  }));
+  EXPECT_EQ(partitions("demo.contested"), 2);
+  EXPECT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "second");
+    return p && condition(*p, "TopicsReady", "reason") == "TopicClaimed" &&
+           condition(*p, "TopicsReady", "message").find("Pipeline demo/first") != std::string::npos;
+  })) << pipeline("demo", "second").value_or(json()).dump(2);
+  ASSERT_EQ(kubectl({"-n", "demo", "delete", "pl", "second", "--wait=false"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return !pipeline("demo", "second").has_value(); }));
+
+  // The first still holds it: its edits reach the topic, and it is still ready.
+  ASSERT_EQ(apply_text(first(3)).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return partitions("demo.contested") == 3; }));
+  const auto p = pipeline("demo", "first");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(condition(*p, "TopicsReady", "status"), "True") << p->dump(2);
+  EXPECT_TRUE(
+      kafka::make_admin(kafka->bootstrap())->describe({"demo.contested"})[0].config.empty());
+  kubectl({"-n", "demo", "delete", "pl", "first", "--wait=false"});
 }
 
 TEST_F(Operator, AnIdleMinuteAfterConvergenceMakesNoApiWrites) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -13,8 +14,10 @@
 
 #include "pkg/api/manifest.h"
 #include "pkg/proc/net.h"
+#include "pkg/workers/orders_store.h"
 #include "tests/support/http_client.h"
 #include "tests/support/kafka_suite.h"
+#include "tests/support/suite_logs.h"
 #include "tests/support/workers.h"
 
 namespace pipewright::testing {
@@ -110,12 +113,18 @@ std::map<std::string, json> envelopes(const std::string& bootstrap, const std::s
   return out;
 }
 
+// The complete lines of the audit log, read as the worker itself reads it: the worker appends
+// while the test reads, so an unterminated last line is not a line yet. A complete line that is
+// not JSON is a failure.
 std::vector<json> audit_lines(const fs::path& file) {
   std::vector<json> out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line))
-    out.push_back(json::parse(line));
+  pipewright::workers::orders::read_json_lines(file, [&](json line, std::size_t number) {
+    if (line.is_discarded()) {
+      ADD_FAILURE() << file << ":" << number << " is not JSON";
+      return;
+    }
+    out.push_back(std::move(line));
+  });
   return out;
 }
 
@@ -240,11 +249,17 @@ TEST_F(OrdersTest, AThousandOrdersAreClassifiedExactlyNotifiedAndAudited) {
     return metric_value(notify.metrics_url(), "pipewright_messages_consumed_total") >= 2000;
   }));
   EXPECT_EQ(metric_value(notify.metrics_url(), "pipewright_dead_letters_total"), 0);
-  std::ifstream notify_log(notify.log_file);
-  const std::string notified((std::istreambuf_iterator<char>(notify_log)), {});
-  EXPECT_NE(notified.find("O pedido " + burst_last.id + " foi rejeitado: "), std::string::npos);
-  EXPECT_NE(notified.find("O pedido " + cases.at(0).id + " foi aprovado."), std::string::npos);
-  EXPECT_NE(notified.find("O pedido " + cases.at(0).id + " foi recebido."), std::string::npos);
+  // notify's log is appended while it is read, and a message counts as consumed around the
+  // time its line is written: wait for the lines rather than read once.
+  const std::vector<std::string> wanted = {"O pedido " + burst_last.id + " foi rejeitado: ",
+                                           "O pedido " + cases.at(0).id + " foi aprovado.",
+                                           "O pedido " + cases.at(0).id + " foi recebido."};
+  std::string notified;
+  EXPECT_TRUE(proc::poll_until(30s, [&] {
+    notified = read_file(notify.log_file);
+    return std::all_of(wanted.begin(), wanted.end(),
+                       [&](const auto& w) { return notified.find(w) != std::string::npos; });
+  })) << tail(notify.log_file);
 
   // audit holds every message of every topic, once, with its coordinates.
   long long total = 0;
