@@ -17,7 +17,15 @@ PW_FUZZ_TARGET(gateway_frame) {
   } catch (const nlohmann::json::type_error&) {
     return;
   }
-  const auto event_data = events::frame_data(frame);
+  nlohmann::json event_data;
+  try {
+    event_data = events::frame_data(frame);
+  } catch (const nlohmann::json::out_of_range&) {
+    // Known finding, not fixed on main yet (tests/fuzz/findings/gateway_frame/): a frame such
+    // as "1e999" escapes frame_data, and the gateway closes the connection with 1011 instead
+    // of publishing the frame as text. Remove with the fix.
+    return;
+  }
   const auto back =
       event::parse(event::to_json(event::make(events::kCreatedType, "ns/e/gw", event_data)));
   pipewright::fuzz::check(back.data == event_data, "the envelope changed the frame's data");

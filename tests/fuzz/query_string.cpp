@@ -21,6 +21,7 @@ PW_FUZZ_TARGET(query_string) {
   const auto q = request.target.find('?');
   if (q == std::string::npos) return;
   const auto rest = request.target.substr(q + 1);
+  if (rest.empty()) return;  // "?" alone has no parameter
   const auto name = rest.substr(0, rest.find_first_of("=&"));
   if (name.find_first_of("%+") != std::string::npos) return;
   pipewright::fuzz::check(request.query(name).has_value(), "the first query parameter not found");

