@@ -22,7 +22,7 @@ struct Fixture {
   Fixture() {
     echo->options.max_message_bytes = kFuzzMaxMessage;
     echo->options.max_queue = 8;
-    echo->on_text = [](const std::shared_ptr<http::WebSocket>& ws, std::string text) {
+    echo->on_text = [](const std::shared_ptr<http::WebSocket>& ws, const std::string& text) {
       ws->send("echo: " + text);
       if (text == "close") ws->close(http::kCloseNormal, "asked to");
     };
