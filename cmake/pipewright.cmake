@@ -1,5 +1,7 @@
 # Two helpers so each pkg/ and tests/ folder is a few lines.
 
+include(${CMAKE_CURRENT_LIST_DIR}/sanitize.cmake)  # PIPEWRIGHT_SANITIZE, PIPEWRIGHT_FUZZ
+
 set(PIPEWRIGHT_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
     -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
 if(PIPEWRIGHT_WERROR)
