@@ -956,7 +956,10 @@ void Server::stop() {
     ctx->life->alive = false;
   }
   // Connections still open past the grace die with their io_context, while `impl` is alive.
+  // The acceptor's context goes first: its pending accept holds a socket of an I/O context,
+  // which must still exist when that operation is destroyed (ASan: use after free otherwise).
   impl.acceptor.reset();
+  impl.contexts.back().reset();
   impl.contexts.clear();
 }
 
