@@ -58,7 +58,8 @@ int run_operator(const OperatorOptions& options, const std::atomic<bool>& stop) 
     auto& slot = admins[prefix + version];
     if (!slot) {
       std::map<std::string, std::string> properties{{"bootstrap.servers", bootstrap}};
-      for (const auto& [key, value] : object->value("data", nlohmann::json::object()).items()) {
+      const auto data = object->value("data", nlohmann::json::object());
+      for (const auto& [key, value] : data.items()) {
         if (value.is_string()) properties[key] = kube::base64_decode(value.get<std::string>());
       }
       properties["bootstrap.servers"] = bootstrap;
