@@ -278,7 +278,7 @@ spec:
         served.clear();
         testing::KeepAliveClient client(cluster.ingress_port);
         for (int i = 1; i <= 400; ++i) {
-          const auto r = client.get("/gw-mult?op1=" + std::to_string(i) + "&op2=3");
+          const auto r = client.get("/gw-mult/mult?op1=" + std::to_string(i) + "&op2=3");
           const auto doc = json::parse(r.body, nullptr, false);
           if (r.status != 200 || !doc.is_object() || doc.value("result", 0) != 3 * i) return false;
           ++served[r.header("x-served-by")];
