@@ -1,5 +1,7 @@
 #include "pkg/api/manifest.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 #include <algorithm>
 #include <cctype>
@@ -603,10 +605,46 @@ ManifestError::ManifestError(std::vector<FieldError> errors)
 
 namespace {
 
+// yaml-cpp 0.7 returns empty documents for ever, reading nothing more, on some malformed input
+// (e.g. "---\n,-\n--# x\n---\n"; jbeder/yaml-cpp#1040, fixed in 0.8), and LoadAll keeps them
+// all: a first pass that builds nothing counts the documents, with a bound.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+constexpr std::size_t kMaxDocuments = 10000;
+
+bool too_many_documents(const std::string& yaml) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  for (std::size_t n = 0; parser.HandleNextDocument(counter); ++n)
+    if (n >= kMaxDocuments) return true;
+  return false;
+}
+
 void parse_into(const std::string& yaml, const std::string& file, Manifests& out,
                 std::vector<FieldError>& errors) {
   std::vector<YAML::Node> docs;
   try {
+    if (too_many_documents(yaml)) {
+      errors.push_back({{file, 0},
+                        "",
+                        "invalid YAML: more than " + std::to_string(kMaxDocuments) +
+                            " documents (or input yaml-cpp cannot read to its end)"});
+      return;
+    }
     docs = YAML::LoadAll(yaml);
   } catch (const YAML::Exception& e) {
     errors.push_back(

@@ -56,15 +56,18 @@ int run_operator(const OperatorOptions& options, const std::atomic<bool>& stop) 
       throw std::runtime_error("spec.kafka.secretRef: Secret " + ns + "/" + secret + " not found");
     const auto version =
         object->value("metadata", nlohmann::json::object()).value("resourceVersion", "");
-    return admins.get(
-        bootstrap + "\n" + ns + "/" + secret + "\n" + version, [&](const std::string&) {
-          std::map<std::string, std::string> properties;
-          for (const auto& [key, value] : object->value("data", nlohmann::json::object()).items()) {
-            if (value.is_string()) properties[key] = kube::base64_decode(value.get<std::string>());
-          }
-          properties["bootstrap.servers"] = bootstrap;
-          return kafka::make_admin(properties);
-        });
+    return admins.get(bootstrap + "\n" + ns + "/" + secret + "\n" + version,
+                      [&](const std::string&) {
+                        std::map<std::string, std::string> properties;
+                        // Kept in a variable: a loop over a temporary's items() reads freed memory.
+                        const auto data = object->value("data", nlohmann::json::object());
+                        for (const auto& [key, value] : data.items()) {
+                          if (value.is_string())
+                            properties[key] = kube::base64_decode(value.get<std::string>());
+                        }
+                        properties["bootstrap.servers"] = bootstrap;
+                        return kafka::make_admin(properties);
+                      });
   };
 
   Manager manager(*client, metrics, options.manager, admin_for);

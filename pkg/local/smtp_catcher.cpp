@@ -275,7 +275,9 @@ void SmtpCatcher::serve(int fd) {
         const std::lock_guard lock(mutex_);
         messages_.push_back(mail);
         if (messages_.size() > kKeepMessages) messages_.erase(messages_.begin());
-        std::ofstream(store_, std::ios::app) << to_json(mail).dump() << "\n";
+        // Mail is anyone's bytes: what is not UTF-8 is stored replaced, never thrown on.
+        std::ofstream(store_, std::ios::app)
+            << to_json(mail).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       }
       log::info("mail caught", {{"to", mail.to}, {"subject", mail.subject}});
       reply(fd, "250 OK: queued");

@@ -249,6 +249,49 @@ TEST_F(OnTheCluster, MultIsSplitThreeToOneThroughTheIngress) {
   EXPECT_EQ(served["standby"], 0);
 }
 
+// Gateway API: a WeightedService with gatewayRef gets an HTTPRoute to its weighted backends,
+// which Traefik (the Gateway `pipewright` in `default`) splits 3:1 by itself. Its Ingress names a
+// class no controller here serves, so the route is the only way in.
+TEST_F(OnTheCluster, AWeightedServiceOnTheGatewayIsSplitThreeToOne) {
+  const std::string manifest = R"(
+apiVersion: pipewright.io/v1alpha1
+kind: WeightedService
+metadata: {name: gw-mult, namespace: demo}
+spec:
+  worker: mult
+  port: 8080
+  backends:
+    - {name: primary, weight: 3}
+    - {name: secondary, weight: 1}
+  expose: {path: /gw-mult}
+  ingress: {className: gateway-only}
+  gatewayRef: {name: pipewright, namespace: default}
+)";
+  const auto file = testing::suite_dir() / "gw-mult.yaml";
+  std::ofstream(file) << manifest;
+  const auto applied = kubectl({"apply", "-f", file.string()});
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  std::map<std::string, int> served;
+  const bool split = proc::poll_until(
+      minutes(3),
+      [&] {
+        served.clear();
+        testing::KeepAliveClient client(cluster.ingress_port);
+        for (int i = 1; i <= 400; ++i) {
+          const auto r = client.get("/gw-mult/mult?op1=" + std::to_string(i) + "&op2=3");
+          const auto doc = json::parse(r.body, nullptr, false);
+          if (r.status != 200 || !doc.is_object() || doc.value("result", 0) != 3 * i) return false;
+          ++served[r.header("x-served-by")];
+        }
+        return true;
+      },
+      seconds(2));
+  ASSERT_TRUE(split) << kubectl({"get", "httproute", "gw-mult", "-n", kDemo, "-o", "yaml"}).output;
+  EXPECT_NEAR(served["primary"], 300, 20) << ::testing::PrintToString(served);
+  EXPECT_NEAR(served["secondary"], 100, 20) << ::testing::PrintToString(served);
+  kubectl({"delete", "-f", file.string(), "--timeout=60s"}, seconds(70));
+}
+
 void patch_backend_replicas(int backend, int replicas) {
   const auto patch =
       json::array({{{"op", "replace"},

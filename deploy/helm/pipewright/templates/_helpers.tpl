@@ -12,8 +12,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* A resources map as the operator's --worker-resources flag takes it: requests.cpu=50m,... */}}
 {{- define "pipewright.resourceList" -}}
 {{- $items := list -}}
+{{- $resources := . | default dict -}}
 {{- range $section := list "requests" "limits" -}}
-{{- range $name, $quantity := (index $ $section | default dict) -}}
+{{- range $name, $quantity := (index $resources $section | default dict) -}}
 {{- $items = append $items (printf "%s.%s=%v" $section $name $quantity) -}}
 {{- end -}}
 {{- end -}}
