@@ -42,7 +42,7 @@ Flags:
                                         requests.cpu=50m,requests.memory=64Mi,limits.memory=512Mi
   --router-resources=LIST               the same for router containers
   --default-bootstrap-servers=HOST:PORT Kafka for Pipelines that name none
-  --namespace=NS                        watch one namespace (default: all)
+  --namespace=NS[,NS...]                watch these namespaces only (default: all)
   --workers=N                           concurrent reconciles (default 2)
   --resync-period=SECONDS               re-check everything this often (default 300)
   -h, --help                            this text

@@ -1,5 +1,8 @@
 #include "pkg/controller/manager.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "pkg/log/log.h"
 
 namespace pipewright::controller {
@@ -26,17 +29,33 @@ Manager::Manager(kube::Client& client, Metrics& metrics, ManagerOptions options,
       metrics_.queue_depth(queue_.depth());
     };
   };
-  informers_.push_back(std::make_unique<kube::Informer>(
-      client_, kube::resources::pipelines, options_.ns, owner(kube::resources::pipelines)));
-  informers_.push_back(std::make_unique<kube::Informer>(client_, kube::resources::weighted_services,
-                                                        options_.ns,
-                                                        owner(kube::resources::weighted_services)));
-  // Only our children: caching every ConfigMap and Deployment of a cluster would cost memory
-  // for nothing.
-  for (const auto* r : Reconciler::child_kinds()) {
-    informers_.push_back(std::make_unique<kube::Informer>(
-        client_, *r, options_.ns, [this](kube::Change, const json& child) { enqueue_owner(child); },
-        std::string(plan::kManagedBy) + "=pipewright"));
+  // One set of informers per watched namespace (the operator's RBAC may be Roles in each of
+  // them only, so a cluster-wide watch would be refused).
+  std::vector<std::string> namespaces;
+  for (std::size_t at = 0; at <= options_.ns.size();) {
+    const auto end = std::min(options_.ns.find(',', at), options_.ns.size());
+    const auto ns = options_.ns.substr(at, end - at);
+    if (!ns.empty() && std::find(namespaces.begin(), namespaces.end(), ns) == namespaces.end())
+      namespaces.push_back(ns);
+    at = end + 1;
+  }
+  if (namespaces.empty()) namespaces.emplace_back();  // every namespace
+  for (const auto& ns : namespaces) {
+    const auto watch = [&](const kube::Resource& r, kube::Informer::Handler handler,
+                           const std::string& selector) {
+      informers_.push_back(
+          std::make_unique<kube::Informer>(client_, r, ns, std::move(handler), selector));
+      informer_ns_.push_back(ns);
+    };
+    watch(kube::resources::pipelines, owner(kube::resources::pipelines), "");
+    watch(kube::resources::weighted_services, owner(kube::resources::weighted_services), "");
+    // Only our children: caching every ConfigMap and Deployment of a cluster would cost memory
+    // for nothing.
+    for (const auto* r : Reconciler::child_kinds()) {
+      watch(
+          *r, [this](kube::Change, const json& child) { enqueue_owner(child); },
+          std::string(plan::kManagedBy) + "=pipewright");
+    }
   }
 }
 
@@ -62,33 +81,49 @@ bool Manager::synced() const {
   return true;
 }
 
-kube::Informer* Manager::informer(const kube::Resource& r) const {
-  for (const auto& i : informers_) {
-    if (i->resource().kind == r.kind) return i.get();
+std::vector<const kube::Informer*> Manager::informers_for(const kube::Resource& r,
+                                                          const std::string& ns) const {
+  std::vector<const kube::Informer*> out;
+  for (std::size_t i = 0; i < informers_.size(); ++i) {
+    if (informers_[i]->resource().kind != r.kind) continue;
+    if (ns.empty() || informer_ns_[i].empty() || informer_ns_[i] == ns)
+      out.push_back(informers_[i].get());
   }
-  return nullptr;
+  return out;
 }
 
 std::optional<json> Manager::get(const kube::Resource& r, const std::string& ns,
                                  const std::string& name) const {
-  const auto* i = informer(r);
-  return i != nullptr ? i->get(ns, name) : std::nullopt;
+  for (const auto* i : informers_for(r, ns))
+    if (auto object = i->get(ns, name)) return object;
+  return std::nullopt;
 }
 
 std::vector<json> Manager::list(const kube::Resource& r, const std::string& ns) const {
-  const auto* i = informer(r);
-  return i != nullptr ? i->list(ns) : std::vector<json>{};
+  std::vector<json> out;
+  for (const auto* i : informers_for(r, ns)) {
+    auto part = i->list(ns);
+    out.insert(out.end(), std::make_move_iterator(part.begin()),
+               std::make_move_iterator(part.end()));
+  }
+  return out;
 }
 
 std::vector<json> Manager::list_labeled(const kube::Resource& r, const std::string& ns,
                                         const std::string& key, const std::string& value) const {
-  const auto* i = informer(r);
-  return i != nullptr ? i->list_labeled(ns, key, value) : std::vector<json>{};
+  std::vector<json> out;
+  for (const auto* i : informers_for(r, ns)) {
+    auto part = i->list_labeled(ns, key, value);
+    out.insert(out.end(), std::make_move_iterator(part.begin()),
+               std::make_move_iterator(part.end()));
+  }
+  return out;
 }
 
 void Manager::each(const kube::Resource& r, const std::string& ns,
                    const std::function<void(const json&)>& each) const {
-  if (const auto* i = informer(r); i != nullptr) i->each(ns, each);
+  for (const auto* i : informers_for(r, ns))
+    i->each(ns, each);
 }
 
 void Manager::enqueue_owner(const json& child) {
@@ -106,7 +141,7 @@ void Manager::enqueue_owner(const json& child) {
 
 void Manager::enqueue_all() {
   for (const auto* r : {&kube::resources::pipelines, &kube::resources::weighted_services}) {
-    const auto all = list(*r, options_.ns);
+    const auto all = list(*r, "");  // every watched namespace
     metrics_.managed(r->kind, static_cast<double>(all.size()));
     for (const auto& object : all)
       queue_.add(key(r->kind, object));

@@ -18,7 +18,7 @@
 namespace pipewright::controller {
 
 struct ManagerOptions {
-  std::string ns;  // empty: every namespace
+  std::string ns;  // empty: every namespace; "a,b": only those (one set of informers each)
   plan::RenderOptions render;
   int workers = 2;
   std::chrono::seconds resync{300};
@@ -49,7 +49,9 @@ class Manager final : public Cache {
   void enqueue_owner(const nlohmann::json& child);
   void enqueue_all();
   void work(const std::atomic<bool>& stop);
-  kube::Informer* informer(const kube::Resource& r) const;
+  // The informers of r's kind that hold namespace `ns` (empty: every watched namespace).
+  std::vector<const kube::Informer*> informers_for(const kube::Resource& r,
+                                                   const std::string& ns) const;
 
   kube::Client& client_;
   Metrics& metrics_;
@@ -57,6 +59,7 @@ class Manager final : public Cache {
   WorkQueue queue_;
   Reconciler reconciler_;
   std::vector<std::unique_ptr<kube::Informer>> informers_;
+  std::vector<std::string> informer_ns_;  // the namespace each informer watches ("": all)
 };
 
 }  // namespace pipewright::controller

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "pkg/local/tools.h"
 #include "pkg/proc/net.h"
@@ -69,7 +70,7 @@ class Chart : public ::testing::Test {
                        "crd/podmonitors.monitoring.coreos.com",
                        "crd/prometheusrules.monitoring.coreos.com"});
       if (r.exit_code != 0) throw std::runtime_error("monitoring CRDs: " + r.output);
-      for (const char* ns : {testing::kOperatorNamespace, "team-a", "team-b"})
+      for (const char* ns : {testing::kOperatorNamespace, "team-a", "team-b", "team-c"})
         cp->kubectl({"create", "namespace", ns});
       return cp;
     });
@@ -159,7 +160,7 @@ TEST_F(Chart, DefaultAndUnusualValuesPassTheApiServer) {
 }
 
 TEST_F(Chart, WatchNamespacesGivesTheOperatorThoseNamespacesOnly) {
-  const auto dir = render("watch", {"watchNamespaces={team-a}"});
+  const auto dir = render("watch", {"watchNamespaces={team-a,team-b}"});
   auto r = plane->kubectl(
       {"apply", "-f", (dir / "serviceaccount.yaml").string(), "-f", (dir / "rbac.yaml").string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -174,18 +175,51 @@ TEST_F(Chart, WatchNamespacesGivesTheOperatorThoseNamespacesOnly) {
                                              {"create", "ingresses.networking.k8s.io"},
                                              {"get", "secrets"},
                                              {"create", "events"}}) {
-    auto in = what;
-    in.insert(in.end(), {"-n", "team-a"});
-    EXPECT_EQ(can_i(kOperatorSa, in), "yes") << what[0] << " " << what[1] << " in team-a";
+    for (const char* ns : {"team-a", "team-b"}) {
+      auto in = what;
+      in.insert(in.end(), {"-n", ns});
+      EXPECT_EQ(can_i(kOperatorSa, in), "yes") << what[0] << " " << what[1] << " in " << ns;
+    }
     auto out = what;
-    out.insert(out.end(), {"-n", "team-b"});
-    EXPECT_EQ(can_i(kOperatorSa, out), "no") << what[0] << " " << what[1] << " in team-b";
+    out.insert(out.end(), {"-n", "team-c"});
+    EXPECT_EQ(can_i(kOperatorSa, out), "no") << what[0] << " " << what[1] << " in team-c";
   }
   EXPECT_EQ(can_i(kOperatorSa, {"list", "pipelines.pipewright.io", "--all-namespaces"}), "no");
   EXPECT_EQ(can_i(kOperatorSa, {"list", "secrets", "-n", "team-a"}), "no");  // get by name only
   EXPECT_EQ(can_i(kOperatorSa,
                   {"update", "leases.coordination.k8s.io", "-n", testing::kOperatorNamespace}),
             "yes");
+
+  // The operator itself, as that ServiceAccount with the chart's --namespace list: it does its
+  // work in both namespaces and leaves the third alone.
+  for (const char* ns : {"team-a", "team-b", "team-c"}) {
+    const auto file = testing::suite_dir() / (std::string("mult-") + ns + ".yaml");
+    std::ifstream in(testing::source_dir() / "examples" / "mult.yaml");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto yaml = text.str();
+    yaml.replace(yaml.find("namespace: demo"), 15, std::string("namespace: ") + ns);
+    std::ofstream(file) << yaml;
+    r = plane->kubectl({"apply", "-f", file.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  auto op = testing::OperatorProcess::start(testing::operator_kubeconfig(*plane), "127.0.0.1:9",
+                                            {"--namespace=team-a,team-b"}, "watching-operator");
+  for (const char* ns : {"team-a", "team-b"}) {
+    EXPECT_TRUE(proc::poll_until(
+        seconds(60),
+        [&] {
+          return plane->kubectl({"get", "deployment", "mult-router", "-n", ns}).exit_code == 0;
+        }))
+        << "no router in " << ns << "\n"
+        << testing::tail(op->log_file());
+  }
+  EXPECT_NE(plane->kubectl({"get", "deployment", "mult-router", "-n", "team-c"}).exit_code, 0);
+  EXPECT_EQ(plane->kubectl({"get", "deployments", "-n", "team-c", "-o", "name"}).output, "");
+  EXPECT_TRUE(op->running());
+  EXPECT_EQ(testing::read_file(op->log_file()).find("forbidden"), std::string::npos)
+      << testing::tail(op->log_file());
+  op->stop();
 }
 
 TEST_F(Chart, NamespaceEditorsGetPipelinesThroughTheAggregatedRoles) {
