@@ -64,6 +64,15 @@ struct Echo {
     const std::lock_guard lock(mu);
     return closed.size();
   }
+  // Read under the lock: the server's threads append while a test reads (TSan).
+  std::pair<int, std::string> close_at(std::size_t i) {
+    const std::lock_guard lock(mu);
+    return closed.at(i);
+  }
+  std::shared_ptr<WebSocket> socket(std::size_t i) {
+    const std::lock_guard lock(mu);
+    return open.at(i);
+  }
 };
 
 TEST(WebSocket, EchoesTextAndPlainHttpGets426) {
@@ -80,7 +89,7 @@ TEST(WebSocket, EchoesTextAndPlainHttpGets426) {
   c.close();
   EXPECT_EQ(c.close_code(), 1000);
   ASSERT_TRUE(proc::poll_until(5s, [&] { return echo.ended() == 1; }));
-  EXPECT_EQ(echo.closed.at(0).first, 1000);
+  EXPECT_EQ(echo.close_at(0).first, 1000);
 
   const auto plain = testing::http_get("http://127.0.0.1:" + std::to_string(server.port()) + "/ws");
   EXPECT_EQ(plain.status, 426);
@@ -128,11 +137,12 @@ TEST(WebSocket, AClientThatDoesNotReadIsCutOffAndTheOthersKeepUp) {
   const auto payload = std::make_shared<const std::string>(8192, 'p');
   int overflows = 0;
   std::size_t sent_to_reader = 0;
+  const std::vector<std::shared_ptr<WebSocket>> both = {echo.socket(0), echo.socket(1)};
   for (int i = 0; i < 3000 && overflows == 0; ++i) {
-    for (const auto& w : echo.open) {
+    for (const auto& w : both) {
       const auto r = w->send(payload);
       if (r == SendResult::overflow) ++overflows;
-      if (w == echo.open[0] && r == SendResult::queued) ++sent_to_reader;
+      if (w == both[0] && r == SendResult::queued) ++sent_to_reader;
     }
     // The reader keeps up (its queue never nears the limit); only the slow one fills its own.
     ASSERT_TRUE(proc::poll_until(5s, [&] { return reader.received() + 20 >= sent_to_reader; }))
@@ -141,9 +151,9 @@ TEST(WebSocket, AClientThatDoesNotReadIsCutOffAndTheOthersKeepUp) {
   EXPECT_EQ(overflows, 1);
   // Cut off: a close frame it never reads, then the socket after the grace period.
   ASSERT_TRUE(proc::poll_until(10s, [&] { return echo.ended() == 1; }));
-  EXPECT_EQ(echo.closed.at(0).first, kClosePolicy);
-  EXPECT_NE(echo.closed.at(0).second.find("too slow"), std::string::npos);
-  EXPECT_EQ(echo.open[1]->send(payload), SendResult::closed);
+  EXPECT_EQ(echo.close_at(0).first, kClosePolicy);
+  EXPECT_NE(echo.close_at(0).second.find("too slow"), std::string::npos);
+  EXPECT_EQ(echo.socket(1)->send(payload), SendResult::closed);
   EXPECT_FALSE(reader.closed());
   ASSERT_TRUE(proc::poll_until(5s, [&] { return reader.received() == sent_to_reader; }));
 }
@@ -161,7 +171,7 @@ TEST(WebSocket, StopClosesConnectionsWithGoingAway) {
   ASSERT_TRUE(c.wait_closed(5s));
   EXPECT_EQ(c.close_code(), kCloseGoingAway);
   // A handle kept after the server is gone is closed, not a crash.
-  EXPECT_EQ(echo.open[0]->send("late"), SendResult::closed);
+  EXPECT_EQ(echo.socket(0)->send("late"), SendResult::closed);
   server.reset();
 }
 
