@@ -96,6 +96,13 @@ bool matches(const std::string& value, const std::regex& pattern, std::size_t ma
   return value.size() <= max && std::regex_match(value, pattern);
 }
 
+// A mapping key as text. YAML allows any node as a key (`? [a, b] : 1`); we accept plain strings
+// only, so anything else is shown as YAML and refused as an unknown field (as<std::string>()
+// would throw out of the parser).
+std::string key_text(const YAML::Node& key) {
+  return key.IsScalar() ? key.Scalar() : YAML::Dump(key);
+}
+
 // Walks one document, collecting every problem instead of stopping at the first.
 class Reader {
  public:
@@ -118,7 +125,7 @@ class Reader {
       return false;
     }
     for (const auto& kv : n) {
-      const auto key = kv.first.as<std::string>();
+      const auto key = key_text(kv.first);
       if (!allowed.contains(key)) {
         error(kv.first, path.empty() ? key : path + "." + key, "unknown field");
       }
@@ -199,7 +206,7 @@ class Reader {
       if (!list.IsDefined() || is_null(list) || !map(list, at, {"cpu", "memory"})) continue;
       auto& out = std::string(section) == "requests" ? r.requests : r.limits;
       for (const auto& kv : list) {
-        const auto key = kv.first.as<std::string>();
+        const auto key = key_text(kv.first);
         const auto value = str(kv.second, at + "." + key, true);
         if (!value.empty() && !matches(value, kQuantity, 32)) {
           error(kv.second, at + "." + key, "must be a quantity such as 100m, 0.5, 64Mi or 1Gi");
@@ -224,7 +231,7 @@ class Reader {
       case YAML::NodeType::Map: {
         nlohmann::json out = nlohmann::json::object();
         for (const auto& kv : n)
-          out[kv.first.as<std::string>()] = to_json(kv.second);
+          out[key_text(kv.first)] = to_json(kv.second);
         return out;
       }
       case YAML::NodeType::Sequence: {
@@ -400,7 +407,7 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
         error(c, path + ".config", "must be a mapping of Kafka topic settings");
       } else {
         for (const auto& kv : c) {
-          const auto key = kv.first.as<std::string>();
+          const auto key = key_text(kv.first);
           t.config[key] = str(kv.second, path + ".config." + key);
         }
       }
@@ -683,6 +690,13 @@ void parse_into(const std::string& yaml, const std::string& file, Manifests& out
 Manifests parse(const std::string& yaml, const std::string& file) {
   Manifests out;
   std::vector<FieldError> errors;
+  // Every string of a manifest ends up in JSON (objects, their hashes): text that is not UTF-8
+  // is refused here, naming the file, not thrown from deep in the renderer (a fuzz finding).
+  try {
+    (void)nlohmann::json(yaml).dump();
+  } catch (const nlohmann::json::type_error&) {
+    throw ManifestError({{{file, 0}, "", "is not UTF-8 text"}});
+  }
   parse_into(yaml, file, out, errors);
   if (!errors.empty()) throw ManifestError(std::move(errors));
   return out;

@@ -535,9 +535,8 @@ TEST(Server, ASlowHeadOrBodyIsCutAtItsDeadlineWith408) {
     std::string start;    // sent at once
     std::size_t trickle;  // then one byte each 100 ms, at most this many
   };
-  for (const auto& one :
-       {Case{"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ", 200},
-        Case{"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 200\r\n\r\n", 199}}) {
+  for (const auto& one : {Case{"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ", 200},
+                          Case{"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 200\r\n\r\n", 199}}) {
     const auto& start = one.start;
     const std::size_t trickle = one.trickle;  // a plain local: clang 14 cannot capture bindings
     RawClient c(server.port());
