@@ -1,7 +1,9 @@
 #include "tests/support/weighted.h"
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "pkg/plan/env.h"
@@ -76,7 +78,24 @@ void ServiceRun::start_backend(const std::string& name) {
 }
 
 void ServiceRun::pause_backend(const std::string& name) {
-  backends_.at(name).process.kill(SIGSTOP);
+  auto& p = backends_.at(name).process;
+  p.kill(SIGSTOP);
+  // SIGSTOP takes effect asynchronously: until every thread is stopped, one may still answer a
+  // request sent right after (seen: one of 300 served by the "hung" backend).
+  const auto stopped = [pid = p.pid()] {
+    std::error_code ec;
+    bool all = true;
+    for (const auto& t :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+      std::ifstream in(t.path() / "stat");
+      const std::string stat((std::istreambuf_iterator<char>(in)), {});
+      const auto close = stat.rfind(')');
+      all = all && close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'T';
+    }
+    return !ec && all;
+  };
+  if (!proc::poll_until(std::chrono::seconds(5), stopped))
+    throw std::runtime_error("backend " + name + " did not stop on SIGSTOP");
 }
 
 void ServiceRun::resume_backend(const std::string& name) {
