@@ -463,6 +463,7 @@ spec:
       - name: smtp
         image: localhost/pipewright/smtp:1
         imagePullPolicy: Never
+        # 0.0.0.0 inside the pod: its own namespace on the cluster bridge, not the host.
         args: [--listen, "0.0.0.0:1025", --maildir, /mail/box]
         readinessProbe: {tcpSocket: {port: 1025}, periodSeconds: 1}
         resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 128Mi}}

@@ -22,6 +22,8 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 delete.topic.enable=true
 PROPS
+# 0.0.0.0 below is the pod's own network namespace (its loopback and its veth on the cluster
+# bridge), never the host: Services reach the broker there; the controller stays on loopback.
 if [ -n "${KAFKA_SASL_ADVERTISED:-}" ] && [ -n "${KAFKA_SASL_PASSWORD:-}" ]; then
   cat >> "$conf" <<PROPS
 listeners=PLAINTEXT://0.0.0.0:9092,CONTROLLER://127.0.0.1:9093,SASL_PLAINTEXT://0.0.0.0:9094
