@@ -1,210 +1,232 @@
-// bench/events: (1) WebSocket fan-out: events per second that events-gateway delivers to every
-// one of 1, 10 and 100 /consume-events clients (and messages per second in all), against the
-// peer in the same run: a raw librdkafka consumer reading the same topic from the start. (2)
-// POST /events through events-api: async (202 once Kafka acked) and sync (?wait=, 200 once
-// enrich has processed it) requests per second, with p50 and p99 latency.
+// bench/events: the events pipeline's REST → topic path and WebSocket fan-out, each against a
+// peer with the same guarantee in the same run, on the same broker and cores.
 //
-// Usage: PIPEWRIGHT_BENCH_EVENTS=10000 PIPEWRIGHT_BENCH_POSTS=2000
-// build-events/bench/events/events_bench Loopback only; bounded by the counts above (defaults) and
-// a 120 s deadline per phase.
+//   rest_topic:  wrk POSTs {"name":"bench"} to events-api's POST /events (async: 202 once Kafka
+//                acknowledged, acks=all, idempotent) against bench_rest_peer (Beast, POST →
+//                produce → 202 on the ack). Requests per second, p50 / p99 from wrk.
+//   fanout_N:    N WebSocket clients on events-gateway's /consume-events (clientQueue above the
+//                burst: the rate is measured, not the slow-client policy); E events produced to
+//                its topic, timed from the first produce until every client has every event,
+//                against bench_broadcaster (Beast, each consumed message written to the N
+//                sockets, commit after the writes). Events per second to each client; latency
+//                per frame from its produce to its arrival at a client.
+//
+// Usage: build/bench/events/events_bench [--gtest_filter=EventsBench.Fanout]; knobs
+// PIPEWRIGHT_BENCH_SECONDS (10 per wrk run), PIPEWRIGHT_BENCH_CONNECTIONS (32),
+// PIPEWRIGHT_BENCH_ROUNDS (3; peer then ours in each), PIPEWRIGHT_BENCH_EVENTS (5000 per fan-out
+// run), PIPEWRIGHT_BENCH_FANOUT (1,10,100). Loopback only; each phase has a deadline.
 
 #include <gtest/gtest.h>
-#include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <iostream>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
+#include "bench/support/pipeline_bench.h"
+#include "bench/support/wrk.h"
 #include "pkg/api/manifest.h"
-#include "pkg/local/kafka_broker.h"
 #include "pkg/proc/net.h"
-#include "tests/support/keepalive_client.h"
-#include "tests/support/suite_logs.h"
+#include "tests/support/kafka_suite.h"
 #include "tests/support/websocket_client.h"
 #include "tests/support/workers.h"
 
 namespace pipewright {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::stoi(v) : fallback;
-}
+class EventsBench : public testing::KafkaSuite {
+ protected:
+  int rounds_ = bench::env_int("PIPEWRIGHT_BENCH_ROUNDS", 3);
+  api::Pipeline pipeline_ =
+      api::load({testing::source_dir() / "examples" / "events.yaml"}).pipelines.at(0);
+};
 
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
+TEST_F(EventsBench, RestTopic) {
+  const int seconds = bench::env_int("PIPEWRIGHT_BENCH_SECONDS", 10);
+  const int connections = bench::env_int("PIPEWRIGHT_BENCH_CONNECTIONS", 32);
+  const auto bootstrap = broker->bootstrap();
+  bench::create_topics(bootstrap, {"bench.rest.topic"}, 4);
+  bench::Peer peer("bench_rest_peer", {bootstrap, "bench.rest.topic"}, true);
+  testing::PipelineRun run(pipeline_, bootstrap, "bench-rest-topic");
+  run.create_topics();
+  auto& api = run.start("api");
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
-std::unique_ptr<RdKafka::Producer> raw_producer(const std::string& bootstrap) {
-  std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", bootstrap, err);
-  conf->set("enable.idempotence", "true", err);
-  conf->set("linger.ms", "5", err);
-  return std::unique_ptr<RdKafka::Producer>(RdKafka::Producer::create(conf.get(), err));
-}
-
-// The peer: how fast a bare librdkafka consumer reads `count` messages of the topic.
-double raw_consume_rate(const std::string& bootstrap, const std::string& topic, long long count) {
-  std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", bootstrap, err);
-  conf->set("group.id", "bench-raw-" + std::to_string(Clock::now().time_since_epoch().count()),
-            err);
-  conf->set("enable.auto.commit", "false", err);
-  conf->set("auto.offset.reset", "earliest", err);
-  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
-  c->subscribe({topic});
-  long long got = 0;
-  Clock::time_point first{};
-  const auto deadline = Clock::now() + 120s;
-  while (got < count && Clock::now() < deadline) {
-    std::unique_ptr<RdKafka::Message> m(c->consume(200));
-    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-    if (got == 0) first = Clock::now();
-    ++got;
+  const auto script = testing::component_dir("wrk") / "post.lua";
+  std::ofstream(script) << "wrk.method = \"POST\"\nwrk.body = '{\"name\":\"bench\"}'\n"
+                           "wrk.headers[\"Content-Type\"] = \"application/json\"\n";
+  // Warm-up: connections, the producers' ids, the broker's first appends.
+  bench::run_wrk(peer.url() + "/events", 2, connections, 2, script);
+  bench::run_wrk(api.url() + "/events", 2, connections, 2, script);
+  std::vector<double> ours, theirs, ratios, p50, p99, peer_p50, peer_p99;
+  for (int r = 0; r < rounds_; ++r) {
+    const auto p = bench::run_wrk(peer.url() + "/events", seconds, connections, 2, script);
+    const auto o = bench::run_wrk(api.url() + "/events", seconds, connections, 2, script);
+    ours.push_back(o.rps);
+    theirs.push_back(p.rps);
+    ratios.push_back(o.rps / p.rps);
+    p50.push_back(o.p50_ms);
+    p99.push_back(o.p99_ms);
+    peer_p50.push_back(p.p50_ms);
+    peer_p99.push_back(p.p99_ms);
+    std::printf(
+        "rest_topic round %d: events-api %.0f req/s (p99 %.1f ms, %ld socket errors), "
+        "peer %.0f req/s (p99 %.1f ms, %ld socket errors)\n",
+        r + 1, o.rps, o.p99_ms, o.socket_errors, p.rps, p.p99_ms, p.socket_errors);
+    EXPECT_EQ(o.socket_errors, 0);
   }
-  const double s = seconds_since(first);
-  c->close();
-  return got > 1 ? static_cast<double>(got - 1) / s : 0;
+  bench::record({{"name", "rest_topic"},
+                 {"ours", bench::median(ours)},
+                 {"peer", bench::median(theirs)},
+                 {"ratio", bench::median(ratios)},
+                 {"p50_ms", bench::median(p50)},
+                 {"p99_ms", bench::median(p99)},
+                 {"peer_p50_ms", bench::median(peer_p50)},
+                 {"peer_p99_ms", bench::median(peer_p99)},
+                 {"unit", "requests/s"},
+                 {"connections", connections},
+                 {"rounds", rounds_},
+                 {"round_ratios", ratios}});
 }
 
-TEST(EventsBench, FanOutAndPosts) {
-  const int events = env_int("PIPEWRIGHT_BENCH_EVENTS", 10000);
-  const int posts = env_int("PIPEWRIGHT_BENCH_POSTS", 2000);
+// The nanoseconds since the clock's epoch written into an event, read back from a frame with
+// a plain search (no JSON parse: 100 clients' threads share the cores with the servers).
+constexpr std::string_view kSent = "\"sentns\":";
 
-  auto broker = local::KafkaBroker::start({testing::component_dir("kafka")});
-  auto pipeline = api::load({testing::source_dir() / "examples" / "events.yaml"}).pipelines.at(0);
-  testing::PipelineRun run(pipeline, broker->bootstrap(), "bench");
-  // Nobody is dropped in a burst of `events`: the fan-out rate, not the slow-client policy.
-  run.set_config("gateway", {{"topic", "enriched"}, {"clientQueue", events + 1}});
+long long sent_ns(const std::string& frame) {
+  const auto at = frame.find(kSent);
+  return at == std::string::npos ? -1 : std::atoll(frame.c_str() + at + kSent.size());
+}
+
+struct FanResult {
+  double per_client = 0;  // events per second that each client received
+  std::vector<double> latency_ms;
+};
+
+// N clients on `url`; warm-up events until each has one (the server consumes and knows every
+// client), then `events` events produced to `topic`, until every client has all of them.
+FanResult fan_round(const std::string& bootstrap, const std::string& url, const std::string& topic,
+                    int clients, int events) {
+  struct Client {
+    std::atomic<long long> got{0}, warm{0};
+    std::vector<double> latency_ms;
+    std::unique_ptr<testing::WebSocketClient> ws;
+  };
+  std::vector<std::unique_ptr<Client>> cs;
+  for (int i = 0; i < clients; ++i) {
+    auto c = std::make_unique<Client>();
+    c->latency_ms.reserve(static_cast<std::size_t>(events));
+    testing::WebSocketClientOptions o;
+    o.on_message = [c = c.get()](const std::string& frame) {
+      const auto sent = sent_ns(frame);
+      if (sent < 0) {
+        ++c->warm;
+        return;
+      }
+      const auto now = Clock::now().time_since_epoch().count();
+      c->latency_ms.push_back(static_cast<double>(now - sent) / 1e6);
+      ++c->got;  // after the push: the reader of latency_ms waits for got
+    };
+    c->ws = std::make_unique<testing::WebSocketClient>(url, o);
+    cs.push_back(std::move(c));
+  }
+  auto p = bench::producer(bootstrap);
+  const auto all = [&](const auto& counter, long long want) {
+    return std::all_of(cs.begin(), cs.end(), [&](const auto& c) { return (*c).*counter >= want; });
+  };
+  const bool warm = proc::poll_until(
+      60s,
+      [&] {
+        bench::produce(
+            *p, topic, "warm",
+            R"({"id":"warm","type":"t","time":"2026-11-23T00:00:00.000Z","source":"bench",)"
+            R"("specversion":"1.0","data":{}})");
+        p->flush(10000);
+        return all(&Client::warm, 1);
+      },
+      200ms);
+  if (!warm) throw std::runtime_error(url + ": warm-up events did not reach every client");
+
+  const std::string padding(150, 'x');
+  const auto start = Clock::now();
+  for (int i = 0; i < events; ++i) {
+    const json e = {{"id", "b" + std::to_string(i)},
+                    {"specversion", "1.0"},
+                    {"type", "pipewright.event.enriched"},
+                    {"time", "2026-11-23T00:00:00.000Z"},
+                    {"source", "bench"},
+                    {"data",
+                     {{"seq", i},
+                      {"word", "abacaxi"},
+                      {"pad", padding},
+                      {"sentns", Clock::now().time_since_epoch().count()}}}};
+    bench::produce(*p, topic, std::to_string(i), e.dump());
+    p->poll(0);
+  }
+  p->flush(30000);
+  const bool done = proc::poll_until(
+      180s, [&] { return all(&Client::got, events); }, 5ms);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!done) throw std::runtime_error(url + ": not every client got every event in 180 s");
+  FanResult r;
+  r.per_client = events / seconds;
+  for (auto& c : cs)
+    r.latency_ms.insert(r.latency_ms.end(), c->latency_ms.begin(), c->latency_ms.end());
+  // The clients are dropped without a close handshake (their destructors close the sockets):
+  // the peer never reads, and a close() waits 5 s per client for an answer.
+  cs.clear();
+  return r;
+}
+
+TEST_F(EventsBench, Fanout) {
+  const int events = bench::env_int("PIPEWRIGHT_BENCH_EVENTS", 5000);
+  const auto sizes = bench::env_ints("PIPEWRIGHT_BENCH_FANOUT", {1, 10, 100});
+  const auto bootstrap = broker->bootstrap();
+  bench::create_topics(bootstrap, {"bench.fanout.peer"}, 4);
+  bench::Peer peer("bench_broadcaster", {bootstrap, "bench.fanout.peer", "bench-broadcaster"},
+                   true);
+  testing::PipelineRun run(pipeline_, bootstrap, "bench-fanout");
+  // Nobody is dropped in a burst: the fan-out rate, not the slow-client policy.
+  run.set_config("gateway", {{"topic", "enriched"}, {"clientQueue", events + 1000}});
   run.create_topics();
   auto& gw = run.start("gateway");
-  const auto topic = run.topic("enriched");
-  const std::string ws = "ws://127.0.0.1:" + std::to_string(gw.http_port) + "/consume-events";
+  const std::string ours_url = "ws://127.0.0.1:" + std::to_string(gw.http_port) + "/consume-events";
+  const std::string peer_url = "ws://127.0.0.1:" + std::to_string(peer.port()) + "/";
 
-  // (1) Fan-out.
-  auto producer = raw_producer(broker->bootstrap());
-  const std::string padding(150, 'x');
-  struct FanOut {
-    int clients;
-    double seconds;
-    double produce_seconds;  // until the last event was acknowledged by Kafka
-  };
-  std::vector<FanOut> fan;
-  int produced = 1;
-  {  // the producer connected and warm before anything is timed
-    std::string warm = R"({"id":"warm","type":"t","time":"t","source":"bench","data":{}})";
-    producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                      warm.data(), warm.size(), nullptr, 0, 0, nullptr, nullptr);
-    producer->flush(30000);
-  }
-  for (const int n : {1, 10, 100}) {
-    std::atomic<long long> received{0};
-    std::vector<std::unique_ptr<testing::WebSocketClient>> clients;
-    for (int i = 0; i < n; ++i) {
-      testing::WebSocketClientOptions o;
-      o.on_message = [&](const std::string&) { received.fetch_add(1); };
-      clients.push_back(std::make_unique<testing::WebSocketClient>(ws, o));
+  // Rounds of peer then ours per size, so a busy moment of the shared machine hits a round.
+  for (const int n : sizes) {
+    std::vector<double> ours, theirs, ratios, latency, peer_latency;
+    for (int r = 0; r < rounds_; ++r) {
+      const auto p = fan_round(bootstrap, peer_url, "bench.fanout.peer", n, events);
+      const auto o = fan_round(bootstrap, ours_url, run.topic("enriched"), n, events);
+      ours.push_back(o.per_client);
+      theirs.push_back(p.per_client);
+      ratios.push_back(o.per_client / p.per_client);
+      latency.insert(latency.end(), o.latency_ms.begin(), o.latency_ms.end());
+      peer_latency.insert(peer_latency.end(), p.latency_ms.begin(), p.latency_ms.end());
+      std::printf("fanout_%d round %d: events-gateway %.0f events/s per client, peer %.0f\n", n,
+                  r + 1, o.per_client, p.per_client);
     }
-    ASSERT_TRUE(proc::poll_until(30s, [&] {
-      return testing::metric_value(gw.metrics_url(), "pipewright_websocket_clients") == n;
-    }));
-    const auto start = Clock::now();
-    for (int i = 0; i < events; ++i) {
-      const json e = {{"id", "b" + std::to_string(produced + i)},
-                      {"type", "pipewright.event.enriched"},
-                      {"time", "2026-11-23T00:00:00.000Z"},
-                      {"source", "bench"},
-                      {"data", {{"seq", i}, {"word", "abacaxi"}, {"pad", padding}}}};
-      const auto v = e.dump();
-      while (producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                               const_cast<char*>(v.data()), v.size(), nullptr, 0, 0, nullptr,
-                               nullptr) == RdKafka::ERR__QUEUE_FULL)
-        producer->poll(10);
-    }
-    producer->flush(30000);
-    const double produce_seconds = seconds_since(start);
-    produced += events;
-    const auto want = static_cast<long long>(events) * n;
-    ASSERT_TRUE(proc::poll_until(
-        120s, [&] { return received.load() >= want; }, 5ms))
-        << received.load() << " of " << want;
-    fan.push_back({n, seconds_since(start), produce_seconds});
-    for (auto& c : clients)
-      c->close();
-  }
-  const double raw = raw_consume_rate(broker->bootstrap(), topic, produced);
-
-  // (2) POST /events through events-api (enrich running), 4 keep-alive clients.
-  auto& api = run.start("api");
-  run.start("enrich");
-  run.start("enrich");
-  struct Posts {
-    std::string mode;
-    int ok = 0;
-    double seconds = 0;
-    std::vector<double> ms;
-  };
-  const auto post = [&](const std::string& query, int expect, int count) {
-    Posts p;
-    p.mode = query.empty() ? "async" : "sync " + query;
-    std::mutex mu;
-    std::atomic<int> next{0};
-    const auto start = Clock::now();
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t) {
-      threads.emplace_back([&] {
-        testing::KeepAliveClient client(api.http_port, 30s);
-        std::vector<double> mine;
-        int ok = 0;
-        while (next.fetch_add(1) < count) {
-          const auto t0 = Clock::now();
-          const auto r =
-              client.request("POST", "/events" + query, R"({"name":"bench"})", "application/json");
-          mine.push_back(seconds_since(t0) * 1000);
-          if (r.status == expect) ++ok;
-        }
-        const std::lock_guard lock(mu);
-        p.ms.insert(p.ms.end(), mine.begin(), mine.end());
-        p.ok += ok;
-      });
-    }
-    for (auto& t : threads)
-      t.join();
-    p.seconds = seconds_since(start);
-    return p;
-  };
-  post("", 202, 100);  // warm-up: connections, the enrich group settles
-  std::vector<Posts> results{post("", 202, posts), post("?wait=10s", 200, posts / 4)};
-
-  std::cout << "\n== bench/events (" << events << " events per fan-out run) ==\n";
-  std::cout << "raw librdkafka consumer: " << static_cast<long long>(raw) << " msg/s\n";
-  for (const auto& f : fan) {
-    const double per_client = events / f.seconds;
-    std::cout << f.clients << " client(s): " << static_cast<long long>(per_client)
-              << " events/s to each, " << static_cast<long long>(per_client * f.clients)
-              << " messages/s in all; " << per_client / raw
-              << "x the raw consume rate (the events were written to Kafka in " << f.produce_seconds
-              << " s, the last one delivered at " << f.seconds << " s)\n";
-  }
-  for (const auto& r : results) {
-    std::cout << "POST /events " << r.mode << ": " << static_cast<long long>(r.ok / r.seconds)
-              << " req/s (" << r.ok << " of " << r.ms.size() << " answered as expected), p50 "
-              << percentile(r.ms, 0.5) << " ms, p99 " << percentile(r.ms, 0.99) << " ms\n";
-    EXPECT_EQ(r.ok, static_cast<int>(r.ms.size())) << r.mode;
+    bench::record({{"name", "fanout_" + std::to_string(n)},
+                   {"ours", bench::median(ours)},
+                   {"peer", bench::median(theirs)},
+                   {"ratio", bench::median(ratios)},
+                   {"p50_ms", bench::percentile(latency, 0.5)},
+                   {"p99_ms", bench::percentile(latency, 0.99)},
+                   {"peer_p50_ms", bench::percentile(peer_latency, 0.5)},
+                   {"peer_p99_ms", bench::percentile(peer_latency, 0.99)},
+                   {"unit", "events/s per client"},
+                   {"clients", n},
+                   {"count", events},
+                   {"rounds", rounds_},
+                   {"round_ratios", ratios},
+                   {"frames_per_s", bench::median(ours) * n},
+                   {"peer_frames_per_s", bench::median(theirs) * n}});
   }
 }
 

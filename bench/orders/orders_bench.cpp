@@ -1,258 +1,46 @@
-// bench/orders: orders per second through the orders pipeline and its latency, against a raw
-// librdkafka relay of the same payloads in the same run, on the same broker and cores.
+// bench/orders: the orders pipeline's Kafka hop and REST → decision path, each against a peer
+// with the same delivery guarantee (acks=all, idempotent producer, an input committed only
+// after its outputs are acknowledged) in the same run, on the same broker and cores.
 //
-//   REST:     N orders POSTed to orders-api (C clients) → orders → fraud → orders-valid /
-//             orders-rejected; rate = N / (first POST → last decision seen), latency per order
-//             from its POST to its decision.
-//   Kafka hop: the same N envelopes produced straight to `orders` while fraud runs; rate and
-//             latency from produce to decision (orders-api left out).
-//   Relay:    the same N envelopes produced to a topic that a plain librdkafka consumer →
-//             producer loop copies to another (no parsing, no rules, auto commit); the peer.
+//   hop:           N order envelopes produced to `orders` while fraud runs; rate = N / (first
+//                  produce → last decision seen on orders-valid / orders-rejected), latency per
+//                  order from its produce to its decision, fraud's CPU per 10k orders.
+//                  Peer: bench_relay (consume → produce → commit after the ack) between two
+//                  topics of the same shape.
+//   rest_decision: N orders POSTed to orders-api by C keep-alive clients → orders → fraud →
+//                  decision; latency from POST to decision. Peer: bench_rest_peer (Beast,
+//                  POST → produce → 202 on the ack) → bench_relay → the output topic.
 //
-// Usage: build/bench/orders/orders_bench; knobs PIPEWRIGHT_BENCH_ORDERS (2000),
-// PIPEWRIGHT_BENCH_CONCURRENCY (32), PIPEWRIGHT_BENCH_ROUNDS (3: relay, REST, hop in turn;
-// medians reported).
+// Usage: build/bench/orders/orders_bench [--gtest_filter=OrdersBench.Hop]; knobs
+// PIPEWRIGHT_BENCH_ORDERS (5000 per path and round), PIPEWRIGHT_BENCH_CONCURRENCY (32 REST
+// clients), PIPEWRIGHT_BENCH_ROUNDS (3: peer then ours in each round; medians reported).
 // Bounded: N orders per path and round, 5 minutes per phase at most, 127.0.0.1 only.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <librdkafka/rdkafkacpp.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <iostream>
 #include <mutex>
 #include <thread>
 
+#include "bench/support/pipeline_bench.h"
+#include "bench/support/wrk.h"
 #include "pkg/api/manifest.h"
 #include "pkg/event/envelope.h"
-#include "pkg/kafka/admin.h"
-#include "pkg/local/kafka_broker.h"
-#include "pkg/proc/net.h"
-#include "tests/support/http_client.h"
-#include "tests/support/suite_logs.h"
+#include "tests/support/kafka_suite.h"
+#include "tests/support/keepalive_client.h"
 #include "tests/support/workers.h"
 
 namespace pipewright {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 using nlohmann::json;
 
-constexpr int kPartitions = 3;  // every topic here, as in examples/orders.yaml
-
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::stoi(v) : fallback;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
-std::unique_ptr<RdKafka::Conf> conf(const std::string& bootstrap) {
-  std::unique_ptr<RdKafka::Conf> c(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string err;
-  c->set("bootstrap.servers", bootstrap, err);
-  return c;
-}
-
-void set(RdKafka::Conf& c, const std::string& key, const std::string& value) {
-  std::string err;
-  if (c.set(key, value, err) != RdKafka::Conf::CONF_OK) throw std::runtime_error(err);
-}
-
-// The producer settings of the workers (pkg/kafka/client.cpp): idempotent, acks=all, linger 2 ms.
-std::unique_ptr<RdKafka::Producer> producer(const std::string& bootstrap) {
-  auto c = conf(bootstrap);
-  set(*c, "enable.idempotence", "true");
-  set(*c, "acks", "all");
-  set(*c, "linger.ms", "2");
-  std::string err;
-  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(c.get(), err));
-  if (!p) throw std::runtime_error(err);
-  return p;
-}
-
-void produce(RdKafka::Producer& p, const std::string& topic, const std::string& key,
-             const std::string& value) {
-  for (;;) {
-    const auto err = p.produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                               const_cast<char*>(value.data()), value.size(), key.data(),
-                               key.size(), 0, nullptr);
-    if (err == RdKafka::ERR_NO_ERROR) return;
-    if (err != RdKafka::ERR__QUEUE_FULL) throw std::runtime_error(RdKafka::err2str(err));
-    p.poll(10);
-  }
-}
-
-// Records when each order id starting with `prefix` (the event data's id, else its id) first
-// appears on `topics`. Starts at each partition's current end (read synchronously), assigned
-// rather than subscribed, so there is no group join or backlog to make arrival times late.
-class Watcher {
- public:
-  Watcher(const std::string& bootstrap, const std::vector<std::string>& topics, std::string prefix,
-          std::size_t n)
-      : prefix_(std::move(prefix)), n_(n) {
-    auto c = conf(bootstrap);
-    set(*c, "group.id", "bench-watcher");
-    set(*c, "enable.auto.commit", "false");
-    std::string err;
-    consumer_.reset(RdKafka::KafkaConsumer::create(c.get(), err));
-    if (!consumer_) throw std::runtime_error(err);
-    std::vector<RdKafka::TopicPartition*> parts;
-    for (const auto& t : topics) {
-      for (int p = 0; p < kPartitions; ++p) {
-        int64_t low = 0, high = 0;
-        if (consumer_->query_watermark_offsets(t, p, &low, &high, 10000) != RdKafka::ERR_NO_ERROR)
-          throw std::runtime_error("no watermarks for " + t);
-        parts.push_back(RdKafka::TopicPartition::create(t, p, high));
-      }
-    }
-    consumer_->assign(parts);
-    RdKafka::TopicPartition::destroy(parts);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~Watcher() {
-    stop_ = true;
-    thread_.join();
-    consumer_->close();
-  }
-  Watcher(const Watcher&) = delete;
-  Watcher& operator=(const Watcher&) = delete;
-  bool wait(std::chrono::seconds limit) {
-    return proc::poll_until(limit, [&] {
-      std::lock_guard lock(mutex_);
-      return seen_.size() >= n_;
-    });
-  }
-  std::map<std::string, Clock::time_point> seen() {
-    std::lock_guard lock(mutex_);
-    return seen_;
-  }
-
- private:
-  void loop() {
-    while (!stop_) {
-      std::unique_ptr<RdKafka::Message> m(consumer_->consume(50));
-      if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-      const auto now = Clock::now();
-      const auto e = json::parse(static_cast<const char*>(m->payload()),
-                                 static_cast<const char*>(m->payload()) + m->len());
-      // A binary-mode CloudEvent's value is its data; an old envelope has it under "data".
-      const auto id = e.is_object() && e.contains("data") && e["data"].is_object()
-                          ? e["data"].value("id", e.value("id", ""))
-                          : (e.is_object() ? e.value("id", "") : std::string());
-      if (!id.starts_with(prefix_)) continue;
-      std::lock_guard lock(mutex_);
-      seen_.try_emplace(id, now);
-    }
-  }
-  std::string prefix_;
-  std::size_t n_;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::map<std::string, Clock::time_point> seen_;
-  std::thread thread_;
-};
-
-// The peer: consume → produce, nothing else (auto commit), until stopped.
-void relay(const std::string& bootstrap, const std::string& in, const std::string& out,
-           const std::atomic<bool>& stop) {
-  auto c = conf(bootstrap);
-  set(*c, "group.id", "bench-relay");
-  set(*c, "auto.offset.reset", "earliest");
-  std::string err;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), err));
-  consumer->subscribe({in});
-  auto p = producer(bootstrap);
-  while (!stop) {
-    std::unique_ptr<RdKafka::Message> m(consumer->consume(20));
-    p->poll(0);
-    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-    produce(*p, out, m->key() != nullptr ? *m->key() : "",
-            std::string(static_cast<const char*>(m->payload()), m->len()));
-  }
-  p->flush(10000);
-  consumer->close();
-}
-
-// One keep-alive HTTP/1.1 connection (a client per thread, as a load generator has): the
-// measure is the server, not a connection per request.
-class Connection {
- public:
-  explicit Connection(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-      throw std::runtime_error("connect failed");
-    const int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  ~Connection() { ::close(fd_); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  // The status of POST `path` with a JSON body; 0 when the connection failed.
-  int post(const std::string& path, const std::string& body) {
-    const auto request = "POST " + path +
-                         " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                         "Content-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(request.size()))
-      return 0;
-    std::string in;
-    std::size_t head_end = std::string::npos;
-    std::size_t length = 0;
-    char buf[4096];
-    for (;;) {
-      if (head_end == std::string::npos && (head_end = in.find("\r\n\r\n")) != std::string::npos) {
-        auto at = in.find("content-length:");
-        if (at == std::string::npos) at = in.find("Content-Length:");
-        length = at == std::string::npos ? 0 : std::stoul(in.substr(at + 15));
-      }
-      if (head_end != std::string::npos && in.size() >= head_end + 4 + length) break;
-      const auto got = ::recv(fd_, buf, sizeof buf, 0);
-      if (got <= 0) return 0;
-      in.append(buf, static_cast<std::size_t>(got));
-    }
-    return std::stoi(in.substr(9, 3));
-  }
-
- private:
-  int fd_;
-};
-
-struct Result {
-  double rate = 0, p50 = 0, p99 = 0;
-};
-
-Result measure(const std::map<std::string, Clock::time_point>& sent, Watcher& watcher,
-               Clock::time_point start) {
-  std::vector<double> latency;
-  auto last = start;
-  for (const auto& [id, at] : watcher.seen()) {
-    const auto s = sent.find(id);
-    if (s == sent.end()) continue;
-    last = std::max(last, at);
-    latency.push_back(std::chrono::duration<double, std::milli>(at - s->second).count());
-  }
-  const double seconds = std::chrono::duration<double>(last - start).count();
-  return {static_cast<double>(latency.size()) / seconds, percentile(latency, 0.5),
-          percentile(latency, 0.99)};
-}
+constexpr int kPartitions = 3;  // every topic of examples/orders.yaml
+const auto kLimit = std::chrono::seconds(300);
 
 // Mostly valid orders from distinct customers, one in five over the amount limit.
 std::vector<json> orders(int n, const std::string& prefix) {
@@ -260,7 +48,7 @@ std::vector<json> orders(int n, const std::string& prefix) {
   for (int i = 0; i < n; ++i) {
     const double price = i % 5 == 0 ? 20000.0 : 12.5;
     out.push_back({{"id", prefix + std::to_string(i)},
-                   {"customer", "customer-" + std::to_string(i)},
+                   {"customer", prefix + "customer-" + std::to_string(i)},
                    {"items", {{{"sku", "sku-1"}, {"quantity", 2}, {"price", price}}}},
                    {"total", 2 * price}});
   }
@@ -281,154 +69,178 @@ std::string envelope(const json& order) {
 }
 
 // Produces every envelope to `topic` as fast as librdkafka takes them, noting when each left.
-// A warm-up order (`warm_id`) goes first and is acknowledged before the clock starts: a new
-// idempotent producer holds its messages until the broker gives it a producer id (~0.5 s).
+// A warm-up order goes first and is acknowledged before the clock starts: a new idempotent
+// producer holds its messages until the broker gives it a producer id (~0.5 s).
 std::map<std::string, Clock::time_point> produce_all(const std::string& bootstrap,
                                                      const std::string& topic,
                                                      const std::vector<json>& batch,
-                                                     const std::string& warm_id,
                                                      Clock::time_point& start) {
-  auto p = producer(bootstrap);
-  auto warm = orders(1, "warm-").front();
-  warm["id"] = warm_id;
-  produce(*p, topic, warm["customer"], envelope(warm));
+  auto p = bench::producer(bootstrap);
+  const auto warm = orders(1, "warm-producer-").front();
+  bench::produce(*p, topic, warm["customer"], envelope(warm));
   p->flush(30000);
   start = Clock::now();
   std::map<std::string, Clock::time_point> sent;
   for (const auto& o : batch) {
     sent[o["id"]] = Clock::now();
-    produce(*p, topic, o["customer"], envelope(o));
+    bench::produce(*p, topic, o["customer"], envelope(o));
     p->poll(0);
   }
   p->flush(30000);
   return sent;
 }
 
-// Ratio columns and medians over rounds.
-struct Round {
-  Result relay, rest, hop;
+// C clients POST the orders to `port` (one keep-alive connection each); each must answer 202.
+std::map<std::string, Clock::time_point> post_all(int port, const std::string& path,
+                                                  const std::vector<json>& batch, int clients,
+                                                  Clock::time_point& start) {
+  std::mutex mutex;
+  std::map<std::string, Clock::time_point> sent;
+  std::atomic<std::size_t> next{0};
+  std::atomic<int> failed{0};
+  start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      testing::KeepAliveClient client(port, std::chrono::seconds(30));
+      for (std::size_t i; (i = next.fetch_add(1)) < batch.size();) {
+        const auto& o = batch[i];
+        const auto body = o.dump();
+        {
+          const std::lock_guard lock(mutex);
+          sent[o["id"]] = Clock::now();
+        }
+        if (client.request("POST", path, body, "application/json").status != 202) ++failed;
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  if (failed > 0)
+    throw std::runtime_error(std::to_string(failed.load()) + " POSTs not answered 202");
+  return sent;
+}
+
+struct Side {
+  std::vector<double> rates, cpu_per_10k;
+  std::vector<double> latency_ms;
+  void add(const bench::Rate& r) {
+    rates.push_back(r.rate);
+    latency_ms.insert(latency_ms.end(), r.latency_ms.begin(), r.latency_ms.end());
+  }
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-void report(const std::vector<Round>& rounds, int n, int concurrency) {
-  std::printf("\nbench/orders: %d orders per path and round, %d REST clients, %zu rounds\n", n,
-              concurrency, rounds.size());
-  std::printf(
-      "| round | relay/s | REST/s | REST ratio | hop/s | hop ratio | REST p50/p99 ms | "
-      "hop p50/p99 ms | relay p50/p99 ms |\n|---|---|---|---|---|---|---|---|---|\n");
-  std::vector<double> rest_ratio, hop_ratio;
-  for (std::size_t i = 0; i < rounds.size(); ++i) {
-    const auto& r = rounds[i];
-    rest_ratio.push_back(r.rest.rate / r.relay.rate);
-    hop_ratio.push_back(r.hop.rate / r.relay.rate);
-    std::printf(
-        "| %zu | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f |\n",
-        i + 1, r.relay.rate, r.rest.rate, rest_ratio.back(), r.hop.rate, hop_ratio.back(),
-        r.rest.p50, r.rest.p99, r.hop.p50, r.hop.p99, r.relay.p50, r.relay.p99);
+// Medians over rounds; the ratio is the median of the rounds' own ratios (a busy moment of
+// the shared machine hits a round, not a side).
+json summary(const std::string& name, const Side& ours, const Side& peer, const std::string& unit,
+             int n) {
+  std::vector<double> ratios;
+  for (std::size_t i = 0; i < ours.rates.size() && i < peer.rates.size(); ++i)
+    ratios.push_back(ours.rates[i] / peer.rates[i]);
+  json r = {{"name", name},
+            {"ours", bench::median(ours.rates)},
+            {"peer", bench::median(peer.rates)},
+            {"ratio", bench::median(ratios)},
+            {"p50_ms", bench::percentile(ours.latency_ms, 0.5)},
+            {"p99_ms", bench::percentile(ours.latency_ms, 0.99)},
+            {"peer_p50_ms", bench::percentile(peer.latency_ms, 0.5)},
+            {"peer_p99_ms", bench::percentile(peer.latency_ms, 0.99)},
+            {"unit", unit},
+            {"count", n},
+            {"rounds", ours.rates.size()},
+            {"round_ratios", ratios}};
+  if (!ours.cpu_per_10k.empty()) {
+    r["cpu_per_10k_ms"] = bench::median(ours.cpu_per_10k);
+    r["peer_cpu_per_10k_ms"] = bench::median(peer.cpu_per_10k);
   }
-  std::printf("median ratio to the relay: REST %.2f (target 0.5), Kafka hop %.2f (target 0.8)\n",
-              median(rest_ratio), median(hop_ratio));
+  return r;
 }
 
-TEST(OrdersBench, RestAndKafkaHopAgainstARawRelay) {
-  const int n = env_int("PIPEWRIGHT_BENCH_ORDERS", 2000);
-  const int concurrency = env_int("PIPEWRIGHT_BENCH_CONCURRENCY", 32);
-  const int round_count = env_int("PIPEWRIGHT_BENCH_ROUNDS", 3);
-  const auto limit = std::chrono::seconds(300);
-  auto broker = local::KafkaBroker::start({testing::component_dir("kafka")});
+class OrdersBench : public testing::KafkaSuite {
+ protected:
+  int n_ = bench::env_int("PIPEWRIGHT_BENCH_ORDERS", 5000);
+  int rounds_ = bench::env_int("PIPEWRIGHT_BENCH_ROUNDS", 3);
+  int clients_ = bench::env_int("PIPEWRIGHT_BENCH_CONCURRENCY", 32);
+  api::Pipeline pipeline_ =
+      api::load({testing::source_dir() / "examples" / "orders.yaml"}).pipelines.at(0);
+};
+
+// Times one batch produced to `in` until every id is seen on `out`, with the CPU `pid` spent.
+bench::Rate hop_round(const std::string& bootstrap, const std::string& in,
+                      const std::vector<std::string>& out, const std::string& prefix, int n,
+                      pid_t pid, double& cpu_per_10k) {
+  bench::Watcher watcher(bootstrap, out, prefix, static_cast<std::size_t>(n));
+  Clock::time_point start;
+  const double cpu0 = bench::cpu_seconds(pid);
+  const auto sent = produce_all(bootstrap, in, orders(n, prefix), start);
+  if (!watcher.wait(kLimit)) throw std::runtime_error(prefix + ": not every message arrived");
+  cpu_per_10k = (bench::cpu_seconds(pid) - cpu0) * 1000 * 10000 / n;
+  return bench::measure(sent, watcher, start);
+}
+
+TEST_F(OrdersBench, Hop) {
   const auto bootstrap = broker->bootstrap();
+  bench::create_topics(bootstrap, {"bench.hop.in", "bench.hop.out"}, kPartitions);
+  bench::Peer relay("bench_relay", {bootstrap, "bench.hop.in", "bench.hop.out", "bench-hop-relay"});
+  testing::PipelineRun run(pipeline_, bootstrap, "bench-hop");
+  run.create_topics();
+  auto& fraud = run.start("fraud");
+  const std::vector<std::string> decided = {run.topic("orders-valid"),
+                                            run.topic("orders-rejected")};
+  // Warm-up: both have joined their groups once one message made each trip.
+  double ignored = 0;
+  hop_round(bootstrap, "bench.hop.in", {"bench.hop.out"}, "warm-relay-", 1, relay.pid(), ignored);
+  hop_round(bootstrap, run.topic("orders"), decided, "warm-hop-", 1, fraud.process.pid(), ignored);
 
-  // The peer: a relay between two topics of the same shape (3 partitions), running throughout.
-  auto admin = kafka::make_admin(bootstrap);
-  for (const auto& r : admin->create({{"relay-in", "bench.relay.in", 3, 1, {}, false, false},
-                                      {"relay-out", "bench.relay.out", 3, 1, {}, false, false}})) {
-    ASSERT_NE(r.outcome, kafka::TopicOutcome::failed) << r.error;
+  Side ours, peer;
+  for (int r = 0; r < rounds_; ++r) {
+    const auto tag = std::to_string(r) + "-";
+    double cpu = 0;
+    peer.add(hop_round(bootstrap, "bench.hop.in", {"bench.hop.out"}, "relay-" + tag, n_,
+                       relay.pid(), cpu));
+    peer.cpu_per_10k.push_back(cpu);
+    ours.add(hop_round(bootstrap, run.topic("orders"), decided, "hop-" + tag, n_,
+                       fraud.process.pid(), cpu));
+    ours.cpu_per_10k.push_back(cpu);
+    std::printf("hop round %d: fraud %.0f/s, relay %.0f/s\n", r + 1, ours.rates.back(),
+                peer.rates.back());
   }
-  std::atomic<bool> stop{false};
-  std::thread relaying([&] { relay(bootstrap, "bench.relay.in", "bench.relay.out", stop); });
+  bench::record(summary("hop", ours, peer, "orders/s", n_));
+}
 
-  auto pipeline = api::load({testing::source_dir() / "examples" / "orders.yaml"}).pipelines.at(0);
-  testing::PipelineRun run(pipeline, bootstrap, "bench");
+TEST_F(OrdersBench, RestDecision) {
+  const auto bootstrap = broker->bootstrap();
+  bench::create_topics(bootstrap, {"bench.chain.in", "bench.chain.out"}, kPartitions);
+  bench::Peer relay("bench_relay",
+                    {bootstrap, "bench.chain.in", "bench.chain.out", "bench-chain-relay"});
+  bench::Peer rest("bench_rest_peer", {bootstrap, "bench.chain.in"}, true);
+  testing::PipelineRun run(pipeline_, bootstrap, "bench-rest");
   run.create_topics();
   auto& api = run.start("api");
   run.start("fraud");
   const std::vector<std::string> decided = {run.topic("orders-valid"),
                                             run.topic("orders-rejected")};
 
-  // Warm-up: the relay and fraud have joined their groups once one message made each trip.
-  {
-    Watcher relayed(bootstrap, {"bench.relay.out"}, "warm-", 1);
-    Watcher checked(bootstrap, decided, "warm-", 1);
-    Clock::time_point ignored;
-    produce_all(bootstrap, "bench.relay.in", {}, "warm-relay", ignored);
-    auto o = orders(1, "warm-rest")[0];
-    ASSERT_EQ(
-        testing::http_request("POST", api.url() + "/orders", o.dump(), "application/json").status,
-        202);
-    ASSERT_TRUE(relayed.wait(std::chrono::seconds(60)));
-    ASSERT_TRUE(checked.wait(std::chrono::seconds(60)));
-  }
+  const auto round = [&](int port, const std::vector<std::string>& out, const std::string& prefix,
+                         int n, int clients) {
+    bench::Watcher watcher(bootstrap, out, prefix, static_cast<std::size_t>(n));
+    Clock::time_point start;
+    const auto sent = post_all(port, "/orders", orders(n, prefix), clients, start);
+    if (!watcher.wait(kLimit)) throw std::runtime_error(prefix + ": not every decision arrived");
+    return bench::measure(sent, watcher, start);
+  };
+  round(rest.port(), {"bench.chain.out"}, "warm-chain-", 1, 1);
+  round(api.http_port, decided, "warm-rest-", 1, 1);
 
-  // Rounds of relay, REST, hop in turn, so a busy moment of this shared machine hits one round
-  // rather than one path.
-  std::vector<Round> rounds;
-  for (int r = 0; r < round_count; ++r) {
+  Side ours, peer;
+  for (int r = 0; r < rounds_; ++r) {
     const auto tag = std::to_string(r) + "-";
-    Round round;
-    {
-      Watcher watcher(bootstrap, {"bench.relay.out"}, "relay-" + tag, static_cast<std::size_t>(n));
-      Clock::time_point start;
-      const auto sent = produce_all(bootstrap, "bench.relay.in", orders(n, "relay-" + tag),
-                                    "warm-relay-" + tag, start);
-      ASSERT_TRUE(watcher.wait(limit));
-      round.relay = measure(sent, watcher, start);
-    }
-    {
-      // REST: C clients POST the orders; a decision on either topic ends an order's trip.
-      Watcher watcher(bootstrap, decided, "rest-" + tag, static_cast<std::size_t>(n));
-      const auto batch = orders(n, "rest-" + tag);
-      std::mutex mutex;
-      std::map<std::string, Clock::time_point> sent;
-      std::atomic<int> next{0}, failed{0};
-      const auto start = Clock::now();
-      std::vector<std::thread> clients;
-      for (int c = 0; c < concurrency; ++c) {
-        clients.emplace_back([&] {
-          Connection connection(api.http_port);
-          for (int i; (i = next.fetch_add(1)) < n;) {
-            const auto& o = batch[static_cast<std::size_t>(i)];
-            {
-              std::lock_guard lock(mutex);
-              sent[o["id"]] = Clock::now();
-            }
-            if (connection.post("/orders", o.dump()) != 202) ++failed;
-          }
-        });
-      }
-      for (auto& t : clients)
-        t.join();
-      ASSERT_EQ(failed.load(), 0);
-      ASSERT_TRUE(watcher.wait(limit));
-      round.rest = measure(sent, watcher, start);
-    }
-    {
-      // The Kafka-only hop: the same payloads straight onto `orders` while fraud runs.
-      Watcher watcher(bootstrap, decided, "hop-" + tag, static_cast<std::size_t>(n));
-      Clock::time_point start;
-      const auto sent = produce_all(bootstrap, run.topic("orders"), orders(n, "hop-" + tag),
-                                    "warm-hop-" + tag, start);
-      ASSERT_TRUE(watcher.wait(limit));
-      round.hop = measure(sent, watcher, start);
-    }
-    rounds.push_back(round);
+    peer.add(round(rest.port(), {"bench.chain.out"}, "chain-" + tag, n_, clients_));
+    ours.add(round(api.http_port, decided, "rest-" + tag, n_, clients_));
+    std::printf("rest_decision round %d: orders-api → fraud %.0f/s, peer chain %.0f/s\n", r + 1,
+                ours.rates.back(), peer.rates.back());
   }
-  stop = true;
-  relaying.join();
-  report(rounds, n, concurrency);
+  bench::record(summary("rest_decision", ours, peer, "orders/s", n_));
 }
 
 }  // namespace

@@ -54,11 +54,17 @@ WrkResult parse_wrk(const std::string& out) {
   return r;
 }
 
-WrkResult run_wrk(const std::string& url, int seconds, int connections, int threads) {
-  const auto r =
-      proc::run({"wrk", "-t" + std::to_string(threads), "-c" + std::to_string(connections),
-                 "-d" + std::to_string(seconds) + "s", "--latency", url},
-                std::chrono::seconds(seconds + 60));
+WrkResult run_wrk(const std::string& url, int seconds, int connections, int threads,
+                  const std::string& script) {
+  std::vector<std::string> argv = {"wrk", "-t" + std::to_string(threads),
+                                   "-c" + std::to_string(connections),
+                                   "-d" + std::to_string(seconds) + "s", "--latency"};
+  if (!script.empty()) {
+    argv.emplace_back("-s");
+    argv.push_back(script);
+  }
+  argv.push_back(url);
+  const auto r = proc::run(argv, std::chrono::seconds(seconds + 60));
   if (r.exit_code != 0) throw std::runtime_error("wrk failed:\n" + r.output);
   return parse_wrk(r.output);
 }

@@ -19,8 +19,10 @@ struct WrkResult {
 // Reads "Requests/sec:", the 50% and 99% lines of --latency, the Max column of Latency and the
 // socket errors. Throws when wrk saw non-2xx answers.
 WrkResult parse_wrk(const std::string& output);
-// `wrk -t<threads> -c<connections> -d<seconds>s --latency url`; throws when wrk fails.
-WrkResult run_wrk(const std::string& url, int seconds, int connections, int threads);
+// `wrk -t<threads> -c<connections> -d<seconds>s --latency [-s script] url`; throws when wrk
+// fails. `script`: a wrk Lua file (e.g. one that sets wrk.method and wrk.body for POSTs).
+WrkResult run_wrk(const std::string& url, int seconds, int connections, int threads,
+                  const std::string& script = "");
 
 // Debian's nginx with `workers` processes answering every request with `body` (JSON), on a port
 // from the OS, in a temporary folder removed afterwards.

@@ -1,0 +1,173 @@
+// bench_relay: the peer of a Kafka-only hop. Consumes IN, produces each message's key and value
+// to OUT, and commits an input offset only once its copy and every earlier message of its
+// partition are acknowledged (acks=all, idempotent producer), asynchronously, so consuming,
+// producing and committing overlap. No parsing, no rules: what librdkafka alone costs.
+//
+// Usage: bench_relay BOOTSTRAP IN OUT GROUP   (stops on SIGTERM/SIGINT, flushing and committing)
+
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "bench/peers/peer.h"
+
+namespace pipewright::bench::peer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Slot {
+  std::int64_t offset = 0;
+  bool acked = false;
+};
+
+// One input partition's messages whose copies are in flight, oldest first. std::deque keeps
+// references to its elements across push_back and pop_front, so a delivery report can hold one.
+struct Partition {
+  std::deque<Slot> in_flight;
+  std::int64_t commit = -1;  // next offset to commit; -1: nothing new
+};
+
+using Partitions = std::map<std::pair<std::string, std::int32_t>, Partition>;
+
+class Reports : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& m) override {
+    auto* slot = static_cast<Slot*>(m.msg_opaque());
+    if (m.err() != RdKafka::ERR_NO_ERROR) {
+      // Nothing retryable is left once the idempotent producer gives up: stop without
+      // committing the input, as the workers would not commit it either.
+      std::cerr << R"({"level":"error","msg":"copy not delivered","error":")" << m.errstr()
+                << "\"}\n";
+      std::_Exit(1);
+    }
+    slot->acked = true;
+  }
+};
+
+// Moves each partition's commit point past its acknowledged prefix.
+void advance(Partitions& parts) {
+  for (auto& [key, p] : parts) {
+    while (!p.in_flight.empty() && p.in_flight.front().acked) {
+      p.commit = p.in_flight.front().offset + 1;
+      p.in_flight.pop_front();
+    }
+  }
+}
+
+void commit(RdKafka::KafkaConsumer& consumer, Partitions& parts, bool sync) {
+  std::vector<RdKafka::TopicPartition*> offsets;
+  for (auto& [key, p] : parts) {
+    if (p.commit < 0) continue;
+    offsets.push_back(RdKafka::TopicPartition::create(key.first, key.second, p.commit));
+    p.commit = -1;
+  }
+  if (offsets.empty()) return;
+  if (sync) {
+    consumer.commitSync(offsets);
+  } else {
+    consumer.commitAsync(offsets);
+  }
+  RdKafka::TopicPartition::destroy(offsets);
+}
+
+// Before partitions go, everything in flight is acknowledged and committed (eager protocol).
+class Rebalance : public RdKafka::RebalanceCb {
+ public:
+  Rebalance(RdKafka::Producer*& producer, Partitions& parts) : producer_(producer), parts_(parts) {}
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      consumer->assign(partitions);
+      return;
+    }
+    if (producer_ != nullptr) producer_->flush(60000);
+    advance(parts_);
+    commit(*consumer, parts_, true);
+    parts_.clear();
+    consumer->unassign();
+  }
+
+ private:
+  RdKafka::Producer*& producer_;
+  Partitions& parts_;
+};
+
+int run(const std::string& bootstrap, const std::string& in, const std::string& out,
+        const std::string& group) {
+  Partitions parts;
+  RdKafka::Producer* producer_ptr = nullptr;
+  Rebalance rebalance(producer_ptr, parts);
+  auto cc = conf(bootstrap);
+  set(*cc, "group.id", group);
+  set(*cc, "enable.auto.commit", "false");
+  set(*cc, "auto.offset.reset", "earliest");
+  std::string err;
+  cc->set("rebalance_cb", &rebalance, err);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(cc.get(), err));
+  if (!consumer) throw std::runtime_error("consumer: " + err);
+
+  Reports reports;
+  auto pc = conf(bootstrap);
+  producer_settings(*pc);
+  pc->set("dr_cb", &reports, err);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(pc.get(), err));
+  if (!producer) throw std::runtime_error("producer: " + err);
+  producer_ptr = producer.get();
+
+  consumer->subscribe({in});
+  auto next_commit = Clock::now();
+  while (!stopping()) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(5));
+    producer->poll(0);
+    if (m->err() == RdKafka::ERR_NO_ERROR) {
+      auto& p = parts[{m->topic_name(), m->partition()}];
+      auto& slot = p.in_flight.emplace_back(Slot{m->offset(), false});
+      for (;;) {
+        const auto code = producer->produce(
+            out, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, m->payload(),
+            m->len(), m->key_pointer(), m->key_len(), m->timestamp().timestamp, &slot);
+        if (code == RdKafka::ERR_NO_ERROR) break;
+        if (code != RdKafka::ERR__QUEUE_FULL)
+          throw std::runtime_error("produce: " + RdKafka::err2str(code));
+        producer->poll(10);
+      }
+    }
+    // Commit every 20 ms at most, like a consumer with auto commit would, but only what is
+    // acknowledged.
+    if (Clock::now() >= next_commit) {
+      advance(parts);
+      commit(*consumer, parts, false);
+      next_commit = Clock::now() + std::chrono::milliseconds(20);
+    }
+  }
+  producer->flush(60000);
+  advance(parts);
+  commit(*consumer, parts, true);
+  consumer->close();
+  return 0;
+}
+
+}  // namespace
+}  // namespace pipewright::bench::peer
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() != 4) {
+    std::cout << "usage: bench_relay BOOTSTRAP IN OUT GROUP\n"
+                 "Copies every message of IN to OUT (acks=all, idempotent) and commits an input\n"
+                 "offset only after its copy is acknowledged. Stops on SIGTERM or SIGINT.\n";
+    return args.size() == 1 && (args[0] == "--help" || args[0] == "-h") ? 0 : 2;
+  }
+  pipewright::bench::peer::install_stop_signals();
+  try {
+    return pipewright::bench::peer::run(args[0], args[1], args[2], args[3]);
+  } catch (const std::exception& e) {
+    std::cerr << R"({"level":"error","msg":"bench_relay failed","error":")" << e.what() << "\"}\n";
+    return 1;
+  }
+}
