@@ -184,15 +184,23 @@ FanResult fan_round(const std::string& bootstrap, const std::string& url, const 
 }
 
 TEST_F(EventsBench, Fanout) {
-  const int events = bench::env_int("PIPEWRIGHT_BENCH_EVENTS", 5000);
   const auto sizes = bench::env_ints("PIPEWRIGHT_BENCH_FANOUT", {1, 10, 100});
+  // Events per run: PIPEWRIGHT_BENCH_EVENTS, else about 500k frames in all per run (50k events
+  // to 1 or 10 clients, 5k to 100), so even the fastest run lasts over a second.
+  const int fixed = bench::env_int("PIPEWRIGHT_BENCH_EVENTS", 0);
+  const auto events_for = [fixed](int clients) {
+    return fixed > 0 ? fixed : std::clamp(500000 / std::max(clients, 1), 2000, 50000);
+  };
+  int most = 0;
+  for (const int n : sizes)
+    most = std::max(most, events_for(n));
   const auto bootstrap = broker->bootstrap();
   bench::create_topics(bootstrap, {"bench.fanout.peer"}, 4);
   bench::Peer peer("bench_broadcaster", {bootstrap, "bench.fanout.peer", "bench-broadcaster"},
                    true);
   testing::PipelineRun run(pipeline_, bootstrap, "bench-fanout");
   // Nobody is dropped in a burst: the fan-out rate, not the slow-client policy.
-  run.set_config("gateway", {{"topic", "enriched"}, {"clientQueue", events + 1000}});
+  run.set_config("gateway", {{"topic", "enriched"}, {"clientQueue", most + 1000}});
   run.create_topics();
   auto& gw = run.start("gateway");
   const std::string ours_url = "ws://127.0.0.1:" + std::to_string(gw.http_port) + "/consume-events";
@@ -200,6 +208,7 @@ TEST_F(EventsBench, Fanout) {
 
   // Rounds of peer then ours per size, so a busy moment of the shared machine hits a round.
   for (const int n : sizes) {
+    const int events = events_for(n);
     std::vector<double> ours, theirs, ratios, latency, peer_latency;
     for (int r = 0; r < rounds_; ++r) {
       const auto p = fan_round(bootstrap, peer_url, "bench.fanout.peer", n, events);

@@ -7,12 +7,14 @@
 //                  order from its produce to its decision, fraud's CPU per 10k orders.
 //                  Peer: bench_relay (consume → produce → commit after the ack) between two
 //                  topics of the same shape.
+//   hop_enrich:    the same against enrich of examples/events.yaml (events → enriched); the
+//                  envelopes carry the order as their data, which enrich keeps.
 //   rest_decision: N orders POSTed to orders-api by C keep-alive clients → orders → fraud →
 //                  decision; latency from POST to decision. Peer: bench_rest_peer (Beast,
 //                  POST → produce → 202 on the ack) → bench_relay → the output topic.
 //
 // Usage: build/bench/orders/orders_bench [--gtest_filter=OrdersBench.Hop]; knobs
-// PIPEWRIGHT_BENCH_ORDERS (5000 per path and round), PIPEWRIGHT_BENCH_CONCURRENCY (32 REST
+// PIPEWRIGHT_BENCH_ORDERS (20000 per path and round), PIPEWRIGHT_BENCH_CONCURRENCY (32 REST
 // clients), PIPEWRIGHT_BENCH_ROUNDS (3: peer then ours in each round; medians reported).
 // Bounded: N orders per path and round, 5 minutes per phase at most, 127.0.0.1 only.
 
@@ -158,7 +160,7 @@ json summary(const std::string& name, const Side& ours, const Side& peer, const 
 
 class OrdersBench : public testing::KafkaSuite {
  protected:
-  int n_ = bench::env_int("PIPEWRIGHT_BENCH_ORDERS", 5000);
+  int n_ = bench::env_int("PIPEWRIGHT_BENCH_ORDERS", 20000);
   int rounds_ = bench::env_int("PIPEWRIGHT_BENCH_ROUNDS", 3);
   int clients_ = bench::env_int("PIPEWRIGHT_BENCH_CONCURRENCY", 32);
   api::Pipeline pipeline_ =
@@ -178,34 +180,53 @@ bench::Rate hop_round(const std::string& bootstrap, const std::string& in,
   return bench::measure(sent, watcher, start);
 }
 
-TEST_F(OrdersBench, Hop) {
-  const auto bootstrap = broker->bootstrap();
-  bench::create_topics(bootstrap, {"bench.hop.in", "bench.hop.out"}, kPartitions);
-  bench::Peer relay("bench_relay", {bootstrap, "bench.hop.in", "bench.hop.out", "bench-hop-relay"});
-  testing::PipelineRun run(pipeline_, bootstrap, "bench-hop");
+// Rounds of the relay then `step` of `pipeline` (from `in` to `out`, logical names), recorded
+// as `name` with CPU per 10k messages of both.
+void hop_bench(const std::string& name, const std::string& bootstrap, api::Pipeline pipeline,
+               const std::string& step, const std::string& in, const std::vector<std::string>& out,
+               int n, int rounds) {
+  const auto relay_in = "bench." + name + ".in", relay_out = "bench." + name + ".out";
+  bench::create_topics(bootstrap, {relay_in, relay_out}, kPartitions);
+  bench::Peer relay("bench_relay", {bootstrap, relay_in, relay_out, "bench-" + name + "-relay"});
+  testing::PipelineRun run(std::move(pipeline), bootstrap, "bench-" + name);
   run.create_topics();
-  auto& fraud = run.start("fraud");
-  const std::vector<std::string> decided = {run.topic("orders-valid"),
-                                            run.topic("orders-rejected")};
+  auto& worker = run.start(step);
+  std::vector<std::string> outputs;
+  for (const auto& o : out)
+    outputs.push_back(run.topic(o));
   // Warm-up: both have joined their groups once one message made each trip.
   double ignored = 0;
-  hop_round(bootstrap, "bench.hop.in", {"bench.hop.out"}, "warm-relay-", 1, relay.pid(), ignored);
-  hop_round(bootstrap, run.topic("orders"), decided, "warm-hop-", 1, fraud.process.pid(), ignored);
+  hop_round(bootstrap, relay_in, {relay_out}, "warm-relay-", 1, relay.pid(), ignored);
+  hop_round(bootstrap, run.topic(in), outputs, "warm-hop-", 1, worker.process.pid(), ignored);
 
   Side ours, peer;
-  for (int r = 0; r < rounds_; ++r) {
+  for (int r = 0; r < rounds; ++r) {
     const auto tag = std::to_string(r) + "-";
     double cpu = 0;
-    peer.add(hop_round(bootstrap, "bench.hop.in", {"bench.hop.out"}, "relay-" + tag, n_,
-                       relay.pid(), cpu));
+    peer.add(hop_round(bootstrap, relay_in, {relay_out}, "relay-" + tag, n, relay.pid(), cpu));
     peer.cpu_per_10k.push_back(cpu);
-    ours.add(hop_round(bootstrap, run.topic("orders"), decided, "hop-" + tag, n_,
-                       fraud.process.pid(), cpu));
+    ours.add(
+        hop_round(bootstrap, run.topic(in), outputs, "hop-" + tag, n, worker.process.pid(), cpu));
     ours.cpu_per_10k.push_back(cpu);
-    std::printf("hop round %d: fraud %.0f/s, relay %.0f/s\n", r + 1, ours.rates.back(),
-                peer.rates.back());
+    std::printf(
+        "%s round %d: %s %.0f/s (CPU %.0f ms per 10k), relay %.0f/s (CPU %.0f ms per 10k)\n",
+        name.c_str(), r + 1, step.c_str(), ours.rates.back(), ours.cpu_per_10k.back(),
+        peer.rates.back(), peer.cpu_per_10k.back());
   }
-  bench::record(summary("hop", ours, peer, "orders/s", n_));
+  bench::record(summary(name, ours, peer, "messages/s", n));
+}
+
+// fraud: parse, rules, a decision and a notification per order, its decision log fsynced.
+TEST_F(OrdersBench, Hop) {
+  hop_bench("hop", broker->bootstrap(), pipeline_, "fraud", "orders",
+            {"orders-valid", "orders-rejected"}, n_, rounds_);
+}
+
+// enrich (examples/events.yaml): parse, a dictionary word, one enriched event per event.
+TEST_F(OrdersBench, HopEnrich) {
+  auto events = api::load({testing::source_dir() / "examples" / "events.yaml"}).pipelines.at(0);
+  hop_bench("hop_enrich", broker->bootstrap(), events, "enrich", "events", {"enriched"}, n_,
+            rounds_);
 }
 
 TEST_F(OrdersBench, RestDecision) {
