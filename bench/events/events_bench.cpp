@@ -13,7 +13,7 @@
 //
 // Usage: build/bench/events/events_bench [--gtest_filter=EventsBench.Fanout]; knobs
 // PIPEWRIGHT_BENCH_SECONDS (10 per wrk run), PIPEWRIGHT_BENCH_CONNECTIONS (32),
-// PIPEWRIGHT_BENCH_ROUNDS (3; peer then ours in each), PIPEWRIGHT_BENCH_EVENTS (5000 per fan-out
+// PIPEWRIGHT_BENCH_ROUNDS (5; peer then ours in each), PIPEWRIGHT_BENCH_EVENTS (5000 per fan-out
 // run), PIPEWRIGHT_BENCH_FANOUT (1,10,100). Loopback only; each phase has a deadline.
 
 #include <gtest/gtest.h>
@@ -42,7 +42,7 @@ using namespace std::chrono_literals;
 
 class EventsBench : public testing::KafkaSuite {
  protected:
-  int rounds_ = bench::env_int("PIPEWRIGHT_BENCH_ROUNDS", 3);
+  int rounds_ = bench::env_int("PIPEWRIGHT_BENCH_ROUNDS", 5);
   api::Pipeline pipeline_ =
       api::load({testing::source_dir() / "examples" / "events.yaml"}).pipelines.at(0);
 };

@@ -15,7 +15,7 @@
 //
 // Usage: build/bench/orders/orders_bench [--gtest_filter=OrdersBench.Hop]; knobs
 // PIPEWRIGHT_BENCH_ORDERS (20000 per path and round), PIPEWRIGHT_BENCH_CONCURRENCY (32 REST
-// clients), PIPEWRIGHT_BENCH_ROUNDS (3: peer then ours in each round; medians reported).
+// clients), PIPEWRIGHT_BENCH_ROUNDS (5: peer then ours in each round; medians reported).
 // Bounded: N orders per path and round, 5 minutes per phase at most, 127.0.0.1 only.
 
 #include <gtest/gtest.h>
@@ -161,7 +161,7 @@ json summary(const std::string& name, const Side& ours, const Side& peer, const 
 class OrdersBench : public testing::KafkaSuite {
  protected:
   int n_ = bench::env_int("PIPEWRIGHT_BENCH_ORDERS", 20000);
-  int rounds_ = bench::env_int("PIPEWRIGHT_BENCH_ROUNDS", 3);
+  int rounds_ = bench::env_int("PIPEWRIGHT_BENCH_ROUNDS", 5);
   int clients_ = bench::env_int("PIPEWRIGHT_BENCH_CONCURRENCY", 32);
   api::Pipeline pipeline_ =
       api::load({testing::source_dir() / "examples" / "orders.yaml"}).pipelines.at(0);
