@@ -13,8 +13,9 @@
 //
 // Usage: build/bench/events/events_bench [--gtest_filter=EventsBench.Fanout]; knobs
 // PIPEWRIGHT_BENCH_SECONDS (10 per wrk run), PIPEWRIGHT_BENCH_CONNECTIONS (32),
-// PIPEWRIGHT_BENCH_ROUNDS (5; peer then ours in each), PIPEWRIGHT_BENCH_EVENTS (5000 per fan-out
-// run), PIPEWRIGHT_BENCH_FANOUT (1,10,100). Loopback only; each phase has a deadline.
+// PIPEWRIGHT_BENCH_ROUNDS (5; peer then ours in each), PIPEWRIGHT_BENCH_EVENTS (per fan-out run;
+// default 500k frames / clients, within 2k..50k), PIPEWRIGHT_BENCH_FANOUT (1,10,100). Loopback
+// only; each phase has a deadline.
 
 #include <gtest/gtest.h>
 
