@@ -234,7 +234,7 @@ class FrameStream {
   explicit FrameStream(tcp::socket socket) : next_(std::move(socket)) { queue_->stream = &next_; }
   ~FrameStream() {
     queue_->stream = nullptr;
-    queue_->pending.clear();
+    drop(*queue_);
   }
   FrameStream(const FrameStream&) = delete;
   FrameStream& operator=(const FrameStream&) = delete;
@@ -286,9 +286,15 @@ class FrameStream {
     Flight& operator=(const Flight&) = delete;
     Flight& operator=(Flight&&) = delete;
     ~Flight() {
-      if (queue) queue->pending.clear();
+      if (queue) drop(*queue);
     }
   };
+  // Destroys the waiting writes out of the queue first: a handler's destruction may end the
+  // connection, whose FrameStream then drops (an already empty) queue again.
+  static void drop(Queue& queue) {
+    auto dropped = std::move(queue.pending);
+    queue.pending.clear();
+  }
   template <class Buffers, class Handler>
   struct Write final : Op {
     Write(const Buffers& b, Handler h) : buffers(b), handler(std::move(h)) {}
@@ -314,7 +320,7 @@ class FrameStream {
   }
   static void next(const std::shared_ptr<Queue>& queue) {
     if (queue->stream == nullptr) {
-      queue->pending.clear();
+      drop(*queue);
       return;
     }
     if (queue->pending.empty()) return;
