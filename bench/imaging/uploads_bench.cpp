@@ -100,9 +100,12 @@ TEST(UploadsBench, EndToEndAgainstOpenCvAlone) {
   run.set_config("notify", {{"channels", {"webhook"}}, {"webhook", {{"url", hook.url() + "/"}}}});
   run.create_topics();
   auto& upload = run.start("upload");
-  run.start("rotate");
-  run.start("rotate");  // replicas: 2, as in the example
-  run.start("grayscale");
+  // Replicas as in the example (rotate 2, grayscale 1) unless PIPEWRIGHT_BENCH_ROTATE /
+  // PIPEWRIGHT_BENCH_GRAYSCALE say otherwise (to compare process counts on these cores).
+  for (int i = env_int("PIPEWRIGHT_BENCH_ROTATE", 2); i > 0; --i)
+    run.start("rotate");
+  for (int i = env_int("PIPEWRIGHT_BENCH_GRAYSCALE", 1); i > 0; --i)
+    run.start("grayscale");
   run.start("notify");
 
   std::map<std::string, Clock::time_point> sent;

@@ -71,9 +71,10 @@ struct Limits {
 
 // probe(), then the format against limits.formats (415), width x height against
 // limits.max_pixels (413), each side in 1..65535 (400), all before any decode; then the whole
-// file: JPEG decoded with every libjpeg warning that means damage refused (a truncated JPEG
+// file: JPEG's entropy-coded data read to the last coefficient (what a decode reads, without
+// making pixels) with every libjpeg warning that means damage refused (a truncated JPEG
 // decodes to grey with only a warning), PNG chunk CRCs and IEND, BMP pixel data size, WebP RIFF
-// size; the pixels must decode. Returns the header's info.
+// size; the other formats' pixels must decode. Returns the header's info.
 ImageInfo validate(std::string_view bytes, const Limits& limits = {});
 
 // The image rotated clockwise by angle_clockwise (90, 180 or 270; std::invalid_argument

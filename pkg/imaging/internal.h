@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "pkg/imaging/image.h"
 
@@ -30,6 +31,10 @@ bool webp_is_lossless(std::string_view bytes);
 // "truncated" for data that ends early, "corrupt" for libjpeg errors and for warnings that
 // mean damaged data (libjpeg only warns about those and fills the rest with grey).
 cv::Mat decode_jpeg(std::string_view bytes, bool gray);
+
+// The JPEG's entropy-coded data read in full (no pixels made), with decode_jpeg's refusals;
+// returns the frame's width and height.
+std::pair<int, int> check_jpeg(std::string_view bytes);
 
 // A lossless DCT-domain transform with TurboJPEG: rotation by angle (0, 90, 180, 270) and/or
 // dropping the colour. nullopt when it can't be done perfectly (size not a multiple of the

@@ -362,25 +362,35 @@ class Fanout {
   explicit Fanout(GatewayMetrics& metrics) : metrics_(metrics) {}
   void add(const std::shared_ptr<http::WebSocket>& ws) {
     const std::lock_guard lock(mu_);
-    if (clients_.insert(ws).second) metrics_.clients.Increment();
+    auto next = std::make_shared<Clients>(*clients_);
+    if (next->insert(ws).second) {
+      clients_ = std::move(next);
+      metrics_.clients.Increment();
+    }
   }
   void remove(const std::shared_ptr<http::WebSocket>& ws) {
     const std::lock_guard lock(mu_);
-    if (clients_.erase(ws) > 0) metrics_.clients.Decrement();
+    if (clients_->count(ws) == 0) return;
+    auto next = std::make_shared<Clients>(*clients_);
+    next->erase(ws);
+    clients_ = std::move(next);
+    metrics_.clients.Decrement();
   }
-  // Every client gets the message queued; one whose queue is full is disconnected and counted,
-  // and the others never wait for it.
-  void broadcast(const std::string& message) {
-    const auto shared = std::make_shared<const std::string>(message);
-    std::vector<std::shared_ptr<http::WebSocket>> clients;
+  // Every client gets the message queued, the one serialised payload shared by all (each
+  // client's connection writes its queue many frames at a time); one whose queue is full is
+  // disconnected and counted, and the others never wait for it.
+  void broadcast(std::string message) {
+    const auto shared = std::make_shared<const std::string>(std::move(message));
+    std::shared_ptr<const Clients> clients;
     {
       const std::lock_guard lock(mu_);
-      clients.assign(clients_.begin(), clients_.end());
+      clients = clients_;  // the set as it is: joins and leaves copy it, messages do not
     }
-    for (const auto& c : clients) {
+    double queued = 0;
+    for (const auto& c : *clients) {
       switch (c->send(shared)) {
         case http::SendResult::queued:
-          metrics_.sent.Increment();
+          ++queued;
           break;
         case http::SendResult::overflow:
           metrics_.dropped.Increment();
@@ -392,12 +402,14 @@ class Fanout {
           break;
       }
     }
+    if (queued > 0) metrics_.sent.Increment(queued);
   }
 
  private:
+  using Clients = std::set<std::shared_ptr<http::WebSocket>>;
   GatewayMetrics& metrics_;
   std::mutex mu_;
-  std::set<std::shared_ptr<http::WebSocket>> clients_;
+  std::shared_ptr<const Clients> clients_ = std::make_shared<const Clients>();
 };
 
 int run_gateway(worker::Runtime& shared) {

@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
+#include <thread>
 
 namespace pipewright::workers {
 namespace {
@@ -58,8 +61,10 @@ void write_all(int fd, std::string_view data, const std::string& what) {
   }
 }
 
-// A temporary file in `dir` holding `data`, synced: the caller links or renames it into place.
-std::filesystem::path write_temporary(const std::filesystem::path& dir, std::string_view data) {
+// A temporary file in `dir` holding `data`, synced unless `sync` is false: the caller links or
+// renames it into place.
+std::filesystem::path write_temporary(const std::filesystem::path& dir, std::string_view data,
+                                      bool sync = true) {
   static thread_local std::mt19937_64 random{std::random_device{}()};
   std::filesystem::create_directories(dir);
   for (;;) {
@@ -69,7 +74,7 @@ std::filesystem::path write_temporary(const std::filesystem::path& dir, std::str
     if (fd < 0) throw std::runtime_error("creating " + path.string() + ": " + std::strerror(errno));
     try {
       write_all(fd, data, path.string());
-      if (::fsync(fd) != 0) throw std::runtime_error("syncing " + path.string());
+      if (sync && ::fsync(fd) != 0) throw std::runtime_error("syncing " + path.string());
     } catch (...) {
       ::close(fd);
       ::unlink(path.c_str());
@@ -86,6 +91,18 @@ void sync_dir(const std::filesystem::path& dir) {
     ::fsync(fd);
     ::close(fd);
   }
+}
+
+// fsync of a file by name; a file that is gone (replaced or removed since) has nothing left to
+// make durable. Empty when done, the reason otherwise.
+std::string sync_path(const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? "" : "opening " + file.string() + ": " + std::strerror(errno);
+  const bool ok = ::fsync(fd) == 0;
+  const int why = errno;
+  ::close(fd);
+  return ok ? "" : "syncing " + file.string() + ": " + std::strerror(why);
 }
 
 }  // namespace
@@ -152,6 +169,65 @@ void write_atomic(const std::filesystem::path& file, std::string_view data) {
     throw std::runtime_error("writing " + file.string() + ": " + why);
   }
   sync_dir(file.parent_path());
+}
+
+void BatchWriter::write(const std::filesystem::path& file, std::string_view data) {
+  const auto temporary = write_temporary(file.parent_path(), data, false);
+  if (::rename(temporary.c_str(), file.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(temporary.c_str());
+    throw std::runtime_error("writing " + file.string() + ": " + why);
+  }
+  const std::lock_guard lock(mu_);
+  pending_.push_back(file);
+}
+
+std::size_t BatchWriter::pending() const {
+  const std::lock_guard lock(mu_);
+  return pending_.size();
+}
+
+void BatchWriter::sync() {
+  const std::lock_guard one(sync_mu_);
+  std::vector<std::filesystem::path> files;
+  {
+    const std::lock_guard lock(mu_);
+    files.swap(pending_);
+  }
+  if (files.empty()) return;
+  // Concurrent fsyncs join one journal commit; one after another, each waits for its own.
+  constexpr std::size_t kThreads = 8;
+  std::vector<std::string> errors(files.size());
+  std::vector<std::thread> threads;
+  const std::size_t n = std::min(kThreads, files.size());
+  for (std::size_t t = 1; t < n; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t i = t; i < files.size(); i += n)
+        errors[i] = sync_path(files[i]);
+    });
+  }
+  for (std::size_t i = 0; i < files.size(); i += n)
+    errors[i] = sync_path(files[i]);
+  for (auto& t : threads)
+    t.join();
+  std::set<std::filesystem::path> dirs;
+  for (const auto& f : files)
+    dirs.insert(f.parent_path());
+  for (const auto& d : dirs)
+    sync_dir(d);
+  std::string error;
+  std::vector<std::filesystem::path> failed;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (errors[i].empty()) continue;
+    if (error.empty()) error = errors[i];
+    failed.push_back(files[i]);
+  }
+  if (failed.empty()) return;
+  {
+    const std::lock_guard lock(mu_);
+    pending_.insert(pending_.begin(), failed.begin(), failed.end());
+  }
+  throw std::runtime_error(error);
 }
 
 std::string read_file(const std::filesystem::path& file) {

@@ -325,9 +325,12 @@ int run_image_operation(worker::Runtime& runtime, const std::string& operation) 
   }
   const auto dir = data_dir(runtime);
   const auto output = single_output(runtime);
+  // Results reach the disk a batch at a time, before the batch's offsets are committed.
+  auto results = std::make_shared<BatchWriter>();
+  runtime.set_before_commit([results] { results->sync(); });
 
-  return runtime.run([&runtime, dir, output, operation,
-                      angle](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
+  return runtime.run([&runtime, dir, output, operation, angle,
+                      results](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
     const auto in = worker::read_event(m);
     if (!in.data.is_object()) throw worker::PermanentError("data: must be a JSON object");
     const std::string file = in.data.value("file", "");
@@ -337,18 +340,18 @@ int run_image_operation(worker::Runtime& runtime, const std::string& operation) 
       throw worker::PermanentError("data.file '" + file + "': " + e.what());
     }
     const auto result = result_name(file, operation);
-    // A redelivered message finds its result written already (writes are atomic): skip the work.
-    if (!fs::exists(dir / result)) {
-      const auto bytes = read_file(dir / file);  // missing: retried, the volume may lag
-      std::string out;
-      try {
-        out = operation == "rotate" ? imaging::rotate(bytes, angle) : imaging::grayscale(bytes);
-      } catch (const imaging::ImageError& e) {
-        throw worker::PermanentError(file + ": " + e.what());
-      }
-      write_atomic(dir / result, out);
-      log::info("processed", {{"id", in.id}, {"file", file}, {"result", result}});
+    // Always written, also when a redelivered message finds its result there: a result is
+    // synced only before its offset is committed, so one found for an uncommitted message may
+    // be what a crash left of it. Rewriting gives the same bytes under the same name.
+    const auto bytes = read_file(dir / file);  // missing: retried, the volume may lag
+    std::string out;
+    try {
+      out = operation == "rotate" ? imaging::rotate(bytes, angle) : imaging::grayscale(bytes);
+    } catch (const imaging::ImageError& e) {
+      throw worker::PermanentError(file + ": " + e.what());
     }
+    results->write(dir / result, out);
+    log::info("processed", {{"id", in.id}, {"file", file}, {"result", result}});
     if (output.empty()) return {};
     // The id follows from the input's, so a redelivery repeats the same event and notify's
     // de-duplication sees it.

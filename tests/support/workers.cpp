@@ -50,6 +50,9 @@ std::vector<int> partitions_of(RdKafka::KafkaConsumer& c, const std::string& top
 }  // namespace
 
 std::filesystem::path worker_binary() {
+  // A benchmark's before/after: another build's worker, same bench binary, same run.
+  if (const char* other = std::getenv("PIPEWRIGHT_BENCH_WORKER"); other != nullptr && *other != 0)
+    return other;
   return PIPEWRIGHT_WORKER;
 }
 

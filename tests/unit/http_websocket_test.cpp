@@ -119,6 +119,126 @@ TEST(WebSocket, BinaryAndOversizedMessagesCloseWithACodeAndAReason) {
   ASSERT_TRUE(proc::poll_until(5s, [&] { return echo.ended() == 2; }));
 }
 
+// Messages queued faster than the socket takes them go out many frames per write: every one
+// must arrive whole, as its own message and in order, whatever its size (small ones are copied
+// beside their headers, large ones written from the shared payload, 16- and 64-bit lengths),
+// and a close asked for after them comes after the last.
+TEST(WebSocket, ABurstOfQueuedMessagesArrivesWholeAndInOrderThenTheClose) {
+  Echo echo;
+  echo.handler->options.max_queue = 100000;
+  Router router;
+  router.get("/ws", [&](const Request& r) { return websocket_upgrade(r, echo.handler); });
+  Server server(local(), router.handler());
+
+  std::mutex mu;
+  std::vector<std::string> got;
+  WebSocketClientOptions o;
+  o.on_message = [&](const std::string& m) {
+    const std::lock_guard lock(mu);
+    got.push_back(m);
+  };
+  WebSocketClient c(ws(server, "/ws"), o);
+  ASSERT_TRUE(proc::poll_until(5s, [&] { return echo.opened() == 1; }));
+  const auto w = echo.socket(0);
+  const auto message = [](int i) {
+    // Sizes around the copy threshold and the 126 / 65536 length encodings.
+    static const std::vector<std::size_t> sizes = {0,    1,    125,   126,   2047,
+                                                   2048, 2049, 65535, 65536, 70000};
+    const auto size = i % 50 == 0 ? sizes[static_cast<std::size_t>(i / 50) % sizes.size()]
+                                  : static_cast<std::size_t>(i % 300);
+    std::string m = std::to_string(i) + ":";
+    m.resize(std::max(size, m.size()), static_cast<char>('a' + i % 26));
+    return m;
+  };
+  constexpr int kCount = 20000;
+  for (int i = 0; i < kCount; ++i)
+    ASSERT_EQ(w->send(message(i)), SendResult::queued) << i;
+  w->close(kCloseNormal, "done");
+  ASSERT_TRUE(c.wait_closed(20s));
+  EXPECT_EQ(c.close_code(), kCloseNormal);
+  EXPECT_EQ(c.close_reason(), "done");
+  const std::lock_guard lock(mu);
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kCount));
+  for (int i = 0; i < kCount; ++i)
+    ASSERT_EQ(got[static_cast<std::size_t>(i)], message(i)) << i;
+}
+
+// Many sockets fed by one loop, as the gateway's fan-out does: the one that does not read is cut
+// off once its queue is full (payloads copied into the coalesced writes, `payload_bytes` each),
+// the others get everything in order, and the loop never waits for the slow one.
+void slow_one_is_cut_off_among_readers(std::size_t payload_bytes) {
+  Echo echo;
+  echo.handler->options.max_queue = 50;
+  Router router;
+  router.get("/ws", [&](const Request& r) { return websocket_upgrade(r, echo.handler); });
+  Server server(local(), router.handler());
+
+  constexpr std::size_t kReaders = 4;
+  std::vector<std::unique_ptr<WebSocketClient>> readers;
+  std::vector<std::atomic<std::size_t>> in_order(kReaders);
+  std::vector<std::atomic<bool>> out_of_order(kReaders);
+  for (std::size_t r = 0; r < kReaders; ++r) {
+    WebSocketClientOptions o;
+    o.on_message = [&, r](const std::string& m) {
+      if (m.substr(0, m.find(':')) == std::to_string(in_order[r].load())) {
+        in_order[r].fetch_add(1);
+      } else {
+        out_of_order[r] = true;
+      }
+    };
+    readers.push_back(std::make_unique<WebSocketClient>(ws(server, "/ws"), o));
+  }
+  ASSERT_TRUE(proc::poll_until(5s, [&] { return echo.opened() == kReaders; }));
+  WebSocketClientOptions slow_options;
+  slow_options.read = false;
+  slow_options.receive_buffer_bytes = 4096;
+  WebSocketClient slow(ws(server, "/ws"), slow_options);
+  ASSERT_TRUE(proc::poll_until(5s, [&] { return echo.opened() == kReaders + 1; }));
+  std::vector<std::shared_ptr<WebSocket>> all;
+  for (std::size_t i = 0; i <= kReaders; ++i)
+    all.push_back(echo.socket(i));
+
+  int overflows = 0;
+  std::size_t sent = 0;
+  const auto slowest = [&] {
+    std::size_t m = sent;
+    for (const auto& n : in_order)
+      m = std::min(m, n.load());
+    return m;
+  };
+  for (int i = 0; i < 200000 && overflows == 0; ++i) {
+    std::string m = std::to_string(i) + ":";
+    m.resize(payload_bytes, 'p');
+    const auto shared = std::make_shared<const std::string>(std::move(m));
+    for (std::size_t k = 0; k < all.size(); ++k) {
+      const auto r = all[k]->send(shared);
+      if (r == SendResult::overflow) ++overflows;
+      if (k < kReaders) {
+        ASSERT_EQ(r, SendResult::queued) << "reader " << k << " at " << i;
+      }
+    }
+    ++sent;
+    // The readers keep up (their queues never near the limit); only the slow one fills its own.
+    ASSERT_TRUE(proc::poll_until(
+        5s, [&] { return slowest() + 20 >= sent; }, 1ms))
+        << slowest() << " of " << sent;
+  }
+  EXPECT_EQ(overflows, 1);
+  ASSERT_TRUE(proc::poll_until(10s, [&] { return echo.ended() == 1; }));
+  EXPECT_EQ(echo.close_at(0).first, kClosePolicy);
+  EXPECT_NE(echo.close_at(0).second.find("too slow"), std::string::npos);
+  EXPECT_EQ(all[kReaders]->send("late"), SendResult::closed);
+  ASSERT_TRUE(proc::poll_until(5s, [&] { return slowest() == sent; }));
+  for (std::size_t r = 0; r < kReaders; ++r) {
+    EXPECT_FALSE(readers[r]->closed()) << r;
+    EXPECT_FALSE(out_of_order[r].load()) << r;
+  }
+}
+
+TEST(WebSocket, ASlowClientAmongReadersIsCutOffWithSmallCoalescedFrames) {
+  slow_one_is_cut_off_among_readers(600);
+}
+
 TEST(WebSocket, AClientThatDoesNotReadIsCutOffAndTheOthersKeepUp) {
   Echo echo;
   echo.handler->options.max_queue = 50;

@@ -279,6 +279,27 @@ TEST(ImagingValidate, RefusesCorruptMiddleBytes) {
   EXPECT_EQ(refusal([&] { validate(jpeg); }), Refusal("corrupt", 400));
 }
 
+// A chunk lost from the middle of the entropy-coded data (a transfer that dropped a block):
+// every segment and the EOI are in place, so a check of the file's structure alone would pass
+// it; only reading the coefficients finds the scan ending before its last block. This keeps
+// validate() from being reduced to such a check. OpenCV decodes it without a word.
+TEST(ImagingValidate, RefusesEntropyDataWithAChunkMissing) {
+  const cv::Mat m = photo(256, 192);
+  const std::string jpeg = encode(m, ".jpg");
+  const auto sos = jpeg.find("\xff\xda");
+  ASSERT_NE(sos, std::string::npos);
+  std::size_t from = sos + 200;
+  while (static_cast<unsigned char>(jpeg[from - 1]) == 0xff)
+    ++from;  // not inside FF 00
+  std::size_t to = from + 2000;
+  while (static_cast<unsigned char>(jpeg[to - 1]) == 0xff)
+    ++to;
+  ASSERT_LT(to, jpeg.size() - 2);
+  const std::string spliced = jpeg.substr(0, from) + jpeg.substr(to);
+  ASSERT_FALSE(decode(spliced).empty()) << "OpenCV accepts it: the reason for this check";
+  EXPECT_EQ(refusal([&] { validate(spliced); }), Refusal("corrupt", 400));
+}
+
 TEST(ImagingRotate, LosslessFormatsGiveExactlyTheRotatedPixels) {
   for (int angle : {90, 180, 270}) {
     for (const cv::Mat& m : {photo(40, 24), photo(17, 33, 4), photo(1, 1), photo(9, 5, 1)}) {

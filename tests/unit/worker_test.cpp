@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
 
@@ -154,6 +155,43 @@ TEST(Files, UniqueNamesEvenForConcurrentWriters) {
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir))
     ++entries;
   EXPECT_EQ(entries, names.size()) << "a temporary file was left behind";
+}
+
+// The image workers' results: in place at once, durable by sync() (before the offset commit),
+// and a sync that fails keeps its files pending, so the retried hook syncs them again rather
+// than letting the commit through.
+TEST(Files, BatchWriterSyncsEveryPendingFileAndKeepsThoseItCouldNot) {
+  const auto dir = testing::suite_dir() / "batch";
+  fs::create_directories(dir);
+  workers::BatchWriter writer;
+  for (int i = 0; i < 20; ++i)
+    writer.write(dir / ("r" + std::to_string(i) + ".jpg"), "v1-" + std::to_string(i));
+  writer.write(dir / "r0.jpg", "v2");  // replaced whole
+  EXPECT_EQ(workers::read_file(dir / "r0.jpg"), "v2");
+  EXPECT_EQ(workers::read_file(dir / "r19.jpg"), "v1-19");
+  EXPECT_EQ(writer.pending(), 21u);
+  writer.sync();
+  EXPECT_EQ(writer.pending(), 0u);
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir))
+    ++entries;
+  EXPECT_EQ(entries, 20u) << "a temporary file was left behind";
+
+  writer.write(dir / "gone.jpg", "x");
+  fs::remove(dir / "gone.jpg");  // nothing left to make durable: not an error
+  writer.sync();
+  EXPECT_EQ(writer.pending(), 0u);
+
+  if (::geteuid() != 0) {  // root opens any file: no failure to provoke
+    writer.write(dir / "locked.jpg", "x");
+    writer.write(dir / "fine.jpg", "y");
+    fs::permissions(dir / "locked.jpg", fs::perms::none);
+    EXPECT_THROW(writer.sync(), std::runtime_error);
+    EXPECT_EQ(writer.pending(), 1u) << "the file that failed stays pending";
+    fs::permissions(dir / "locked.jpg", fs::perms::owner_read | fs::perms::owner_write);
+    writer.sync();
+    EXPECT_EQ(writer.pending(), 0u);
+  }
 }
 
 TEST(SeenLog, RemembersAcrossRestartsAndForgetsTheOldest) {
