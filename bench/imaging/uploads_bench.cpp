@@ -102,9 +102,9 @@ TEST(UploadsBench, EndToEndAgainstOpenCvAlone) {
   auto& upload = run.start("upload");
   // Replicas as in the example (rotate 2, grayscale 1) unless PIPEWRIGHT_BENCH_ROTATE /
   // PIPEWRIGHT_BENCH_GRAYSCALE say otherwise (to compare process counts on these cores).
-  for (int i = env_int("PIPEWRIGHT_BENCH_ROTATE", 2); i > 0; --i)
+  for (int i = bench::env_int("PIPEWRIGHT_BENCH_ROTATE", 2); i > 0; --i)
     run.start("rotate");
-  for (int i = env_int("PIPEWRIGHT_BENCH_GRAYSCALE", 1); i > 0; --i)
+  for (int i = bench::env_int("PIPEWRIGHT_BENCH_GRAYSCALE", 1); i > 0; --i)
     run.start("grayscale");
   run.start("notify");
 
