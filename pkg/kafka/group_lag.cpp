@@ -48,7 +48,13 @@ class RdOffsetReader final : public OffsetReader {
     rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
     // Asking for a topic's metadata must never create it (a dead-letter topic not made yet).
     rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", err, sizeof err);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    // A consumer handle with a group of its own, never joined: librdkafka 2.0.2 answers a
+    // NOT_COORDINATOR reply to ListConsumerGroupOffsets (a group the broker has not loaded yet)
+    // by poking the handle's own group, and a handle without one crashes there (rdk:main
+    // SIGSEGV, seen in operator_test; confluent-kafka-python#1982).
+    rd_kafka_conf_set(conf, "group.id", "pipewright-operator-offsets", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (rk_ == nullptr) throw std::runtime_error(std::string("kafka offsets: ") + err);
   }
   ~RdOffsetReader() override { rd_kafka_destroy(rk_); }
