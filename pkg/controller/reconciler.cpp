@@ -200,7 +200,8 @@ Outcome Reconciler::delete_pipeline(const json& object) {
 const std::vector<const kube::Resource*>& Reconciler::child_kinds() {
   static const std::vector<const kube::Resource*> kinds = {
       &kube::resources::config_maps, &kube::resources::persistent_volume_claims,
-      &kube::resources::deployments, &kube::resources::services, &kube::resources::ingresses};
+      &kube::resources::deployments, &kube::resources::services,
+      &kube::resources::ingresses,   &kube::resources::network_policies};
   return kinds;
 }
 
