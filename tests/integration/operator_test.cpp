@@ -815,6 +815,30 @@ TEST_F(Operator, ItsDashboardQueriesAndAlertMetricsHaveDataInPrometheus) {
   EXPECT_GE(alerts, 5) << "the operator's alerts were not found";
 }
 
+TEST_F(Operator, ANetworkPolicyIsMadeWhenAskedAndRemovedWhenNot) {
+  const auto r = apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: fenced, namespace: demo}
+spec:
+  networkPolicy: {enabled: true}
+  topics: [{name: in}]
+  steps: [{name: audit, worker: audit, inputs: [in]}]
+)");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto policy = [&] {
+    return get("/apis/networking.k8s.io/v1/namespaces/demo/networkpolicies/fenced");
+  };
+  ASSERT_TRUE(eventually([&] { return policy().has_value(); }));
+  EXPECT_EQ((*policy())["metadata"]["ownerReferences"][0]["name"], "fenced");
+  EXPECT_EQ((*policy())["spec"]["podSelector"]["matchLabels"]["pipewright.io/pipeline"], "fenced");
+  ASSERT_EQ(kubectl({"-n", "demo", "patch", "pl", "fenced", "--type=merge", "-p",
+                     R"({"spec":{"networkPolicy":{"enabled":false}}})"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually([&] { return !policy().has_value(); }));
+  kubectl({"-n", "demo", "delete", "pl", "fenced"});
+}
+
 TEST_F(Operator, AnIdleMinuteAfterConvergenceMakesNoApiWrites) {
   // A lag that is not zero but stable (nothing consumes here): its samples must write nothing.
   const auto idle = apply_text(R"(apiVersion: pipewright.io/v1alpha1
