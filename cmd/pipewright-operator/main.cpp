@@ -45,6 +45,8 @@ Flags:
   --namespace=NS[,NS...]                watch these namespaces only (default: all)
   --workers=N                           concurrent reconciles (default 2)
   --resync-period=SECONDS               re-check everything this often (default 300)
+  --lag-interval=SECONDS                read each Pipeline's consumer lag and dead letters from
+                                        Kafka this often into its status (default 30; 0: never)
   -h, --help                            this text
 )";
 
@@ -108,6 +110,8 @@ bool parse(int argc, char** argv, pipewright::controller::OperatorOptions& o) {
       {"--namespace", [&](const std::string& v) { o.manager.ns = v; }},
       {"--workers", [&](const std::string& v) { o.manager.workers = std::stoi(v); }},
       {"--resync-period", [&](const std::string& v) { o.manager.resync = seconds(std::stoi(v)); }},
+      {"--lag-interval",
+       [&](const std::string& v) { o.manager.lag_interval = seconds(std::stoi(v)); }},
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;

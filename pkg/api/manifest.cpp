@@ -351,7 +351,9 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
     error(doc, "spec", "is required");
     return p;
   }
-  if (!map(spec, "spec", {"kafka", "topics", "ingress", "storage", "steps", "delivery"})) return p;
+  if (!map(spec, "spec",
+           {"kafka", "topics", "ingress", "storage", "steps", "delivery", "networkPolicy"}))
+    return p;
   if (const auto k = spec["kafka"];
       k.IsDefined() && map(k, "spec.kafka", {"bootstrapServers", "secretRef"})) {
     p.bootstrap_servers = str(k["bootstrapServers"], "spec.kafka.bootstrapServers");
@@ -374,6 +376,27 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
   }
   if (const auto d = spec["delivery"]; d.IsDefined())
     p.delivery = delivery(d, "spec.delivery", p.delivery);
+  if (const auto np = spec["networkPolicy"];
+      np.IsDefined() &&
+      map(np, "spec.networkPolicy", {"enabled", "kafkaCIDRs", "ingressNamespace"}) &&
+      boolean(np["enabled"], "spec.networkPolicy.enabled", false)) {
+    p.network_policy =
+        NetworkPolicy{strings(np["kafkaCIDRs"], "spec.networkPolicy.kafkaCIDRs"),
+                      str(np["ingressNamespace"], "spec.networkPolicy.ingressNamespace")};
+    // What the API server would refuse in the NetworkPolicy, refused here with its field path.
+    static const std::regex cidr(
+        R"(^(([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}|[0-9a-fA-F:]+/[0-9]{1,3})$)");
+    static const std::regex label(R"(^[a-z0-9]([-a-z0-9]*[a-z0-9])?$)");
+    for (std::size_t i = 0; i < p.network_policy->kafka_cidrs.size(); ++i) {
+      if (!matches(p.network_policy->kafka_cidrs[i], cidr, 43))
+        error(np["kafkaCIDRs"][i], "spec.networkPolicy.kafkaCIDRs[" + std::to_string(i) + "]",
+              "must be a CIDR like 10.0.0.0/8");
+    }
+    if (const auto& ns = p.network_policy->ingress_namespace;
+        !ns.empty() && !matches(ns, label, 63))
+      error(np["ingressNamespace"], "spec.networkPolicy.ingressNamespace",
+            "must be a namespace name");
+  }
 
   std::set<std::string> topic_names;
   const auto topics = spec["topics"];

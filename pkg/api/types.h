@@ -74,6 +74,12 @@ struct Storage {
   std::string access_mode = "ReadWriteOnce";
 };
 
+// spec.networkPolicy: what the steps may reach and be reached by (pkg/plan/network_policy.h).
+struct NetworkPolicy {
+  std::vector<std::string> kafka_cidrs;  // where the brokers are; empty: see network_policy.h
+  std::string ingress_namespace;         // the Ingress controller's; empty: any namespace
+};
+
 struct Pipeline {
   Meta meta;
   std::string bootstrap_servers;  // empty: the operator's (or local mode's) default
@@ -83,6 +89,7 @@ struct Pipeline {
   std::optional<Ingress> ingress;
   Storage storage;
   Delivery delivery;
+  std::optional<NetworkPolicy> network_policy;  // none unless spec.networkPolicy.enabled
 };
 
 struct Backend {

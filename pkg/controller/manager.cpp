@@ -18,11 +18,17 @@ std::string key(const std::string& kind, const json& object) {
 
 }  // namespace
 
-Manager::Manager(kube::Client& client, Metrics& metrics, ManagerOptions options, AdminFor admin)
+Manager::Manager(kube::Client& client, Metrics& metrics, ManagerOptions options, AdminFor admin,
+                 OffsetReaderFor offsets)
     : client_(client),
       metrics_(metrics),
       options_(std::move(options)),
       reconciler_(client, *this, std::move(admin), options_.render) {
+  if (offsets)
+    reconciler_.watch_lag(std::make_unique<LagMonitor>(std::move(offsets), options_.lag_interval));
+  reconciler_.on_status(
+      [this](const kube::Resource& r, const std::string& ns, const std::string& name,
+             const json* status) { metrics_.resource_status(r.kind, ns, name, status); });
   const auto owner = [this](const kube::Resource& r) {
     return [this, kind = r.kind](kube::Change, const json& object) {
       queue_.add(key(kind, object));

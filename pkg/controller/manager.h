@@ -22,11 +22,15 @@ struct ManagerOptions {
   plan::RenderOptions render;
   int workers = 2;
   std::chrono::seconds resync{300};
+  // How often each Pipeline's consumer lag and dead letters are read from Kafka (with a reader).
+  std::chrono::milliseconds lag_interval{std::chrono::seconds(30)};
 };
 
 class Manager final : public Cache {
  public:
-  Manager(kube::Client& client, Metrics& metrics, ManagerOptions options, AdminFor admin);
+  // Without `offsets`, status shows no lag or dead letters.
+  Manager(kube::Client& client, Metrics& metrics, ManagerOptions options, AdminFor admin,
+          OffsetReaderFor offsets = {});
   ~Manager() override;
 
   // Starts the informers (all replicas do, so a new leader starts warm).

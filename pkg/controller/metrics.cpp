@@ -1,5 +1,7 @@
 #include "pkg/controller/metrics.h"
 
+#include <algorithm>
+
 namespace pipewright::controller {
 
 using nlohmann::json;
@@ -26,7 +28,72 @@ Metrics::Metrics()
       writes_(prometheus::BuildCounter()
                   .Name("pipewright_api_writes_total")
                   .Help("Writes to the Kubernetes API by verb; zero while nothing changes")
-                  .Register(*registry_)) {}
+                  .Register(*registry_)),
+      ready_(prometheus::BuildGauge()
+                 .Name("pipewright_resource_ready")
+                 .Help("1 when the resource's Ready condition is True, else 0")
+                 .Register(*registry_)),
+      on_backup_(prometheus::BuildGauge()
+                     .Name("pipewright_weightedservice_on_backup")
+                     .Help("1 when no weighted backend of the WeightedService is ready and a "
+                           "backup serves")
+                     .Register(*registry_)),
+      dead_letters_(prometheus::BuildGauge()
+                        .Name("pipewright_dead_letter_messages")
+                        .Help("Messages in a step's dead-letter topics (their depth), as read "
+                              "from Kafka by the operator")
+                        .Register(*registry_)) {}
+
+void Metrics::resource_status(const std::string& kind, const std::string& ns,
+                              const std::string& name, const json* status) {
+  const std::lock_guard lock(resources_mu_);
+  const std::string key = kind + "/" + ns + "/" + name;
+  auto& before = resource_gauges_[key];
+  std::vector<std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>> gauges;
+  // Gauges it no longer sets go (a removed step, a deleted resource); the others stay in
+  // place, so no scrape sees a series missing between two updates.
+  const auto finish = [&] {
+    for (const auto& old : before) {
+      if (std::find(gauges.begin(), gauges.end(), old) == gauges.end())
+        old.first->Remove(old.second);
+    }
+    if (gauges.empty()) {
+      resource_gauges_.erase(key);
+    } else {
+      before = std::move(gauges);
+    }
+  };
+  if (status == nullptr || !status->is_object()) {
+    finish();
+    return;
+  }
+  const auto set = [&](prometheus::Family<prometheus::Gauge>& family,
+                       const std::map<std::string, std::string>& labels, double value) {
+    auto& gauge = family.Add(labels);
+    gauge.Set(value);
+    gauges.emplace_back(&family, &gauge);
+  };
+  bool ready = false;
+  for (const auto& c : status->value("conditions", json::array())) {
+    if (c.value("type", "") == "Ready") ready = c.value("status", "") == "True";
+  }
+  set(ready_, {{"kind", kind}, {"namespace", ns}, {"name", name}}, ready ? 1 : 0);
+  if (kind == "WeightedService") {
+    bool weighted = false, backup = false;
+    for (const auto& b : status->value("backends", json::array())) {
+      if (!b.value("ready", false)) continue;
+      (b.value("backup", false) ? backup : weighted) = true;
+    }
+    set(on_backup_, {{"namespace", ns}, {"name", name}}, !weighted && backup ? 1 : 0);
+  }
+  for (const auto& step : status->value("steps", json::array())) {
+    if (!step.is_object() || !step.contains("deadLetters") || !step["deadLetters"].is_number())
+      continue;
+    set(dead_letters_, {{"namespace", ns}, {"pipeline", name}, {"step", step.value("name", "")}},
+        step["deadLetters"].get<double>());
+  }
+  finish();
+}
 
 void Metrics::reconciled(const std::string& kind, bool ok, double seconds) {
   reconcile_total_.Add({{"kind", kind}, {"result", ok ? "success" : "error"}}).Increment();

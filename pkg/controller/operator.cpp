@@ -18,6 +18,7 @@ namespace {
 // Kafka clusters the operator keeps a client open for; more are reopened when needed.
 constexpr std::size_t kAdminClients = 8;
 constexpr std::chrono::minutes kAdminIdle{10};
+constexpr std::chrono::seconds kLagReadTimeout{5};
 
 // prometheus-cpp (civetweb) takes "port" for every interface and "host:port" otherwise.
 std::string civetweb_address(const std::string& bind) {
@@ -44,9 +45,13 @@ int run_operator(const OperatorOptions& options, const std::atomic<bool>& stop) 
   // Bounded: bootstrap strings and Secret names come from tenants' specs (see admins.h).
   AdminCache admins(kAdminClients, kAdminIdle,
                     [](const std::string& bootstrap) { return kafka::make_admin(bootstrap); });
-  AdminFor admin_for = [&](const std::string& bootstrap, const std::string& ns,
-                           const std::string& secret) -> std::shared_ptr<kafka::TopicAdmin> {
-    if (secret.empty()) return admins.get(bootstrap);
+  // The librdkafka settings of a Pipeline's Kafka (its bootstrap and spec.kafka.secretRef) and
+  // the key its clients are kept under.
+  const auto settings = [&](const std::string& bootstrap, const std::string& ns,
+                            const std::string& secret) {
+    std::pair<std::string, std::map<std::string, std::string>> out{
+        bootstrap, {{"bootstrap.servers", bootstrap}}};
+    if (secret.empty()) return out;
     // The same settings the workers get from the mounted Secret (one librdkafka property per
     // key), read when its resourceVersion changes: a rotated password takes effect, and the
     // client of the old version is evicted like any other.
@@ -56,21 +61,38 @@ int run_operator(const OperatorOptions& options, const std::atomic<bool>& stop) 
       throw std::runtime_error("spec.kafka.secretRef: Secret " + ns + "/" + secret + " not found");
     const auto version =
         object->value("metadata", nlohmann::json::object()).value("resourceVersion", "");
-    return admins.get(bootstrap + "\n" + ns + "/" + secret + "\n" + version,
-                      [&](const std::string&) {
-                        std::map<std::string, std::string> properties;
-                        // Kept in a variable: a loop over a temporary's items() reads freed memory.
-                        const auto data = object->value("data", nlohmann::json::object());
-                        for (const auto& [key, value] : data.items()) {
-                          if (value.is_string())
-                            properties[key] = kube::base64_decode(value.get<std::string>());
-                        }
-                        properties["bootstrap.servers"] = bootstrap;
-                        return kafka::make_admin(properties);
-                      });
+    out.first = bootstrap + "\n" + ns + "/" + secret + "\n" + version;
+    // Kept in a variable: a loop over a temporary's items() reads freed memory.
+    const auto data = object->value("data", nlohmann::json::object());
+    for (const auto& [key, value] : data.items()) {
+      if (value.is_string()) out.second[key] = kube::base64_decode(value.get<std::string>());
+    }
+    out.second["bootstrap.servers"] = bootstrap;
+    return out;
   };
+  AdminFor admin_for = [&](const std::string& bootstrap, const std::string& ns,
+                           const std::string& secret) -> std::shared_ptr<kafka::TopicAdmin> {
+    const auto conn = settings(bootstrap, ns, secret);  // no structured binding: clang 14
+    return admins.get(conn.first,
+                      [&](const std::string&) { return kafka::make_admin(conn.second); });
+  };
+  // Lag reads are bounded (kLagReadTimeout per call), so a slow cluster delays a reconcile of
+  // its own Pipelines by that much at most, once per lag interval.
+  ClientCache<kafka::OffsetReader> readers(kAdminClients, kAdminIdle, [](const std::string& b) {
+    return kafka::make_offset_reader({{"bootstrap.servers", b}}, kLagReadTimeout);
+  });
+  OffsetReaderFor offsets_for;
+  if (options.manager.lag_interval.count() > 0) {
+    offsets_for = [&](const std::string& bootstrap, const std::string& ns,
+                      const std::string& secret) -> std::shared_ptr<kafka::OffsetReader> {
+      const auto conn = settings(bootstrap, ns, secret);
+      return readers.get(conn.first, [&](const std::string&) {
+        return kafka::make_offset_reader(conn.second, kLagReadTimeout);
+      });
+    };
+  }
 
-  Manager manager(*client, metrics, options.manager, admin_for);
+  Manager manager(*client, metrics, options.manager, admin_for, offsets_for);
   std::atomic<bool> leading{!options.leader_elect};
   std::unique_ptr<http::Server> health;
   try {

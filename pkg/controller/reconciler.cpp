@@ -200,7 +200,8 @@ Outcome Reconciler::delete_pipeline(const json& object) {
 const std::vector<const kube::Resource*>& Reconciler::child_kinds() {
   static const std::vector<const kube::Resource*> kinds = {
       &kube::resources::config_maps, &kube::resources::persistent_volume_claims,
-      &kube::resources::deployments, &kube::resources::services, &kube::resources::ingresses};
+      &kube::resources::deployments, &kube::resources::services,
+      &kube::resources::ingresses,   &kube::resources::network_policies};
   return kinds;
 }
 
@@ -325,6 +326,8 @@ Reconciler::Children Reconciler::sync_children(const std::vector<json>& desired,
 
 void Reconciler::write_status(const kube::Resource& r, const json& object, const json& status) {
   const json previous = object.value("status", json());
+  if (status_sink_)
+    status_sink_(r, object["metadata"]["namespace"], object["metadata"]["name"], &status);
   if (previous == status) return;  // steady state: no write
   // People follow readiness in `kubectl describe`: one Event when its reason changes.
   const auto ready_reason = [](const json& s) {
@@ -383,6 +386,8 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
   const auto& kind = kube::resources::pipelines;
   const auto object = cache_.get(kind, ns, name);
   if (!object) {  // deleted: the garbage collector takes the children
+    if (lag_) lag_->forget(ns, name);
+    if (status_sink_) status_sink_(kind, ns, name, nullptr);
     const std::lock_guard lock(unrecorded_mu_);
     unrecorded_.erase(ns + "/" + name);
     return {};
@@ -466,6 +471,7 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
   for (const auto& s : p.steps) {
     o.steps.push_back({s.name, s.replicas, ready_replicas(ns, name + "-" + s.name)});
   }
+  if (lag_ && !bootstrap.empty()) observe_lag(*lag_, p, bootstrap, o);
   try {
     write_status(kind, *object, pipeline_status(o, object->value("status", json()), now_rfc3339()));
   } catch (const std::exception& e) {
@@ -477,6 +483,7 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
             : !o.children_error.empty() ? o.children_error
                                         : "a topic is not ready yet"};
   if (conflict) return {true, kConflictRecheck, {}};
+  if (lag_) return {true, lag_->interval(), {}};  // the next lag sample
   return {};
 }
 
@@ -560,7 +567,10 @@ std::map<std::string, std::string> Reconciler::topics_taken(
 Outcome Reconciler::weighted_service(const std::string& ns, const std::string& name) {
   const auto& kind = kube::resources::weighted_services;
   const auto object = cache_.get(kind, ns, name);
-  if (!object) return {};
+  if (!object) {
+    if (status_sink_) status_sink_(kind, ns, name, nullptr);
+    return {};
+  }
   ServiceObservation o;
   o.generation = (*object)["metadata"].value("generation", 0L);
   api::WeightedService w;

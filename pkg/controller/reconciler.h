@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "pkg/controller/lag.h"
 #include "pkg/kafka/admin.h"
 #include "pkg/kube/client.h"
 #include "pkg/plan/render.h"
@@ -60,6 +61,14 @@ class Reconciler {
   Outcome pipeline(const std::string& ns, const std::string& name);
   Outcome weighted_service(const std::string& ns, const std::string& name);
 
+  // Samples each Pipeline's consumer lag and dead letters into its status, and looks at it again
+  // every `monitor->interval()` (call before reconciling).
+  void watch_lag(std::unique_ptr<LagMonitor> monitor) { lag_ = std::move(monitor); }
+  // Told every status a reconcile computed (written or not), and null when the resource is gone.
+  using StatusSink = std::function<void(const kube::Resource&, const std::string& ns,
+                                        const std::string& name, const nlohmann::json* status)>;
+  void on_status(StatusSink sink) { status_sink_ = std::move(sink); }
+
   // The kinds of children, in apply order (config before the workloads that mount it).
   static const std::vector<const kube::Resource*>& child_kinds();
 
@@ -94,6 +103,8 @@ class Reconciler {
   const Cache& cache_;
   AdminFor admin_;
   plan::RenderOptions options_;
+  std::unique_ptr<LagMonitor> lag_;
+  StatusSink status_sink_;
   // Topics created but not yet in the cached Pipeline's status (its write failed, or the cache
   // has not seen it yet): "ns/name" -> (uid, topics). Entries go once the cached status holds
   // them or the Pipeline is gone.

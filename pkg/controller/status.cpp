@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "pkg/controller/lag.h"
+
 namespace pipewright::controller {
 namespace {
 
@@ -35,6 +37,76 @@ json conditions_json(const std::vector<Condition>& conditions, const json& previ
                    {"observedGeneration", generation}});
   }
   return out;
+}
+
+// The condition of `type` in `previous`, as it was (kept while nothing new is known).
+std::optional<Condition> previous_condition(const json& previous, const std::string& type) {
+  if (!previous.is_object()) return std::nullopt;
+  for (const auto& p : previous.value("conditions", json::array())) {
+    if (p.value("type", "") == type)
+      return Condition{type, p.value("status", "") == "True", p.value("reason", ""),
+                       p.value("message", "")};
+  }
+  return std::nullopt;
+}
+
+// The step's line in `previous` (null when none).
+json previous_step(const json& previous, const std::string& name) {
+  if (!previous.is_object()) return nullptr;
+  for (const auto& line : previous.value("steps", json::array())) {
+    if (line.is_object() && line.value("name", "") == name) return line;
+  }
+  return nullptr;
+}
+
+std::optional<std::int64_t> number(const json& line, const char* key) {
+  if (!line.is_object() || !line.contains(key) || !line[key].is_number_integer())
+    return std::nullopt;
+  return line[key].get<std::int64_t>();
+}
+
+// Lag and dead letters on each step line, and the two conditions they decide.
+void report_lag(const PipelineObservation& o, const json& previous, json& step_lines,
+                std::vector<Condition>& conditions) {
+  Condition growing{"LagGrowing", false, "LagNotGrowing", "no step's consumer lag is growing"};
+  Condition dead{"DeadLetters", false, "NoDeadLetters", "no step has dead letters"};
+  std::string grew, letters;
+  bool undecided = o.lag_unknown;
+  for (std::size_t i = 0; i < o.steps.size(); ++i) {
+    const auto it = o.step_lag.find(o.steps[i].name);
+    const StepLagObservation s = it == o.step_lag.end() ? StepLagObservation{} : it->second;
+    const std::string& step = o.steps[i].name;
+    auto& line = step_lines[i];
+    const json before = previous_step(previous, step);
+    if (const auto shown = number(before, "lag"); s.lag) {
+      line["lag"] = reported_lag(shown, *s.lag);
+    } else if (o.lag_unknown && shown) {
+      line["lag"] = *shown;
+    }
+    if (const auto shown = number(before, "deadLetters"); s.dead_letters) {
+      line["deadLetters"] = *s.dead_letters;
+    } else if (o.lag_unknown && shown) {
+      line["deadLetters"] = *shown;
+    }
+    if (s.lag_growing.value_or(false)) {
+      grew += (grew.empty() ? "" : "; ") + std::string("step ") + step + ": consumer lag rose " +
+              std::to_string(kLagSamples - 1) + " samples in a row, to " + line["lag"].dump();
+    } else if (s.lag && !s.lag_growing) {
+      undecided = true;
+    }
+    if (const auto n = number(line, "deadLetters"); n && *n > 0) {
+      letters += (letters.empty() ? "" : "; ") + std::string("step ") + step + ": " +
+                 std::to_string(*n) + " dead letters (pipewright dlq list --step)";
+    }
+  }
+  if (!grew.empty()) {
+    growing = {"LagGrowing", true, "LagGrowing", grew};
+  } else if (const auto kept = previous_condition(previous, "LagGrowing"); undecided && kept) {
+    growing = *kept;
+  }
+  if (!letters.empty()) dead = {"DeadLetters", true, "DeadLetters", letters};
+  conditions.push_back(growing);
+  conditions.push_back(dead);
 }
 
 std::string phase(bool invalid, bool ready, const json& previous) {
@@ -104,6 +176,7 @@ json pipeline_status(const PipelineObservation& o, const json& previous, const s
       "Ready", ready, ready ? "Ready" : (topics.ok ? workloads.reason : topics.reason),
       ready ? "the pipeline runs as declared" : (topics.ok ? workloads.message : topics.message)};
   conditions = {topics, workloads, overall};
+  if (o.lag_watched) report_lag(o, previous, step_lines, conditions);
   status["phase"] = phase(false, ready, previous);
   status["conditions"] = conditions_json(conditions, previous, o.generation, now);
   status["topics"] = topic_lines;

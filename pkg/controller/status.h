@@ -3,6 +3,8 @@
 // and per-step lines. The same observations give the same status, so an unchanged world causes
 // no status write.
 
+#include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -18,6 +20,13 @@ struct StepObservation {
   int ready_replicas = 0;  // from the Deployment's status (0 when it does not exist yet)
 };
 
+// A step's latest sample from Kafka (lag.h).
+struct StepLagObservation {
+  std::optional<std::int64_t> lag;           // none: the step has no inputs
+  std::optional<std::int64_t> dead_letters;  // none: it sends no dead letters
+  std::optional<bool> lag_growing;           // none: too few samples yet
+};
+
 struct PipelineObservation {
   long generation = 0;
   std::optional<std::string> invalid_spec;  // "spec.steps[1].worker: ..." when refused
@@ -29,6 +38,9 @@ struct PipelineObservation {
   // The record of topics this Pipeline created; none: leave the status without one (a spec
   // refused before an older operator's topics were adopted).
   std::optional<std::vector<std::string>> created_topics;
+  std::map<std::string, StepLagObservation> step_lag;  // by step name
+  bool lag_watched = false;  // the operator reads lag: LagGrowing and DeadLetters are reported
+  bool lag_unknown = false;  // Kafka did not answer this time: keep what status showed
 };
 
 struct BackendObservation {

@@ -33,7 +33,7 @@ struct Resource {
 namespace resources {
 extern const Resource pipelines, weighted_services;
 extern const Resource deployments, services, config_maps, ingresses, persistent_volume_claims;
-extern const Resource http_routes, leases, events, namespaces, replica_sets;
+extern const Resource http_routes, leases, events, namespaces, replica_sets, network_policies;
 }  // namespace resources
 
 // The API server answered with a non-2xx status (a metav1.Status body when it has one).

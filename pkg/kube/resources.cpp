@@ -24,6 +24,7 @@ const Resource persistent_volume_claims{"", "v1", "persistentvolumeclaims",
 const Resource events{"", "v1", "events", "Event"};
 const Resource namespaces{"", "v1", "namespaces", "Namespace", false};
 const Resource ingresses{"networking.k8s.io", "v1", "ingresses", "Ingress"};
+const Resource network_policies{"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"};
 const Resource http_routes{"gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"};
 const Resource leases{"coordination.k8s.io", "v1", "leases", "Lease"};
 

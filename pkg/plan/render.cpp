@@ -1,5 +1,6 @@
 #include "pkg/plan/render.h"
 
+#include "pkg/plan/network_policy.h"
 #include "pkg/plan/quantity.h"
 
 #include <openssl/evp.h>
@@ -508,6 +509,10 @@ std::vector<json> render(const api::Pipeline& pipeline, const RenderOptions& opt
   }
   if (!routes.empty()) out.push_back(ingress(owner, pipeline.ingress, routes));
   if (!pipeline.storage.size.empty()) out.push_back(storage_claim(owner, pipeline.storage));
+  for (const auto& [name, spec] : network_policies(pipeline, options))  // network_policy.h
+    out.push_back(stamped(with_spec(object(owner, "networking.k8s.io/v1", "NetworkPolicy", name,
+                                           labels(owner, "pipewright", "network-policy")),
+                                    spec)));
   return out;
 }
 

@@ -72,7 +72,8 @@ TEST_F(Crd, DefaultsAreFilledInAndPrinterColumnsShow) {
   EXPECT_EQ(spec["steps"][0]["replicas"], 1);
   EXPECT_EQ(spec["steps"][0]["storage"], false);
   const auto table = plane->kubectl({"get", "pl", "-n", "demo"});
-  EXPECT_EQ(table.output.rfind("NAME   PHASE   STEPS   READY   AGE", 0), 0u) << table.output;
+  EXPECT_EQ(table.output.rfind("NAME   PHASE   STEPS   READY   REASON   AGE", 0), 0u)
+      << table.output;
   EXPECT_NE(plane->kubectl({"get", "ws", "-A"}).output.find("No resources found"),
             std::string::npos);
   plane->kubectl({"delete", "pl", "p", "-n", "demo"});
@@ -97,6 +98,12 @@ TEST_F(Crd, RefusesWhatTheSchemaAndCelCanCheck) {
        "must not contain '..'"},
       {"spec:\n  steps: [{name: Bad_Name, worker: enrich}]\n", "spec.steps[0].name: Invalid value"},
       {"spec:\n  steps: []\n", "spec.steps: Invalid value"},
+      {"spec:\n  networkPolicy: {enabled: true, kafkaCIDRs: [kafka.svc]}\n  steps: [{name: s, "
+       "worker: enrich}]\n",
+       "must be a CIDR like 10.0.0.0/8"},
+      {"spec:\n  networkPolicy: {enabled: true, ingressNamespace: Bad_NS}\n  steps: [{name: s, "
+       "worker: enrich}]\n",
+       "spec.networkPolicy.ingressNamespace: Invalid value"},
   };
   for (const auto& c : cases) {
     const auto r = apply(kHead + c.spec, /*dry_run=*/true);

@@ -6,14 +6,18 @@
 #include <gtest/gtest.h>
 #include <csignal>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "pkg/kafka/admin.h"
+#include "pkg/kafka/client.h"
 #include "pkg/kube/rest.h"
 #include "pkg/local/kafka_broker.h"
 #include "pkg/proc/net.h"
 #include "tests/support/control_plane.h"
+#include "tests/support/monitoring.h"
 #include "tests/support/operator.h"
+#include "tests/support/servers.h"
 #include "tests/support/shared.h"
 #include "tests/support/suite_logs.h"
 
@@ -46,7 +50,7 @@ class Operator : public ::testing::Test {
     if (!plane || !kafka) return;
     op.start([] {
       return OperatorProcess::start(testing::operator_kubeconfig(*plane), kafka->bootstrap(),
-                                    {"--namespace=demo", "--resync-period=5"});
+                                    {"--namespace=demo", "--resync-period=5", "--lag-interval=2"});
     });
   }
   static void TearDownTestSuite() {
@@ -681,7 +685,179 @@ spec:
   kubectl({"-n", "demo", "delete", "pl", "first", "--wait=false"});
 }
 
+// The series of `name` whose labels include `label` (e.g. step="count"); nullopt when none.
+std::optional<double> series(const std::string& metrics, const std::string& name,
+                             const std::string& label) {
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + "{", 0) == 0 && line.find(label) != std::string::npos)
+      return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return std::nullopt;
+}
+
+TEST_F(Operator, StatusShowsEachStepsLagAndDeadLettersAsKafkaHasThem) {
+  const auto r = apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: lagged, namespace: demo}
+spec:
+  topics: [{name: in, partitions: 2}, {name: out}]
+  steps:
+    - {name: count, worker: enrich, inputs: [in], outputs: [out]}
+)");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto step = [&](const char* field) -> std::optional<long> {
+    const auto p = pipeline("demo", "lagged");
+    if (!p) return std::nullopt;
+    for (const auto& line : p->value("status", json::object()).value("steps", json::array())) {
+      if (line.value("name", "") == "count" && line.contains(field)) return line[field].get<long>();
+    }
+    return std::nullopt;
+  };
+  const auto dump = [&] { return pipeline("demo", "lagged").value_or(json()).dump(2); };
+  ASSERT_TRUE(eventually([&] { return step("lag") == 0L && step("deadLetters") == 0L; })) << dump();
+  EXPECT_EQ(condition(*pipeline("demo", "lagged"), "LagGrowing", "status"), "False");
+  EXPECT_EQ(condition(*pipeline("demo", "lagged"), "DeadLetters", "status"), "False");
+
+  auto producer = kafka::make_producer(kafka::client_properties(kafka->bootstrap()));
+  const auto produce = [&](const std::string& topic, int n) {
+    std::vector<kafka::OutMessage> batch;
+    for (int i = 0; i < n; ++i)
+      batch.push_back({topic, "k" + std::to_string(i), "{}", {}});
+    producer->send(batch);
+  };
+  // Nothing consumed yet: the group has committed nothing, so its lag is all that is retained.
+  produce("demo.lagged.in", 5);
+  EXPECT_TRUE(eventually([&] { return step("lag") == 5L; })) << dump();
+
+  // The step's own group commits what it read: lag counts from the committed offsets.
+  {
+    auto consumer = kafka::make_consumer(kafka::client_properties(kafka->bootstrap()),
+                                         "demo.lagged.count", {"demo.lagged.in"});
+    std::vector<kafka::InMessage> read;
+    ASSERT_TRUE(eventually([&] {
+      for (auto& m : consumer->poll(10, std::chrono::milliseconds(200)))
+        read.push_back(std::move(m));
+      return read.size() >= 5;
+    }));
+    consumer->commit(read);
+    consumer->close();
+  }
+  EXPECT_TRUE(eventually([&] { return step("lag") == 0L; })) << dump();
+
+  // A producer outpacing a consumer that does nothing: LagGrowing after consecutive rises, and
+  // back to False once the lag holds still.
+  EXPECT_TRUE(eventually(
+      [&] {
+        produce("demo.lagged.in", 20);
+        return condition(*pipeline("demo", "lagged"), "LagGrowing", "status") == "True";
+      },
+      seconds(90)))
+      << dump();
+  EXPECT_NE(condition(*pipeline("demo", "lagged"), "LagGrowing", "message").find("step count"),
+            std::string::npos);
+  EXPECT_TRUE(eventually(
+      [&] { return condition(*pipeline("demo", "lagged"), "LagGrowing", "status") == "False"; },
+      seconds(60)))
+      << dump();
+
+  // Dead letters: the .dlq topic's size, a condition, and the operator's depth gauge.
+  produce("demo.lagged.in.dlq", 2);
+  EXPECT_TRUE(eventually([&] { return step("deadLetters") == 2L; })) << dump();
+  const auto p = pipeline("demo", "lagged");
+  EXPECT_EQ(condition(*p, "DeadLetters", "status"), "True");
+  EXPECT_NE(condition(*p, "DeadLetters", "message").find("count: 2 dead letters"),
+            std::string::npos);
+  EXPECT_TRUE(eventually([&] {
+    return series(op->metrics(), "pipewright_dead_letter_messages", "step=\"count\"") == 2.0;
+  })) << op->metrics();
+  EXPECT_EQ(series(op->metrics(), "pipewright_resource_ready", "name=\"lagged\""), 0.0)
+      << "no kubelet: its step is not ready";
+
+  // kubectl's table says why it is not Ready.
+  const auto table = kubectl({"-n", "demo", "get", "pl", "lagged"});
+  EXPECT_NE(table.output.find("REASON"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("StepNotReady"), std::string::npos) << table.output;
+}
+
+// The operator's part of the shipped monitoring, against a real Prometheus scraping the real
+// operator: every dashboard query on its metrics returns data, and every metric of its alerts
+// has series (an alert's expression is empty while all is well).
+TEST_F(Operator, ItsDashboardQueriesAndAlertMetricsHaveDataInPrometheus) {
+  // Pipelines with dead-letter topics and a WeightedService with a backup, whatever ran before.
+  const auto r = kubectl({"apply", "-f", (testing::source_dir() / "examples").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto prom = testing::Prometheus::start({op->metrics_address()});
+  int dashboard = 0, alerts = 0;
+  for (const auto& q : testing::monitoring_queries()) {
+    bool operators = !q.metrics.empty();
+    for (const auto& m : q.metrics)
+      operators = operators && testing::operator_metric(m);
+    if (!operators) continue;
+    if (q.where.starts_with("dashboard:")) {
+      ++dashboard;
+      EXPECT_TRUE(eventually([&] {
+        return testing::prometheus_result_size(prom->url(), q.expr) > 0;
+      })) << q.where
+          << ": " << q.expr;
+      continue;
+    }
+    ++alerts;
+    for (const auto& m : q.metrics) {
+      EXPECT_TRUE(eventually([&] {
+        return testing::prometheus_result_size(
+                   prom->url(), "count({__name__=~\"" + m + "|" + m + "_bucket\"})") > 0;
+      })) << q.where
+          << ": " << m << " has no series";
+    }
+  }
+  EXPECT_GE(dashboard, 8) << "the operator's panels were not found";
+  EXPECT_GE(alerts, 5) << "the operator's alerts were not found";
+}
+
+TEST_F(Operator, ANetworkPolicyIsMadeWhenAskedAndRemovedWhenNot) {
+  const auto r = apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: fenced, namespace: demo}
+spec:
+  networkPolicy: {enabled: true}
+  topics: [{name: in}]
+  steps: [{name: audit, worker: audit, inputs: [in]}]
+)");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto policy = [&] {
+    return get("/apis/networking.k8s.io/v1/namespaces/demo/networkpolicies/fenced");
+  };
+  ASSERT_TRUE(eventually([&] { return policy().has_value(); }));
+  EXPECT_EQ((*policy())["metadata"]["ownerReferences"][0]["name"], "fenced");
+  EXPECT_EQ((*policy())["spec"]["podSelector"]["matchLabels"]["pipewright.io/pipeline"], "fenced");
+  ASSERT_EQ(kubectl({"-n", "demo", "patch", "pl", "fenced", "--type=merge", "-p",
+                     R"({"spec":{"networkPolicy":{"enabled":false}}})"})
+                .exit_code,
+            0);
+  EXPECT_TRUE(eventually([&] { return !policy().has_value(); }));
+  kubectl({"-n", "demo", "delete", "pl", "fenced"});
+}
+
 TEST_F(Operator, AnIdleMinuteAfterConvergenceMakesNoApiWrites) {
+  // A lag that is not zero but stable (nothing consumes here): its samples must write nothing.
+  const auto idle = apply_text(R"(apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: backlog, namespace: demo}
+spec:
+  topics: [{name: in}, {name: out}]
+  steps:
+    - {name: wait, worker: enrich, inputs: [in], outputs: [out]}
+)");
+  ASSERT_EQ(idle.exit_code, 0) << idle.output;
+  ASSERT_TRUE(eventually([&] { return partitions("demo.backlog.in") == 1; }));
+  kafka::make_producer(kafka::client_properties(kafka->bootstrap()))
+      ->send({{"demo.backlog.in", "k", "{}", {}}, {"demo.backlog.in", "k", "{}", {}}});
+  ASSERT_TRUE(eventually([&] {
+    const auto p = pipeline("demo", "backlog");
+    return p && p->value("status", json::object()).value("steps", json::array()).size() == 1 &&
+           (*p)["status"]["steps"][0].value("lag", 0) == 2;
+  })) << pipeline("demo", "backlog").value_or(json()).dump(2);
   // Converged: every Pipeline's status describes its current generation.
   ASSERT_TRUE(eventually([&] {
     const auto list = get("/apis/pipewright.io/v1alpha1/namespaces/demo/pipelines");

@@ -73,10 +73,16 @@ std::vector<MonitoringQuery> monitoring_queries() {
 }
 
 bool operator_metric(const std::string& name) {
-  for (const char* prefix : {"pipewright_reconcile_", "pipewright_workqueue_",
-                             "pipewright_managed_resources", "pipewright_api_writes_"})
+  for (const char* prefix :
+       {"pipewright_reconcile_", "pipewright_workqueue_", "pipewright_managed_resources",
+        "pipewright_api_writes_", "pipewright_resource_ready",
+        "pipewright_weightedservice_on_backup", "pipewright_dead_letter_messages"})
     if (name.starts_with(prefix)) return true;
   return false;
+}
+
+bool awaiting_runtime_metric(const std::string& name) {
+  return name == "pipewright_consumer_lag";
 }
 
 std::size_t prometheus_result_size(const std::string& prometheus_url, const std::string& expr) {

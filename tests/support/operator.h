@@ -38,6 +38,7 @@ class OperatorProcess {
   std::string metrics() const;  // the /metrics text ("" when unreachable)
   // A metric's value summed over its label sets (e.g. pipewright_api_writes_total).
   double metric_sum(const std::string& name) const;
+  std::string metrics_address() const { return "127.0.0.1:" + std::to_string(metrics_port_); }
   bool running() { return process_.running(); }
   pid_t pid() const { return process_.pid(); }
   void kill(int signal) { process_.kill(signal); }

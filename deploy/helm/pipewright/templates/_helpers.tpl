@@ -44,7 +44,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     resources: [services, configmaps, persistentvolumeclaims]
     verbs: [get, list, watch, create, patch, delete]
   - apiGroups: [networking.k8s.io]
-    resources: [ingresses]
+    resources: [ingresses, networkpolicies]
     verbs: [get, list, watch, create, patch, delete]
   - apiGroups: [gateway.networking.k8s.io]
     resources: [httproutes]
