@@ -219,7 +219,9 @@ TEST_F(Faults, BrokerKilledTwiceUnderLoadLosesNoOrderAndRepeatsNoEmailOrAuditLin
                    line["offset"].dump();
     coordinates.push_back(c);
     distinct.insert(c);
-    if (line["topic"] == run->topic("orders")) audited_orders.push_back(line.value("key", ""));
+    // On `orders` the event id is the order id (the key is the customer).
+    if (line["topic"] == run->topic("orders"))
+      audited_orders.push_back(line["event"].value("id", ""));
   }
   const auto per_offset =
       count_delivery("audit lines per offset",
@@ -249,8 +251,21 @@ TEST_F(Faults, ReplicasAddedAndRemovedUnderLoadLoseNoEvent) {
     if (add) {
       replicas.push_back(&run->start("enrich"));
     } else {
-      EXPECT_EQ(replicas.front()->process.stop(30s), 0) << "enrich did not stop cleanly";
+      auto* leaving = replicas.front();
       replicas.pop_front();
+      const int code = leaving->process.stop(30s);
+      // librdkafka 2.0.2 (Debian's) aborts in the cooperative-sticky assignor's destructor when
+      // the consumer never got an assignment (librdkafka#4312, fixed in 2.3.0): after it has
+      // closed and committed, so nothing is lost; reported, any other exit is a failure.
+      if (code == 134 &&
+          read_file(leaving->log_file).find("rd_kafka_sticky_assignor_state_destroy") !=
+              std::string::npos) {
+        std::cout << "[faults] an enrich replica aborted on exit in librdkafka's sticky assignor "
+                     "(librdkafka#4312) after committing"
+                  << std::endl;
+      } else {
+        EXPECT_EQ(code, 0) << "enrich did not stop cleanly:\n" << tail(leaving->log_file);
+      }
     }
     ASSERT_TRUE(load.wait_more(100, 60s)) << "events not accepted while scaling";
   }
@@ -364,7 +379,7 @@ TEST_F(Faults, OutputTooLargeIsDeadLetteredAndThePartitionGoesOn) {
   for (int i = 5; i < 10; ++i)
     after.push_back(small(i));
 
-  const auto enriched = wait_for_events(broker->bootstrap(), run->topic("enriched"), after, 90s);
+  const auto enriched = wait_for_events(broker->bootstrap(), run->topic("enriched"), after, 60s);
   const auto enriched_count =
       count_delivery("small events behind a too-large one", after, event_ids(enriched));
   report(enriched_count);
@@ -417,7 +432,7 @@ TEST_F(Faults, DeletedOutputTopicDeadLettersAndThePartitionGoesOn) {
     return s.empty() || s[0].partitions == 0;
   }));
   const auto during = post(5, 10);
-  const auto dead = wait_for_events(broker->bootstrap(), dlq, during, 120s);
+  const auto dead = wait_for_events(broker->bootstrap(), dlq, during, 90s);
   const auto dead_count = count_delivery("events dead-lettered while their output topic is gone",
                                          during, event_ids(dead));
   report(dead_count);
@@ -434,11 +449,22 @@ TEST_F(Faults, DeletedOutputTopicDeadLettersAndThePartitionGoesOn) {
   for (const auto& r : admin->create(plan::topics(run->pipeline())))
     ASSERT_NE(r.outcome, kafka::TopicOutcome::failed) << r.name << ": " << r.error;
   const auto later = post(10, 15);
-  const auto enriched = wait_for_events(broker->bootstrap(), enriched_topic, later, 120s);
+  const auto enriched = wait_for_events(broker->bootstrap(), enriched_topic, later, 60s);
   const auto back =
       count_delivery("events enriched once the topic is back", later, event_ids(enriched));
   report(back);
   EXPECT_EQ(back.lost, 0U) << back.summary() << "\n" << tail(enrich.log_file);
+
+  // Over the whole run, every accepted event ended enriched or dead-lettered.
+  std::vector<std::string> all = first;
+  all.insert(all.end(), during.begin(), during.end());
+  all.insert(all.end(), later.begin(), later.end());
+  auto outcomes = event_ids(read_all(broker->bootstrap(), enriched_topic));
+  for (auto& id : event_ids(read_all(broker->bootstrap(), dlq)))
+    outcomes.push_back(std::move(id));
+  const auto overall = count_delivery("events enriched or dead-lettered", all, outcomes);
+  report(overall);
+  EXPECT_EQ(overall.lost, 0U) << overall.summary();
 }
 
 // The image pipeline while its SMTP server is down for a minute and then back on the same port:

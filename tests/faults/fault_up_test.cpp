@@ -134,7 +134,7 @@ TEST_F(UpFaults, DashboardBacklogIsTheConsumersLagGauge) {
   }
   std::optional<double> lag;
   EXPECT_TRUE(proc::poll_until(
-      90s,
+      60s,
       [&] {
         lag = lag_of("enrich");
         return lag && *lag == 0;
