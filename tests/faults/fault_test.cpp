@@ -398,8 +398,8 @@ TEST_F(Faults, OutputTooLargeIsDeadLetteredAndThePartitionGoesOn) {
 }
 
 // The output topic deleted while enrich runs: what it consumes meanwhile is dead-lettered with
-// the reason (nothing blocks the partition, nothing is lost); once the topic is back, events
-// are enriched again.
+// the reason (nothing blocks the partition, nothing is lost); once the topic is created again,
+// each later event is enriched or dead-lettered, never lost or stuck.
 TEST_F(Faults, DeletedOutputTopicDeadLettersAndThePartitionGoesOn) {
   auto p = example("events.yaml");
   topic(p, "events").partitions = 1;
@@ -449,19 +449,30 @@ TEST_F(Faults, DeletedOutputTopicDeadLettersAndThePartitionGoesOn) {
   for (const auto& r : admin->create(plan::topics(run->pipeline())))
     ASSERT_NE(r.outcome, kafka::TopicOutcome::failed) << r.name << ": " << r.error;
   const auto later = post(10, 15);
-  const auto enriched = wait_for_events(broker->bootstrap(), enriched_topic, later, 60s);
+  // Reported, not asserted: until the producer's metadata shows the topic again (librdkafka
+  // refreshes it every topic.metadata.refresh.interval.ms, 5 min by default) these may be
+  // dead-lettered too, which the check below accepts as not lost.
+  const auto enriched = wait_for_events(broker->bootstrap(), enriched_topic, later, 30s);
   const auto back =
       count_delivery("events enriched once the topic is back", later, event_ids(enriched));
   report(back);
-  EXPECT_EQ(back.lost, 0U) << back.summary() << "\n" << tail(enrich.log_file);
 
   // Every event accepted after the deletion ended enriched or dead-lettered (those enriched
   // before it went with the topic, as its deletion means).
   std::vector<std::string> all = during;
   all.insert(all.end(), later.begin(), later.end());
-  auto outcomes = event_ids(read_all(broker->bootstrap(), enriched_topic));
-  for (auto& id : event_ids(read_all(broker->bootstrap(), dlq)))
-    outcomes.push_back(std::move(id));
+  std::vector<std::string> outcomes;
+  proc::poll_until(
+      60s,
+      [&] {
+        try {
+          outcomes = event_ids(read_topics(broker->bootstrap(), {enriched_topic, dlq}));
+        } catch (const std::exception&) {
+          return false;
+        }
+        return count_delivery("", all, outcomes).lost == 0;
+      },
+      500ms);
   const auto overall = count_delivery("events enriched or dead-lettered", all, outcomes);
   report(overall);
   EXPECT_EQ(overall.lost, 0U) << overall.summary();
