@@ -440,10 +440,8 @@ TEST_F(Faults, DeletedOutputTopicDeadLettersAndThePartitionGoesOn) {
   for (const auto& m : dead) {
     const auto it = m.headers.find("pipewright-error");
     ASSERT_NE(it, m.headers.end()) << "a dead letter without its error";
-    std::string error = it->second;
-    std::transform(error.begin(), error.end(), error.begin(), ::tolower);
-    EXPECT_NE(error.find("topic"), std::string::npos)
-        << "the error names the cause: " << it->second;
+    EXPECT_NE(it->second.find(enriched_topic), std::string::npos)
+        << "the error names the output that failed: " << it->second;
   }
 
   for (const auto& r : admin->create(plan::topics(run->pipeline())))
@@ -453,9 +451,11 @@ TEST_F(Faults, DeletedOutputTopicDeadLettersAndThePartitionGoesOn) {
   // refreshes it every topic.metadata.refresh.interval.ms, 5 min by default) these may be
   // dead-lettered too, which the check below accepts as not lost.
   const auto enriched = wait_for_events(broker->bootstrap(), enriched_topic, later, 30s);
-  const auto back =
-      count_delivery("events enriched once the topic is back", later, event_ids(enriched));
-  report(back);
+  const auto back = count_delivery("", later, event_ids(enriched));
+  std::cout << "[faults] once the topic is back: " << back.delivered << " of " << later.size()
+            << " events enriched (the others are dead-lettered: the producer's metadata still "
+               "said the topic was gone)"
+            << std::endl;
 
   // Every event accepted after the deletion ended enriched or dead-lettered (those enriched
   // before it went with the topic, as its deletion means).
