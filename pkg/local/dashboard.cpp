@@ -54,8 +54,10 @@ json stats(int port) {
        "sum by (pipeline,step,topic) (rate(pipewright_messages_consumed_total[20s]))"},
       {"produced_rate",
        "sum by (pipeline,step,topic) (rate(pipewright_messages_produced_total[20s]))"},
-      {"consumed_total", "sum by (pipeline,step,topic) (pipewright_messages_consumed_total)"},
-      {"produced_total", "sum by (topic) (pipewright_messages_produced_total)"},
+      // Backlog as each consumer reports it (high watermark minus committed, pkg/kafka/lag.h),
+      // summed per step: unlike produced - consumed counters it survives restarts, duplicates
+      // and messages produced by someone else.
+      {"lag", "sum by (pipeline,step) (pipewright_consumer_lag)"},
       {"errors_total", "sum by (pipeline,step) (pipewright_errors_total)"},
       {"dead_letters_total", "sum by (pipeline,step) (pipewright_dead_letters_total)"},
       {"backend_rate", "sum by (service,backend) (rate(pipewright_backend_requests_total[20s]))"},

@@ -94,7 +94,6 @@ function layout(p) {
 
 function drawPipeline(p, stats) {
   const {pos, key, height} = layout(p);
-  const kafka = Object.fromEntries(p.topics.map((t) => [t.name, t.kafka]));
   let edges = "", nodes = "";
   for (const s of p.steps) {
     const a = pos[key("s", s.name)];
@@ -110,14 +109,13 @@ function drawPipeline(p, stats) {
     const rate = sum(stats.consumed_rate, match) + (s.inputs.length ? 0 : sum(stats.produced_rate, match));
     const errors = sum(stats.errors_total, match);
     const dead = sum(stats.dead_letters_total, match);
-    let lag = 0;
-    for (const t of s.inputs) {
-      lag += Math.max(0, sum(stats.produced_total, {topic: kafka[t]}) - sum(stats.consumed_total, {...match, topic: kafka[t]}));
-    }
+    // The consumers' own pipewright_consumer_lag, summed per step; "?" before any is scraped.
+    const reported = (stats.lag || []).some((r) => r.labels.pipeline === p.name && r.labels.step === s.name);
+    const lag = s.inputs.length ? (reported ? sum(stats.lag, match) : "?") : "-";
     nodes += `<g class="step" data-step="${esc(s.name)}"><rect x="${a.x}" y="${a.y}" width="160" height="54" rx="4"/>
       <text x="${a.x + 8}" y="${a.y + 16}" font-weight="600">${esc(s.name)}</text>
       <text x="${a.x + 8}" y="${a.y + 31}" class="rate" data-rate="${rate}">${fmt(rate)} msg/s · ${esc(s.worker)} ×${s.replicas}</text>
-      <text x="${a.x + 8}" y="${a.y + 46}"${errors || dead ? ' fill="#c0392b"' : ''}>backlog ${lag} · errors ${errors} · dlq ${dead}</text></g>`;
+      <text x="${a.x + 8}" y="${a.y + 46}"${errors || dead ? ' fill="#c0392b"' : ''}>backlog <tspan class="lag" data-lag="${lag}">${lag}</tspan> · errors ${errors} · dlq ${dead}</text></g>`;
   }
   for (const t of p.topics) {
     const a = pos[key("t", t.name)];

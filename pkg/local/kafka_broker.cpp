@@ -1,6 +1,7 @@
 #include "pkg/local/kafka_broker.h"
 
 #include <librdkafka/rdkafkacpp.h>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -117,6 +118,12 @@ void KafkaBroker::launch() {
 
 void KafkaBroker::stop() {
   process_.stop(std::chrono::seconds(20));
+}
+
+void KafkaBroker::kill() {
+  process_.kill(SIGKILL);
+  proc::poll_until(
+      std::chrono::seconds(20), [&] { return !process_.running(); }, std::chrono::milliseconds(20));
 }
 
 void KafkaBroker::restart() {

@@ -29,9 +29,13 @@ class KafkaBroker {
   int port() const { return port_; }
   std::filesystem::path log_file() const { return options_.dir / "kafka.log"; }
   bool running() { return process_.running(); }
+  pid_t pid() const { return process_.pid(); }
 
   void stop();
-  // Restarts on the same ports and data (for tests of a broker that goes away and returns).
+  // SIGKILL, as a crash or the OOM killer would, and waits until it is gone (tests of faults).
+  void kill();
+  // Restarts on the same ports and data: after a crash (`pipewright up` supervises its broker
+  // this way) or for tests of a broker that goes away and returns. Throws as start() does.
   void restart();
 
  private:

@@ -140,10 +140,65 @@ nlohmann::json local_config(const api::Step& step, int smtp_port) {
   return config;
 }
 
+// The local broker supervised like the workers: when it dies (SIGKILL, the OOM killer, a JVM
+// crash) it is started again on the same ports and data folder, with capped backoff, and the
+// workers, whose clients keep dialling the same bootstrap address, reconnect by themselves.
+// Its state is read by the dashboard's threads, hence the lock.
+class BrokerWatch {
+ public:
+  void started(KafkaBroker* broker) {
+    const std::lock_guard lock(mutex_);
+    broker_ = broker;
+    if (broker_ != nullptr) pid_ = broker_->pid();
+  }
+  // Called by the run loop when the broker is not running. Blocks while it starts (seconds).
+  void restart(const std::function<void(const std::string&)>& say) {
+    const auto now = std::chrono::steady_clock::now();
+    if (broker_ == nullptr || now < next_try_) return;
+    {
+      const std::lock_guard lock(mutex_);
+      up_ = false;
+    }
+    say("[kafka] the broker exited; starting it again on " + broker_->bootstrap() +
+        " with the same data (log: " + broker_->log_file().string() + ")");
+    try {
+      broker_->restart();
+      backoff_ = seconds(1);
+      const std::lock_guard lock(mutex_);
+      up_ = true;
+      pid_ = broker_->pid();
+      ++restarts_;
+      say("[kafka] ready again at " + broker_->bootstrap());
+    } catch (const std::exception& e) {
+      say(std::string("[kafka] did not come back (") + e.what() + "); trying again in " +
+          std::to_string(backoff_.count()) + " s");
+      next_try_ = now + backoff_;
+      backoff_ = std::min<seconds>(backoff_ * 2, seconds(30));
+      const std::lock_guard lock(mutex_);
+      ++restarts_;
+    }
+  }
+  SupervisedStatus status() const {
+    const std::lock_guard lock(mutex_);
+    return {"kafka", pid_, up_, up_, restarts_, 0};
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  KafkaBroker* broker_ = nullptr;
+  int pid_ = -1;
+  bool up_ = true;
+  int restarts_ = 0;
+  seconds backoff_{1};
+  std::chrono::steady_clock::time_point next_try_{};
+};
+
 int run(const api::Manifests& manifests, const UpOptions& options,
         const std::filesystem::path& worker, const std::atomic<bool>& stop,
         const std::function<void(const std::string&)>& say, std::ostream& out,
         std::mutex& out_mutex, std::ostream& err, const std::filesystem::path& run_file) {
+  // Declared before `running`: the dashboard (stopped with `running`) reads it.
+  BrokerWatch broker_watch;
   Running running;
   const auto cleanup = [&] {
     running.stop(say);
@@ -274,7 +329,11 @@ int run(const api::Manifests& manifests, const UpOptions& options,
     urls[r.path] = gateway_url + r.path;
   DashboardSources sources;
   sources.manifests = manifests;
-  sources.processes = [&running] { return running.supervisor->status(); };
+  sources.processes = [&running, &broker_watch] {
+    auto all = running.supervisor->status();
+    if (running.broker) all.insert(all.begin(), broker_watch.status());
+    return all;
+  };
   sources.mail = [&running] { return running.smtp->messages(); };
   sources.prometheus_port = running.prometheus->port();
   for (const auto& [name, url] : urls.items())
@@ -305,18 +364,14 @@ int run(const api::Manifests& manifests, const UpOptions& options,
 
   bool announced = false;
   int code = 0;
+  broker_watch.started(running.broker.get());
   while (!stop.load()) {
     running.supervisor->tick();
     if (!announced && running.supervisor->all_ready()) {
       announced = true;
       say("[up] every process is ready (" + std::to_string(processes.size()) + ")");
     }
-    if (running.broker && !running.broker->running()) {
-      err << "pipewright up: the Kafka broker exited; see " << running.broker->log_file().string()
-          << "\n";
-      code = 1;
-      break;
-    }
+    if (running.broker && !running.broker->running()) broker_watch.restart(say);
     if (!running.gateway->running()) {
       err << "pipewright up: the gateway (nginx) exited; see "
           << (options.state_dir / "gateway" / "error.log").string() << "\n";

@@ -62,6 +62,8 @@ class SmtpServer {
   // Every message received so far, oldest first.
   std::vector<MailMessage> messages() const;
   void stop() { process_.stop(); }
+  // SIGSTOP / SIGCONT it: a server that hangs (accepts connections, answers nothing).
+  void signal(int sig) { process_.kill(sig); }
 
  private:
   std::filesystem::path dir_;
