@@ -12,6 +12,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace pipewright::kafka {
@@ -86,7 +87,10 @@ std::unique_ptr<Producer> make_producer(const Properties& properties);
 struct Partition {
   std::string topic;
   int partition = 0;
-  auto operator<=>(const Partition&) const = default;
+  bool operator==(const Partition&) const = default;
+  bool operator<(const Partition& o) const {
+    return std::tie(topic, partition) < std::tie(o.topic, o.partition);
+  }
 };
 
 // The next offset to read of one partition, as a commit stores it.
