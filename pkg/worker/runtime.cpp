@@ -592,7 +592,7 @@ void Runtime::consume_loop(const Handler& handler) {
     loop.resend_due();
     loop.process(Clock::now() + options_.poll_budget);
     loop.update_pauses();
-    if (Clock::now() - last_commit >= milliseconds(100)) {
+    if (Clock::now() - last_commit >= options_.commit_interval) {
       loop.commit(false);
       last_commit = Clock::now();
     }

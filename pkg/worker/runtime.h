@@ -54,6 +54,8 @@ struct RuntimeOptions {
   std::chrono::milliseconds poll_budget{250};
   // A partition with this many messages consumed and not yet acknowledged is paused.
   std::size_t max_pending_per_partition = 2048;
+  // Acknowledged offsets are committed (asynchronously) at most this often.
+  std::chrono::milliseconds commit_interval{100};
   // How often committed offsets and watermarks are read for pipewright_consumer_lag.
   std::chrono::milliseconds lag_interval{5000};
   // On SIGTERM, how long outputs already sent may take to be acknowledged before exit.

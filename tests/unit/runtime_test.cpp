@@ -226,6 +226,7 @@ worker::Wiring wiring() {
 worker::RuntimeOptions options() {
   worker::RuntimeOptions o;
   o.drain_timeout = 200ms;
+  o.commit_interval = 0ms;  // every round: a commit too early shows at once
   return o;
 }
 
