@@ -56,6 +56,13 @@ bool WorkPool::post(std::function<void()> job) {
 }
 
 Response WorkPool::run(const Request& request, std::function<Response()> work) {
+  return run_deferred(request, [work = std::move(work)](const std::shared_ptr<Responder>& r) {
+    r->respond(work());
+  });
+}
+
+Response WorkPool::run_deferred(const Request& request,
+                                std::function<void(const std::shared_ptr<Responder>&)> work) {
   // `work` may hold a request's body: moved, never copied.
   return request.later(
       [this, work = std::move(work)](const std::shared_ptr<Responder>& responder) mutable {
@@ -64,7 +71,7 @@ Response WorkPool::run(const Request& request, std::function<Response()> work) {
           if (!stopping_ && running_ + queue_.size() < capacity_) {
             queue_.emplace_back([responder, work = std::move(work)] {
               try {
-                responder->respond(work());
+                work(responder);
               } catch (const std::exception& e) {
                 log::error("http work failed", {{"error", e.what()}});
                 responder->respond(Response::error(500, "internal error"));

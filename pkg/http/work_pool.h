@@ -27,6 +27,10 @@ class WorkPool {
   // What a handler returns to answer with `work()` computed on a pool thread (Request::later);
   // 503 {"error"} with Retry-After when the pool is full, 500 when `work` throws.
   Response run(const Request& request, std::function<Response()> work);
+  // The same for work that answers through the Responder itself, possibly later (from a Kafka
+  // delivery report, without holding the pool thread); a throw before it answered is a 500.
+  Response run_deferred(const Request& request,
+                        std::function<void(const std::shared_ptr<Responder>&)> work);
   // Queues `job` (which answers for itself); false, and nothing queued, when the pool is full.
   bool post(std::function<void()> job);
 

@@ -19,24 +19,67 @@ using detail::set;
 
 using detail::LogBridge;
 
-// One send() call: how many acknowledgements it still waits for, and the first failure.
-struct Batch {
+// No resend can fix these: the message is too large or invalid, the topic is gone, or we may
+// not write it. Everything else (timeouts, leader moves, a broker down) is worth a resend.
+bool permanent_error(RdKafka::ErrorCode code) {
+  switch (code) {
+    case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+    case RdKafka::ERR_INVALID_MSG_SIZE:
+    case RdKafka::ERR_RECORD_LIST_TOO_LARGE:
+    case RdKafka::ERR_INVALID_MSG:
+    case RdKafka::ERR_INVALID_RECORD:
+    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+    case RdKafka::ERR__UNKNOWN_TOPIC:
+    case RdKafka::ERR__UNKNOWN_PARTITION:
+    case RdKafka::ERR_TOPIC_EXCEPTION:
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_POLICY_VIOLATION:
+    case RdKafka::ERR__INVALID_ARG:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// One send_async call: a report per message, the callback once all are in.
+struct AsyncBatch {
   std::mutex mutex;
-  std::condition_variable done;
+  std::vector<Delivery> results;
   std::size_t pending = 0;
-  std::string error;
+  DeliveryCallback done;
+
+  // Records message i's report; the last one calls the callback (outside the lock).
+  void report(std::size_t i, Delivery d) {
+    DeliveryCallback call;
+    {
+      std::lock_guard lock(mutex);
+      results[i] = std::move(d);
+      if (--pending != 0) return;
+      call = std::move(done);
+    }
+    if (call) call(std::move(results));
+  }
 };
+
+// The opaque of one produced message: which batch and which slot.
+struct Slot {
+  std::shared_ptr<AsyncBatch> batch;
+  std::size_t index = 0;
+};
+
+Delivery delivery_of(RdKafka::ErrorCode code, const std::string& topic, const std::string& text) {
+  if (code == RdKafka::ERR_NO_ERROR) return {};
+  return {topic + ": " + text, permanent_error(code)};
+}
 
 class DeliveryReports : public RdKafka::DeliveryReportCb {
  public:
   void dr_cb(RdKafka::Message& message) override {
-    auto* batch = static_cast<Batch*>(message.msg_opaque());
-    if (batch == nullptr) return;
-    std::lock_guard lock(batch->mutex);
-    if (message.err() != RdKafka::ERR_NO_ERROR && batch->error.empty()) {
-      batch->error = message.topic_name() + ": " + message.errstr();
-    }
-    if (--batch->pending == 0) batch->done.notify_all();
+    std::unique_ptr<Slot> slot(static_cast<Slot*>(message.msg_opaque()));
+    if (!slot) return;
+    slot->batch->report(slot->index,
+                        delivery_of(message.err(), message.topic_name(), message.errstr()));
   }
 };
 
@@ -47,7 +90,7 @@ class RdProducer : public Producer {
     set(*conf, "enable.idempotence", "true");
     set(*conf, "acks", "all");
     set(*conf, "linger.ms", "2");
-    set(*conf, "message.timeout.ms", "60000");
+    set(*conf, "message.timeout.ms", std::to_string(kMessageTimeout.count()));
     std::string err;
     conf->set("dr_cb", &reports_, err);
     conf->set("event_cb", &logs_, err);
@@ -64,52 +107,73 @@ class RdProducer : public Producer {
     producer_->flush(10000);
     stopping_ = true;
     poller_.join();
+    // What is still queued fails now, so every callback has been called before we go.
+    producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+    producer_->poll(0);
   }
   RdProducer(const RdProducer&) = delete;
   RdProducer& operator=(const RdProducer&) = delete;
 
-  void send(const std::vector<OutMessage>& messages, std::chrono::milliseconds timeout) override {
-    if (messages.empty()) return;
-    // Shared with the delivery callbacks, which may run after a timed-out send returns.
-    auto batch = std::make_shared<Batch>();
-    batch->pending = messages.size();
-    {
-      std::lock_guard lock(keep_mutex_);
-      keep_.push_back(batch);
+  void send_async(std::vector<OutMessage> messages, DeliveryCallback done) override {
+    if (messages.empty()) {
+      if (done) done({});
+      return;
     }
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool refused = false;  // ours to read without the lock; callbacks write batch->error
-    for (std::size_t i = 0; i < messages.size() && !refused; ++i) {
-      const auto& m = messages[i];
+    auto batch = std::make_shared<AsyncBatch>();
+    batch->results.resize(messages.size());
+    batch->pending = messages.size();
+    batch->done = std::move(done);
+    // A full queue waits (the caller is faster than Kafka) but not past the message timeout.
+    const auto deadline = std::chrono::steady_clock::now() + kMessageTimeout;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      auto& m = messages[i];
       RdKafka::Headers* headers = RdKafka::Headers::create();
       for (const auto& h : m.headers)
         headers->add(h.key, h.value);
+      auto slot = std::make_unique<Slot>(Slot{batch, i});
       for (;;) {
-        const auto code =
-            producer_->produce(m.topic, RdKafka::Topic::PARTITION_UA,
-                               RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(m.value.data()),
-                               m.value.size(), m.key.data(), m.key.size(), 0, headers, batch.get());
-        if (code == RdKafka::ERR_NO_ERROR) break;  // librdkafka owns the headers now
+        const auto code = producer_->produce(
+            m.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, m.value.data(),
+            m.value.size(), m.key.data(), m.key.size(), 0, headers, slot.get());
+        if (code == RdKafka::ERR_NO_ERROR) {
+          (void)slot.release();  // librdkafka owns the headers, the report deletes the slot
+          break;
+        }
         if (code == RdKafka::ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
           continue;
         }
         delete headers;
-        std::lock_guard lock(batch->mutex);
-        batch->pending -= messages.size() - i;  // the rest is never sent
-        if (batch->error.empty()) batch->error = m.topic + ": " + RdKafka::err2str(code);
-        refused = true;
+        batch->report(i, delivery_of(code, m.topic, RdKafka::err2str(code)));
         break;
       }
     }
-    std::unique_lock lock(batch->mutex);
-    const bool finished =
-        batch->done.wait_until(lock, deadline, [&] { return batch->pending == 0; });
-    const std::string error = batch->error;
-    lock.unlock();
-    forget_finished();
-    if (!finished) throw KafkaError("Kafka did not acknowledge in time");
-    if (!error.empty()) throw KafkaError("Kafka refused a message: " + error);
+  }
+
+  void send(const std::vector<OutMessage>& messages, std::chrono::milliseconds timeout) override {
+    if (messages.empty()) return;
+    struct Wait {
+      std::mutex mutex;
+      std::condition_variable cv;
+      bool finished = false;
+      std::string error;
+    };
+    auto wait = std::make_shared<Wait>();  // the callback may outlive a timed-out send
+    send_async(messages, [wait](const std::vector<Delivery>& results) {
+      std::lock_guard lock(wait->mutex);
+      for (const auto& d : results) {
+        if (!d.ok()) {
+          wait->error = d.error;
+          break;
+        }
+      }
+      wait->finished = true;
+      wait->cv.notify_all();
+    });
+    std::unique_lock lock(wait->mutex);
+    if (!wait->cv.wait_for(lock, timeout, [&] { return wait->finished; }))
+      throw KafkaError("Kafka did not acknowledge in time");
+    if (!wait->error.empty()) throw KafkaError("Kafka refused a message: " + wait->error);
   }
 
   bool connected() override {
@@ -120,21 +184,68 @@ class RdProducer : public Producer {
   }
 
  private:
-  void forget_finished() {
-    std::lock_guard lock(keep_mutex_);
-    std::erase_if(keep_, [](const std::shared_ptr<Batch>& b) {
-      std::lock_guard l(b->mutex);
-      return b->pending == 0;
-    });
-  }
-
   DeliveryReports reports_;
   LogBridge logs_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::atomic<bool> stopping_{false};
   std::thread poller_;
-  std::mutex keep_mutex_;
-  std::vector<std::shared_ptr<Batch>> keep_;  // batches whose reports may still arrive
+};
+
+std::vector<RdKafka::TopicPartition*> to_rd(const std::vector<Partition>& partitions) {
+  std::vector<RdKafka::TopicPartition*> out;
+  out.reserve(partitions.size());
+  for (const auto& p : partitions)
+    out.push_back(RdKafka::TopicPartition::create(p.topic, p.partition));
+  return out;
+}
+
+// An asynchronous commit's result, logged when it failed (a later commit covers it).
+class CommitReports : public RdKafka::OffsetCommitCb {
+ public:
+  void offset_commit_cb(RdKafka::ErrorCode err,
+                        std::vector<RdKafka::TopicPartition*>& /*offsets*/) override {
+    if (err != RdKafka::ERR_NO_ERROR && err != RdKafka::ERR__NO_OFFSET)
+      log::warn("kafka commit failed", {{"error", RdKafka::err2str(err)}});
+  }
+};
+
+// Cooperative (or eager) assignment, telling the listener before partitions go.
+class Rebalance : public RdKafka::RebalanceCb {
+ public:
+  std::function<void(const std::vector<Partition>&)> revoked;
+  std::vector<Partition> revoked_now;  // read by poll() to drop what it already fetched
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (cooperative) {
+        if (auto* e = consumer->incremental_assign(partitions)) {
+          log::warn("kafka assign", {{"error", e->str()}});
+          delete e;
+        }
+      } else {
+        consumer->assign(partitions);
+      }
+      // A partition paused by its previous owner's life in this process fetches again.
+      consumer->resume(partitions);
+      return;
+    }
+    std::vector<Partition> gone;
+    gone.reserve(partitions.size());
+    for (const auto* tp : partitions)
+      gone.push_back({tp->topic(), tp->partition()});
+    if (revoked) revoked(gone);
+    revoked_now.insert(revoked_now.end(), gone.begin(), gone.end());
+    if (cooperative) {
+      if (auto* e = consumer->incremental_unassign(partitions)) {
+        log::warn("kafka unassign", {{"error", e->str()}});
+        delete e;
+      }
+    } else {
+      consumer->unassign();
+    }
+  }
 };
 
 class RdConsumer : public Consumer {
@@ -151,6 +262,8 @@ class RdConsumer : public Consumer {
     set(*conf, "partition.assignment.strategy", "cooperative-sticky");
     std::string err;
     conf->set("event_cb", &logs_, err);
+    conf->set("rebalance_cb", &rebalance_, err);
+    conf->set("offset_commit_cb", &commits_, err);
     consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
     if (!consumer_) throw KafkaError("Kafka consumer: " + err);
     if (const auto code = consumer_->subscribe(topics); code != RdKafka::ERR_NO_ERROR) {
@@ -164,6 +277,7 @@ class RdConsumer : public Consumer {
   std::vector<InMessage> poll(std::size_t max, std::chrono::milliseconds wait) override {
     std::vector<InMessage> out;
     int timeout = static_cast<int>(wait.count());
+    rebalance_.revoked_now.clear();
     while (out.size() < max) {
       std::unique_ptr<RdKafka::Message> m(consumer_->consume(timeout));
       timeout = 0;  // take what is already fetched, do not wait again
@@ -175,26 +289,82 @@ class RdConsumer : public Consumer {
       }
       out.push_back(detail::to_in_message(*m));
     }
+    // A revoke between two consume() calls: what was fetched before it is not ours any more.
+    if (!rebalance_.revoked_now.empty()) {
+      const auto& gone = rebalance_.revoked_now;
+      std::erase_if(out, [&](const InMessage& m) {
+        return std::find(gone.begin(), gone.end(), Partition{m.topic, m.partition}) != gone.end();
+      });
+    }
     return out;
   }
 
   void commit(const std::vector<InMessage>& done) override {
     if (done.empty()) return;
     // The highest offset per partition, plus one: the next message to read.
-    std::map<std::pair<std::string, int>, std::int64_t> next;
+    std::map<Partition, std::int64_t> next;
     for (const auto& m : done) {
       auto& n = next[{m.topic, m.partition}];
       n = std::max(n, m.offset + 1);
     }
-    std::vector<RdKafka::TopicPartition*> offsets;
-    for (const auto& [tp, offset] : next) {
-      offsets.push_back(RdKafka::TopicPartition::create(tp.first, tp.second, offset));
-    }
-    const auto code = consumer_->commitSync(offsets);
-    RdKafka::TopicPartition::destroy(offsets);
+    std::vector<Offset> offsets;
+    for (const auto& [tp, offset] : next)
+      offsets.push_back({tp, offset});
+    commit_offsets(offsets, true);
+  }
+
+  void commit_offsets(const std::vector<Offset>& offsets, bool sync) override {
+    if (offsets.empty()) return;
+    std::vector<RdKafka::TopicPartition*> rd;
+    rd.reserve(offsets.size());
+    for (const auto& o : offsets)
+      rd.push_back(RdKafka::TopicPartition::create(o.tp.topic, o.tp.partition, o.next));
+    const auto code = sync ? consumer_->commitSync(rd) : consumer_->commitAsync(rd);
+    RdKafka::TopicPartition::destroy(rd);
     if (code != RdKafka::ERR_NO_ERROR) {
-      throw KafkaError("Kafka commit: " + RdKafka::err2str(code));
+      if (sync) throw KafkaError("Kafka commit: " + RdKafka::err2str(code));
+      log::warn("kafka commit refused", {{"error", RdKafka::err2str(code)}});
     }
+  }
+
+  void pause(const std::vector<Partition>& partitions) override {
+    auto rd = to_rd(partitions);
+    consumer_->pause(rd);
+    RdKafka::TopicPartition::destroy(rd);
+  }
+
+  void resume(const std::vector<Partition>& partitions) override {
+    auto rd = to_rd(partitions);
+    consumer_->resume(rd);
+    RdKafka::TopicPartition::destroy(rd);
+  }
+
+  void on_revoke(std::function<void(const std::vector<Partition>&)> revoked) override {
+    rebalance_.revoked = std::move(revoked);
+  }
+
+  std::vector<PartitionPosition> positions(std::chrono::milliseconds timeout) override {
+    std::vector<RdKafka::TopicPartition*> assigned;
+    if (consumer_->assignment(assigned) != RdKafka::ERR_NO_ERROR) return {};
+    std::vector<PartitionPosition> out;
+    if (consumer_->committed(assigned, static_cast<int>(timeout.count())) ==
+        RdKafka::ERR_NO_ERROR) {
+      for (const auto* tp : assigned) {
+        PartitionPosition p{{tp->topic(), tp->partition()}, tp->offset(), -1, -1};
+        if (p.committed < 0) p.committed = -1;  // librdkafka's INVALID is -1001
+        std::int64_t low = -1;
+        std::int64_t high = -1;
+        if (consumer_->query_watermark_offsets(tp->topic(), tp->partition(), &low, &high,
+                                               static_cast<int>(timeout.count())) ==
+            RdKafka::ERR_NO_ERROR) {
+          p.low = low;
+          p.high = high;
+          out.push_back(p);
+        }
+      }
+    }
+    RdKafka::TopicPartition::destroy(assigned);
+    return out;
   }
 
   void close() override {
@@ -203,6 +373,8 @@ class RdConsumer : public Consumer {
 
  private:
   LogBridge logs_;
+  Rebalance rebalance_;
+  CommitReports commits_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::atomic<bool> closed_{false};
 };
@@ -229,6 +401,36 @@ Properties client_properties(const std::string& bootstrap,
   if (ec)
     throw std::runtime_error("Kafka secret folder " + secret_dir.string() + ": " + ec.message());
   return p;
+}
+
+// By value in the interface: an implementation moves them.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
+void Producer::send_async(std::vector<OutMessage> messages, DeliveryCallback done) {
+  std::vector<Delivery> results(messages.size());
+  try {
+    send(messages);
+  } catch (const KafkaError& e) {
+    for (auto& d : results)
+      d.error = e.what();
+  }
+  if (const auto call = std::move(done)) call(std::move(results));
+}
+
+void Consumer::commit_offsets(const std::vector<Offset>& offsets, bool /*sync*/) {
+  std::vector<InMessage> done;
+  done.reserve(offsets.size());
+  for (const auto& o : offsets)
+    done.push_back({o.tp.topic, o.tp.partition, o.next - 1, {}, {}, {}, 0});
+  commit(done);
+}
+
+void Consumer::pause(const std::vector<Partition>& /*partitions*/) {}
+void Consumer::resume(const std::vector<Partition>& /*partitions*/) {}
+// By value in the interface: an implementation keeps it.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
+void Consumer::on_revoke(std::function<void(const std::vector<Partition>&)> /*revoked*/) {}
+std::vector<PartitionPosition> Consumer::positions(std::chrono::milliseconds /*timeout*/) {
+  return {};
 }
 
 std::unique_ptr<Producer> make_producer(const Properties& properties) {

@@ -7,10 +7,12 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace pipewright::kafka {
@@ -48,30 +50,82 @@ class KafkaError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What Kafka said about one message of a send: acknowledged (error empty), or refused; a
+// permanent refusal is one no resend can fix (too large, topic gone, not authorised, invalid).
+struct Delivery {
+  std::string error;
+  bool permanent = false;
+  bool ok() const { return error.empty(); }
+};
+
+// Called once per send_async, from the producer's background thread, when every message has its
+// report: one Delivery per message, in the order given. Must not block.
+using DeliveryCallback = std::function<void(std::vector<Delivery>)>;
+
 class Producer {
  public:
   virtual ~Producer() = default;
   // Sends every message and returns once all are acknowledged by all in-sync replicas. Throws
   // KafkaError naming the first failure (or a timeout); messages of a failed batch may still
-  // have been written, which at-least-once delivery allows.
+  // have been written, which at-least-once delivery allows. The default timeout outlasts
+  // librdkafka's message.timeout.ms, so a failure thrown here is what the delivery report said.
   virtual void send(const std::vector<OutMessage>& messages,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) = 0;
+                    std::chrono::milliseconds timeout = kSendTimeout) = 0;
+  // Queues every message and returns at once (it blocks only while librdkafka's queue is full);
+  // `done` gets the per-message reports. The default (for doubles) sends synchronously.
+  virtual void send_async(std::vector<OutMessage> messages, DeliveryCallback done);
   // True once a metadata request has succeeded: the broker answers.
   virtual bool connected() = 0;
+
+  static constexpr std::chrono::milliseconds kMessageTimeout{60'000};  // message.timeout.ms
+  static constexpr std::chrono::milliseconds kSendTimeout{70'000};
 };
 
 // Idempotent, acks=all, low linger. Throws KafkaError on bad properties.
 std::unique_ptr<Producer> make_producer(const Properties& properties);
 
+struct Partition {
+  std::string topic;
+  int partition = 0;
+  bool operator==(const Partition&) const = default;
+  bool operator<(const Partition& o) const {
+    return std::tie(topic, partition) < std::tie(o.topic, o.partition);
+  }
+};
+
+// The next offset to read of one partition, as a commit stores it.
+struct Offset {
+  Partition tp;
+  std::int64_t next = 0;
+};
+
+// The group's committed offset (kNoOffset when none) and the partition's watermarks.
+struct PartitionPosition {
+  Partition tp;
+  std::int64_t committed = -1, low = -1, high = -1;
+};
+
 class Consumer {
  public:
   virtual ~Consumer() = default;
   // Up to `max` messages, waiting at most `wait` for the first. Never returns errors as
-  // messages; transport problems are logged and retried by librdkafka.
+  // messages; transport problems are logged and retried by librdkafka. Rebalance listeners run
+  // inside poll, on its thread; no message of a partition revoked during a poll is returned.
   virtual std::vector<InMessage> poll(std::size_t max, std::chrono::milliseconds wait) = 0;
   // Commits the offsets after these messages (synchronously). Throws KafkaError, e.g. when
   // the partitions were taken away by a rebalance; the messages are then redelivered elsewhere.
   virtual void commit(const std::vector<InMessage>& done) = 0;
+  // Commits these next offsets; asynchronously unless `sync` (then throws KafkaError). A failed
+  // asynchronous commit is logged: a later one covers it, or the partition's new owner re-reads.
+  virtual void commit_offsets(const std::vector<Offset>& offsets, bool sync);
+  // Stops / restarts fetching these partitions (what was consumed already stays consumed).
+  virtual void pause(const std::vector<Partition>& partitions);
+  virtual void resume(const std::vector<Partition>& partitions);
+  // `revoked` is called inside poll() before the partitions go (their commits still count).
+  virtual void on_revoke(std::function<void(const std::vector<Partition>&)> revoked);
+  // Committed offsets and watermarks of the assigned partitions, each broker question bounded
+  // by `timeout`; callable from another thread than poll's.
+  virtual std::vector<PartitionPosition> positions(std::chrono::milliseconds timeout);
   // Leaves the group (its partitions move to the other members at once).
   virtual void close() = 0;
 };

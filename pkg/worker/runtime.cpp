@@ -1,18 +1,24 @@
 #include "pkg/worker/runtime.h"
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <deque>
 #include <optional>
+#include <set>
+#include <stop_token>
 #include <thread>
 
 #include "pkg/http/server.h"
+#include "pkg/kafka/lag.h"
 #include "pkg/log/log.h"
 #include "pkg/plan/topics.h"
+#include "pkg/worker/inflight.h"
 
 namespace pipewright::worker {
 namespace {
@@ -53,6 +59,11 @@ struct Runtime::Metrics {
                          .Name("pipewright_dead_letters_total")
                          .Help("Messages sent to a dead-letter topic after maxAttempts")
                          .Register(r)),
+        lag(prometheus::BuildGauge()
+                .Name("pipewright_consumer_lag")
+                .Help("Messages of an assigned input partition after the group's committed "
+                      "offset (high watermark minus committed)")
+                .Register(r)),
         processing_seconds(processing.Add(
             labels, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                             0.25, 0.5, 1, 2.5, 5, 10, 30})),
@@ -76,19 +87,22 @@ struct Runtime::Metrics {
   prometheus::Family<prometheus::Histogram>& processing;
   prometheus::Family<prometheus::Counter>& errors;
   prometheus::Family<prometheus::Counter>& dead_letters;
+  prometheus::Family<prometheus::Gauge>& lag;
   prometheus::Histogram& processing_seconds;
   prometheus::Counter& dead_letter_count;
 };
 
 Runtime::Runtime(Wiring wiring, nlohmann::json config, RuntimeOptions options,
-                 std::unique_ptr<kafka::Producer> producer)
+                 std::unique_ptr<kafka::Producer> producer,
+                 std::unique_ptr<kafka::Consumer> consumer)
     : wiring_(std::move(wiring)),
       config_(std::move(config)),
       options_(options),
       registry_(std::make_shared<prometheus::Registry>()),
       metrics_(std::make_unique<Metrics>(*registry_, wiring_)),
       router_(std::make_unique<http::Router>(registry_)),
-      producer_(std::move(producer)) {
+      producer_(std::move(producer)),
+      consumer_(std::move(consumer)) {
   http::add_probes(
       *router_, [this] { return ready_.load(); }, registry_);
 }
@@ -148,6 +162,27 @@ void Runtime::publish(const std::vector<kafka::OutMessage>& messages) {
     metrics_->topic_counter(metrics_->produced, m.topic).Increment();
 }
 
+void Runtime::publish_async(std::vector<kafka::OutMessage> messages,
+                            std::function<void(const std::string& error)> done) {
+  std::vector<std::string> topics;
+  topics.reserve(messages.size());
+  for (const auto& m : messages)
+    topics.push_back(m.topic);
+  producer().send_async(std::move(messages),
+                        [this, topics = std::move(topics),
+                         done = std::move(done)](std::vector<kafka::Delivery> results) {
+                          std::string error;
+                          for (std::size_t i = 0; i < results.size(); ++i) {
+                            if (results[i].ok()) {
+                              metrics_->topic_counter(metrics_->produced, topics[i]).Increment();
+                            } else if (error.empty()) {
+                              error = "Kafka refused a message: " + results[i].error;
+                            }
+                          }
+                          if (done) done(error);
+                        });
+}
+
 void Runtime::stop() {
   stop_.store(true);
 }
@@ -167,48 +202,8 @@ bool Runtime::sleep_unless_stopped(std::chrono::milliseconds duration) const {
   return !stopping();
 }
 
-bool Runtime::settle(const Handler& handler, const kafka::InMessage& in,
-                     std::vector<kafka::OutMessage>& outputs) {
-  const auto started = std::chrono::steady_clock::now();
-  std::string error;
-  int attempt = 1;
-  for (;; ++attempt) {
-    bool permanent = false;
-    try {
-      auto produced = handler(in);
-      for (auto& m : produced)
-        outputs.push_back(std::move(m));
-      metrics_->processing_seconds.Observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      return true;
-    } catch (const PermanentError& e) {
-      error = e.what();
-      permanent = true;
-      metrics_->error("invalid_input").Increment();
-    } catch (const std::exception& e) {
-      error = e.what();
-      metrics_->error("processing_failed").Increment();
-    }
-    log::warn("processing failed", {{"topic", in.topic},
-                                    {"partition", in.partition},
-                                    {"offset", in.offset},
-                                    {"attempt", attempt},
-                                    {"max_attempts", wiring_.max_attempts},
-                                    {"error", error}});
-    if (permanent || attempt >= wiring_.max_attempts) break;
-    // Capped exponential backoff: initial, 2x, 4x, ... up to max.
-    auto delay = wiring_.backoff_initial;
-    for (int i = 1; i < attempt && delay < wiring_.backoff_max; ++i)
-      delay *= 2;
-    if (!sleep_unless_stopped(std::min(delay, wiring_.backoff_max))) return false;
-  }
-  metrics_->processing_seconds.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  if (!wiring_.dead_letter) {
-    log::error("message dropped after its last attempt (deadLetter is off)",
-               {{"topic", in.topic}, {"offset", in.offset}, {"error", error}});
-    return true;
-  }
+kafka::OutMessage Runtime::dead_letter(const kafka::InMessage& in, int attempt,
+                                       const std::string& error) const {
   const auto origin =
       in.topic + "/" + std::to_string(in.partition) + "/" + std::to_string(in.offset);
   kafka::OutMessage dlq{plan::dead_letter_topic(in.topic), in.key, in.value, {}};
@@ -230,59 +225,402 @@ bool Runtime::settle(const Handler& handler, const kafka::InMessage& in,
     dlq.headers.push_back({std::string("ce_") + kErrorAttribute, error});
     dlq.headers.push_back({std::string("ce_") + kOriginAttribute, origin});
   }
-  outputs.push_back(std::move(dlq));
-  metrics_->dead_letter_count.Increment();
-  log::error("message sent to the dead-letter topic",
-             {{"topic", in.topic}, {"offset", in.offset}, {"attempts", attempt}, {"error", error}});
-  return true;
+  return dlq;
 }
 
-void Runtime::consume_loop(const Handler& handler) {
-  consumer_ =
-      kafka::make_consumer(kafka::client_properties(wiring_.bootstrap, wiring_.kafka_secret_dir),
-                           wiring_.group, wiring_.inputs);
-  log::info("consuming", {{"topics", wiring_.inputs}, {"group", wiring_.group}});
-  while (!stopping()) {
-    auto batch = consumer_->poll(options_.batch, std::chrono::milliseconds(200));
-    if (batch.empty()) continue;
-    std::vector<kafka::OutMessage> outputs;
-    std::vector<kafka::InMessage> done;
-    for (auto& in : batch) {
-      if (stopping()) break;  // SIGTERM: finish this batch's settled part only
-      metrics_->topic_counter(metrics_->consumed, in.topic).Increment();
-      if (!settle(handler, in, outputs)) break;  // stopping: the rest is redelivered
-      done.push_back(std::move(in));
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// A delivery report of one message's outputs, queued by the producer's thread for the loop.
+struct Report {
+  kafka::Partition tp;
+  std::int64_t offset = 0;
+  std::uint64_t send = 0;
+  std::vector<kafka::Delivery> results;
+};
+
+// Shared with the callbacks, which may outlive the loop when a drain times out.
+struct Reports {
+  std::mutex mu;
+  std::vector<Report> queue;
+};
+
+}  // namespace
+
+// The consume loop's state; only the loop's thread touches it (reports come through `reports`).
+struct Runtime::Loop {
+  using Key = std::pair<kafka::Partition, std::int64_t>;
+
+  // A processed message whose outputs are being sent.
+  struct Sending {
+    kafka::InMessage in;
+    std::vector<kafka::OutMessage> outputs;  // those not acknowledged yet
+    bool dead_letter = false;
+    int attempt = 1;         // the handler's, for a dead letter's headers
+    std::uint64_t send = 0;  // the latest send; reports of earlier ones are stale
+    int resends = 0;
+  };
+
+  // A partition's messages consumed and not processed yet, and the retry of its first.
+  struct Part {
+    std::deque<kafka::InMessage> queue;
+    int attempt = 1;
+    std::optional<Clock::time_point> retry_at;
+    Clock::time_point started;
+    bool paused = false;
+  };
+
+  Loop(Runtime& runtime, const Handler& h, kafka::Consumer& c)
+      : rt(runtime), handler(h), consumer(c) {}
+
+  Runtime& rt;
+  const Handler& handler;
+  kafka::Consumer& consumer;
+  std::map<kafka::Partition, Part> parts;
+  std::map<Key, Sending> sending;
+  std::vector<std::pair<Key, Clock::time_point>> resends;  // failed sends waiting for a retry
+  InFlight inflight;
+  std::shared_ptr<Reports> reports = std::make_shared<Reports>();
+  std::uint64_t sends = 0;
+
+  milliseconds backoff(int attempt) const {
+    // Capped exponential backoff: initial, 2x, 4x, ... up to max.
+    auto delay = rt.wiring_.backoff_initial;
+    for (int i = 1; i < attempt && delay < rt.wiring_.backoff_max; ++i)
+      delay *= 2;
+    return std::min(delay, rt.wiring_.backoff_max);
+  }
+
+  void take(std::vector<kafka::InMessage> batch) {
+    for (auto& m : batch) {
+      rt.metrics_->topic_counter(rt.metrics_->consumed, m.topic).Increment();
+      parts[{m.topic, m.partition}].queue.push_back(std::move(m));
     }
-    // Outputs first, then the offsets: a crash in between redelivers, never loses.
-    for (int attempt = 1;; ++attempt) {
-      try {
-        producer().send(outputs);
-        for (const auto& m : outputs) {
-          if (!m.topic.ends_with(".dlq"))
-            metrics_->topic_counter(metrics_->produced, m.topic).Increment();
-        }
-        outputs.clear();  // acknowledged: a failing hook below must not send them again
-        if (before_commit_) before_commit_();
-        break;
-      } catch (const std::exception& e) {
-        metrics_->error("produce_failed").Increment();
-        log::warn("batch not acknowledged or not made durable; retrying",
-                  {{"error", e.what()}, {"attempt", attempt}});
-        if (!sleep_unless_stopped(
-                std::min(wiring_.backoff_max, wiring_.backoff_initial * attempt))) {
-          done.clear();  // nothing committed: the batch is read again after a restart
-          break;
-        }
+  }
+
+  bool due(const Part& p, Clock::time_point now) const {
+    return !p.queue.empty() && (!p.retry_at || *p.retry_at <= now);
+  }
+
+  // Something to do now without waiting for Kafka.
+  bool ready() const {
+    const auto now = Clock::now();
+    if (std::any_of(resends.begin(), resends.end(), [&](const auto& r) { return r.second <= now; }))
+      return true;
+    return std::any_of(parts.begin(), parts.end(),
+                       [&](const auto& p) { return due(p.second, now); });
+  }
+
+  bool retrying() const {
+    return !resends.empty() ||
+           std::any_of(parts.begin(), parts.end(), [](const auto& p) { return p.second.retry_at; });
+  }
+
+  // Runs handlers, one message per partition per round, until nothing is due or `until`.
+  void process(Clock::time_point until) {
+    for (bool any = true; any && !rt.stopping();) {
+      any = false;
+      for (auto& [tp, p] : parts) {
+        const auto now = Clock::now();
+        if (now >= until || rt.stopping()) return;
+        if (!due(p, now)) continue;
+        process_one(tp, p);
+        any = true;
       }
     }
+  }
+
+  void process_one(const kafka::Partition& tp, Part& p) {
+    auto& in = p.queue.front();
+    if (p.attempt == 1) p.started = Clock::now();
+    p.retry_at.reset();
+    std::vector<kafka::OutMessage> outputs;
+    std::string error;
+    bool failed = false;
+    bool permanent = false;
     try {
-      consumer_->commit(done);
+      outputs = handler(in);
+    } catch (const PermanentError& e) {
+      error = e.what();
+      failed = permanent = true;
+      rt.metrics_->error("invalid_input").Increment();
+    } catch (const std::exception& e) {
+      error = e.what();
+      failed = true;
+      rt.metrics_->error("processing_failed").Increment();
+    }
+    if (failed) {
+      log::warn("processing failed", {{"topic", in.topic},
+                                      {"partition", in.partition},
+                                      {"offset", in.offset},
+                                      {"attempt", p.attempt},
+                                      {"max_attempts", rt.wiring_.max_attempts},
+                                      {"error", error}});
+      if (!permanent && p.attempt < rt.wiring_.max_attempts) {
+        // No sleeping here: the partition waits (paused), the others go on.
+        p.retry_at = Clock::now() + backoff(p.attempt);
+        ++p.attempt;
+        return;
+      }
+    }
+    rt.metrics_->processing_seconds.Observe(
+        std::chrono::duration<double>(Clock::now() - p.started).count());
+    Sending s{std::move(in), std::move(outputs), false, p.attempt, 0, 0};
+    p.queue.pop_front();
+    p.attempt = 1;
+    if (failed) {
+      s.outputs.clear();
+      if (!to_dead_letter(s, error)) {
+        log::error("message dropped after its last attempt (deadLetter is off)",
+                   {{"topic", s.in.topic}, {"offset", s.in.offset}, {"error", error}});
+      }
+    }
+    inflight.begin(tp, s.in.offset);
+    if (s.outputs.empty()) {
+      inflight.done(tp, s.in.offset);
+      return;
+    }
+    const Key key{tp, s.in.offset};
+    send(sending.insert_or_assign(key, std::move(s)).first);
+  }
+
+  // Replaces the outputs by the input's dead letter; false when the step has none.
+  bool to_dead_letter(Sending& s, const std::string& error) {
+    if (!rt.wiring_.dead_letter) return false;
+    s.outputs = {rt.dead_letter(s.in, s.attempt, error)};
+    s.dead_letter = true;
+    rt.metrics_->dead_letter_count.Increment();
+    log::error("message sent to the dead-letter topic", {{"topic", s.in.topic},
+                                                         {"offset", s.in.offset},
+                                                         {"attempts", s.attempt},
+                                                         {"error", error}});
+    return true;
+  }
+
+  void send(std::map<Key, Sending>::iterator it) {
+    auto& s = it->second;
+    s.send = ++sends;
+    rt.producer().send_async(s.outputs,
+                             [reports = reports, tp = it->first.first, offset = it->first.second,
+                              id = s.send](std::vector<kafka::Delivery> results) {
+                               const std::lock_guard lock(reports->mu);
+                               reports->queue.push_back({tp, offset, id, std::move(results)});
+                             });
+  }
+
+  void apply_reports() {
+    std::vector<Report> batch;
+    {
+      const std::lock_guard lock(reports->mu);
+      batch.swap(reports->queue);
+    }
+    for (auto& r : batch) {
+      const auto it = sending.find({r.tp, r.offset});
+      if (it == sending.end() || it->second.send != r.send) continue;  // revoked, or stale
+      auto& s = it->second;
+      std::vector<kafka::OutMessage> unacked;
+      std::string permanent;
+      std::string transient;
+      for (std::size_t i = 0; i < r.results.size() && i < s.outputs.size(); ++i) {
+        const auto& d = r.results[i];
+        if (d.ok()) {
+          if (!s.dead_letter)
+            rt.metrics_->topic_counter(rt.metrics_->produced, s.outputs[i].topic).Increment();
+          continue;
+        }
+        unacked.push_back(std::move(s.outputs[i]));
+        (d.permanent ? permanent : transient) = d.error;
+      }
+      if (unacked.empty()) {
+        inflight.done(r.tp, r.offset);
+        sending.erase(it);
+        continue;
+      }
+      if (!permanent.empty() && !s.dead_letter) {
+        // No resend can deliver it: the input goes to its dead-letter topic, the partition on.
+        rt.metrics_->error("produce_refused").Increment();
+        if (!to_dead_letter(s, "output refused by Kafka: " + permanent)) {
+          log::error("message dropped: Kafka refused its output (deadLetter is off)",
+                     {{"topic", s.in.topic}, {"offset", s.in.offset}, {"error", permanent}});
+          inflight.done(r.tp, r.offset);
+          sending.erase(it);
+          continue;
+        }
+        send(it);
+        continue;
+      }
+      // Only what was not acknowledged goes again, after a backoff.
+      rt.metrics_->error("produce_failed").Increment();
+      s.outputs = std::move(unacked);
+      ++s.resends;
+      log::warn("outputs not acknowledged; sending them again",
+                {{"topic", s.in.topic},
+                 {"offset", s.in.offset},
+                 {"messages", s.outputs.size()},
+                 {"attempt", s.resends},
+                 {"error", permanent.empty() ? transient : permanent}});
+      resends.emplace_back(it->first, Clock::now() + backoff(s.resends));
+    }
+  }
+
+  void resend_due() {
+    const auto now = Clock::now();
+    std::vector<Key> due_now;
+    std::erase_if(resends, [&](const auto& r) {
+      if (r.second > now) return false;
+      due_now.push_back(r.first);
+      return true;
+    });
+    for (const auto& key : due_now) {
+      const auto it = sending.find(key);
+      if (it != sending.end()) send(it);
+    }
+  }
+
+  // Pauses a partition while its first message waits for a retry or too much of it is
+  // pending; resumes it when neither holds (below half the limit, against flapping).
+  void update_pauses() {
+    const auto limit = rt.options_.max_pending_per_partition;
+    std::vector<kafka::Partition> pause;
+    std::vector<kafka::Partition> resume;
+    for (auto& [tp, p] : parts) {
+      const auto pending = p.queue.size() + inflight.pending(tp);
+      if (!p.paused && (p.retry_at || pending >= limit)) {
+        pause.push_back(tp);
+        p.paused = true;
+      } else if (p.paused && !p.retry_at && pending <= limit / 2) {
+        resume.push_back(tp);
+        p.paused = false;
+      }
+    }
+    if (!pause.empty()) consumer.pause(pause);
+    if (!resume.empty()) consumer.resume(resume);
+  }
+
+  // Commits every partition's (or `only` these) point once the before-commit hook has run.
+  void commit(bool sync, const std::vector<kafka::Partition>* only = nullptr) {
+    const auto offsets = only ? inflight.committable(*only) : inflight.committable();
+    if (offsets.empty()) return;
+    try {
+      if (rt.before_commit_) rt.before_commit_();
+    } catch (const std::exception& e) {
+      rt.metrics_->error("commit_hook_failed").Increment();
+      log::warn("outputs not made durable; commit postponed", {{"error", e.what()}});
+      return;
+    }
+    try {
+      consumer.commit_offsets(offsets, sync);
+      inflight.committed(offsets);
     } catch (const std::exception& e) {
       // A rebalance took the partitions: their new owner reads from the last commit again.
       log::warn("commit refused", {{"error", e.what()}});
     }
   }
+
+  // Inside poll(): what is acknowledged is committed, the rest of these partitions forgotten
+  // (their new owner reads it again; reports still coming for it are ignored).
+  void revoke(const std::vector<kafka::Partition>& gone) {
+    commit(true, &gone);
+    for (const auto& tp : gone) {
+      parts.erase(tp);
+      inflight.drop(tp);
+      std::erase_if(sending, [&](const auto& s) { return s.first.first == tp; });
+      std::erase_if(resends, [&](const auto& r) { return r.first.first == tp; });
+    }
+    rt.forget_lag(gone);
+    log::info("partitions revoked", {{"partitions", gone.size()}});
+  }
+};
+
+void Runtime::forget_lag(const std::vector<kafka::Partition>& partitions) {
+  const std::lock_guard lock(lag_mu_);
+  for (const auto& tp : partitions) {
+    const auto it = lag_gauges_.find(tp);
+    if (it == lag_gauges_.end()) continue;
+    metrics_->lag.Remove(it->second);
+    lag_gauges_.erase(it);
+  }
+}
+
+void Runtime::lag_loop(kafka::Consumer& consumer, const std::stop_token& stop) {
+  while (!stop.stop_requested() && !stopping()) {
+    try {
+      const auto positions = consumer.positions(std::chrono::seconds(1));
+      const std::lock_guard lock(lag_mu_);
+      std::set<kafka::Partition> assigned;
+      for (const auto& p : positions) {
+        assigned.insert(p.tp);
+        if (p.high < 0) continue;  // watermarks unknown this time: keep the last value
+        auto& gauge = lag_gauges_[p.tp];
+        if (gauge == nullptr) {
+          auto labels = metrics_->labels;
+          labels["topic"] = p.tp.topic;
+          labels["partition"] = std::to_string(p.tp.partition);
+          gauge = &metrics_->lag.Add(labels);
+        }
+        gauge->Set(static_cast<double>(kafka::partition_lag(p.committed, p.low, p.high)));
+      }
+      std::erase_if(lag_gauges_, [&](const auto& g) {
+        if (assigned.contains(g.first)) return false;
+        metrics_->lag.Remove(g.second);
+        return true;
+      });
+    } catch (const std::exception& e) {
+      log::warn("consumer lag not read", {{"error", e.what()}});
+    }
+    const auto until = Clock::now() + options_.lag_interval;
+    while (Clock::now() < until && !stop.stop_requested() && !stopping())
+      std::this_thread::sleep_for(milliseconds(50));
+  }
+}
+
+void Runtime::consume_loop(const Handler& handler) {
+  if (!consumer_) {
+    consumer_ =
+        kafka::make_consumer(kafka::client_properties(wiring_.bootstrap, wiring_.kafka_secret_dir),
+                             wiring_.group, wiring_.inputs);
+  }
+  Loop loop{*this, handler, *consumer_};
+  consumer_->on_revoke([&loop](const std::vector<kafka::Partition>& gone) { loop.revoke(gone); });
+  std::jthread lag([this](const std::stop_token& stop) { lag_loop(*consumer_, stop); });
+  log::info("consuming", {{"topics", wiring_.inputs}, {"group", wiring_.group}});
+  auto last_commit = Clock::now();
+  while (!stopping()) {
+    loop.apply_reports();
+    loop.resend_due();
+    loop.process(Clock::now() + options_.poll_budget);
+    loop.update_pauses();
+    if (Clock::now() - last_commit >= options_.commit_interval) {
+      loop.commit(false);
+      last_commit = Clock::now();
+    }
+    // poll() keeps the group membership alive while work is in flight; it waits only when
+    // nothing is ready, and briefly while reports or retries are due.
+    const auto wait = loop.ready()            ? milliseconds(0)
+                      : !loop.sending.empty() ? milliseconds(5)
+                      : loop.retrying()       ? milliseconds(20)
+                                              : milliseconds(100);
+    loop.take(consumer_->poll(options_.batch, wait));
+  }
+  // SIGTERM: nothing new is processed; what was sent may still be acknowledged, then committed.
+  const auto deadline = Clock::now() + options_.drain_timeout;
+  for (;;) {
+    loop.apply_reports();
+    loop.resend_due();
+    if (loop.sending.empty() || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  if (!loop.sending.empty()) {
+    log::warn("outputs not acknowledged before exit; their inputs are read again after restart",
+              {{"messages", loop.sending.size()}});
+  }
+  loop.commit(true);
+  lag.request_stop();
+  lag.join();
   consumer_->close();
+  consumer_->on_revoke({});
   log::info("consumer closed, offsets committed");
 }
 

@@ -4,11 +4,14 @@
 // consuming worker is a Handler; HTTP-only workers add routes and call run() without one.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -19,7 +22,8 @@
 
 namespace prometheus {
 class Registry;
-}
+class Gauge;
+}  // namespace prometheus
 
 namespace pipewright::worker {
 
@@ -45,17 +49,28 @@ inline constexpr const char* kOriginAttribute = "pipewrightorigin";
 struct RuntimeOptions {
   int http_threads = 2;
   std::size_t max_body_bytes = std::size_t{1} << 20;
-  std::size_t batch = 64;  // messages per poll, committed together
+  std::size_t batch = 64;  // messages per poll
+  // Time spent running handlers between two polls, well under max.poll.interval.ms (300 s).
+  std::chrono::milliseconds poll_budget{250};
+  // A partition with this many messages consumed and not yet acknowledged is paused.
+  std::size_t max_pending_per_partition = 2048;
+  // Acknowledged offsets are committed (asynchronously) at most this often.
+  std::chrono::milliseconds commit_interval{100};
+  // How often committed offsets and watermarks are read for pipewright_consumer_lag.
+  std::chrono::milliseconds lag_interval{5000};
+  // On SIGTERM, how long outputs already sent may take to be acknowledged before exit.
+  std::chrono::milliseconds drain_timeout{30'000};
 };
 
 class Runtime {
  public:
   using Handler = std::function<std::vector<kafka::OutMessage>(const kafka::InMessage&)>;
 
-  // Connects nothing yet. `producer` replaces the Kafka one (tests); null makes one when the
-  // step has topics.
+  // Connects nothing yet. `producer` and `consumer` replace the Kafka ones (tests); null makes
+  // them when the step has topics.
   Runtime(Wiring wiring, nlohmann::json config, RuntimeOptions options = {},
-          std::unique_ptr<kafka::Producer> producer = nullptr);
+          std::unique_ptr<kafka::Producer> producer = nullptr,
+          std::unique_ptr<kafka::Consumer> consumer = nullptr);
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -77,13 +92,21 @@ class Runtime {
                             const event::Envelope& envelope) const;
   // Sends and waits for every acknowledgement, counting them; throws kafka::KafkaError.
   void publish(const std::vector<kafka::OutMessage>& messages);
+  // Sends without waiting: `done` gets "" once every message is acknowledged, or the first
+  // error Kafka reported (never a guess: it runs from the delivery reports, on the producer's
+  // thread, so it must be quick). For HTTP handlers answering through Request::later().
+  void publish_async(std::vector<kafka::OutMessage> messages,
+                     std::function<void(const std::string& error)> done);
 
   // Serves HTTP and, given a handler and inputs, consumes; returns 0 after SIGTERM/SIGINT or
-  // stop(), once in-flight work is done and offsets are committed.
+  // stop(), once in-flight work is done and offsets are committed. Handlers run one at a time
+  // on one thread, each partition's messages in order; their outputs are sent asynchronously,
+  // and an offset is committed once its message's and all earlier messages' outputs are
+  // acknowledged. A failed handler pauses its partition until the retry is due.
   int run(const Handler& handler = {});
-  // Called once a batch's outputs are acknowledged, before its offsets are committed: where a
-  // handler that appends to a file makes the batch durable (fsync). A throw is retried as a
-  // failed send is; set before run().
+  // Called before offsets are committed, after the outputs of the messages they cover are
+  // acknowledged: where a handler that appends to a file makes it durable (fsync). A throw
+  // postpones the commit to the next round; set before run().
   void set_before_commit(std::function<void()> hook) { before_commit_ = std::move(hook); }
   void stop();
   bool stopping() const;
@@ -91,10 +114,13 @@ class Runtime {
 
  private:
   struct Metrics;
+  struct Loop;
   void consume_loop(const Handler& handler);
-  // Runs the handler with retries; false when stopped before the message was settled.
-  bool settle(const Handler& handler, const kafka::InMessage& in,
-              std::vector<kafka::OutMessage>& outputs);
+  // The input as a dead letter on its .dlq topic, with the error and attempt in its headers.
+  kafka::OutMessage dead_letter(const kafka::InMessage& in, int attempt,
+                                const std::string& error) const;
+  void lag_loop(kafka::Consumer& consumer, const std::stop_token& stop);
+  void forget_lag(const std::vector<kafka::Partition>& partitions);
   kafka::Producer& producer();
   bool sleep_unless_stopped(std::chrono::milliseconds duration) const;
 
@@ -108,6 +134,8 @@ class Runtime {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::Consumer> consumer_;
   std::function<void()> before_commit_;
+  std::mutex lag_mu_;  // the lag gauges: the lag thread sets them, revokes remove them
+  std::map<kafka::Partition, prometheus::Gauge*> lag_gauges_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};
 };

@@ -15,7 +15,6 @@
 #include <unordered_map>
 
 #include "pkg/http/websocket.h"
-#include "pkg/http/work_pool.h"
 #include "pkg/log/log.h"
 #include "pkg/workers/events_model.h"
 #include "pkg/workers/events_viewer_page.h"
@@ -191,7 +190,7 @@ int run_api(worker::Runtime& shared) {
 
   worker::RuntimeOptions options;
   options.max_body_bytes = static_cast<std::size_t>(max_body);
-  // Creates wait for Kafka on the pool below, not on these threads. Reading the enriched topic
+  // Creates are answered from delivery reports, not on these threads. Reading the enriched topic
   // is cheap per message: big batches, fewer commits.
   options.http_threads = 2;
   options.batch = 1024;
@@ -209,9 +208,8 @@ int run_api(worker::Runtime& shared) {
     return http::Response::error(404, "no processed event with id '" + id + "' (yet)", "id");
   });
 
-  // Waiting for Kafka's acknowledgement happens here, never on an I/O thread (probes answer
-  // even when Kafka is slow); a full pool answers 503. Outlives run().
-  const auto pool = std::make_unique<http::WorkPool>(8, 256);
+  // Answered from Kafka's delivery report (Request::later): no I/O or pool thread waits for it,
+  // and 503 means the report said the event was not written.
   runtime.route("POST", "/events", [&, store](const http::Request& req) {  // run() outlives it
     json data;
     std::optional<std::chrono::milliseconds> wait;
@@ -226,39 +224,23 @@ int run_api(worker::Runtime& shared) {
       return http::Response::error(400, e.what(), e.field());
     }
     const auto envelope = event::make(kCreatedType, runtime.wiring().source(), data);
-    const auto message = runtime.message(output, envelope.id, envelope);
-    if (!wait) {
-      return pool->run(req, [&runtime, message, id = envelope.id] {
-        try {
-          runtime.publish({message});
-        } catch (const std::exception& e) {
-          log::error("event not published", {{"id", id}, {"error", e.what()}});
-          return http::Response::error(
-              503, std::string("the event could not be published: ") + e.what());
-        }
-        return http::Response::json(202, {{"id", id}});
-      });
-    }
-    // Synchronous: wait for the enriched event without holding an I/O thread. The waiter is
-    // registered before publishing, so an event processed at once still finds it.
-    return req.later([&runtime, store, message, id = envelope.id, w = *wait,
-                      jobs = pool.get()](const std::shared_ptr<http::Responder>& responder) {
-      store->expect(id, responder, Clock::now() + w, w);
-      const bool queued = jobs->post([&runtime, store, message, id, responder] {
-        try {
-          runtime.publish({message});
-        } catch (const std::exception& e) {
-          store->forget(id);
-          log::error("event not published", {{"id", id}, {"error", e.what()}});
-          responder->respond(http::Response::error(
-              503, std::string("the event could not be published: ") + e.what()));
-        }
-      });
-      if (!queued) {
-        store->forget(id);
-        responder->respond(
-            http::Response::error(503, "the server is busy with other requests; retry shortly"));
-      }
+    auto message = runtime.message(output, envelope.id, envelope);
+    // Synchronous (?wait=): the waiter is registered before publishing, so an event processed
+    // at once still finds it; it answers with the enriched event.
+    return req.later([&runtime, store, message = std::move(message), id = envelope.id,
+                      wait](const std::shared_ptr<http::Responder>& responder) {
+      if (wait) store->expect(id, responder, Clock::now() + *wait, *wait);
+      runtime.publish_async(
+          {message}, [store, id, responder, waits = wait.has_value()](const std::string& error) {
+            if (error.empty()) {
+              if (!waits) responder->respond(http::Response::json(202, {{"id", id}}));
+              return;
+            }
+            if (waits) store->forget(id);
+            log::error("event not published", {{"id", id}, {"error", error}});
+            responder->respond(
+                http::Response::error(503, "the event could not be published: " + error));
+          });
     });
   });
 
@@ -440,21 +422,56 @@ int run_gateway(worker::Runtime& shared) {
   // Kafka has it, or {"error","field"}.
   auto produce = std::make_shared<http::WebSocketHandler>();
   produce->options = ws_options;
-  produce->on_text = [&runtime, output](const std::shared_ptr<http::WebSocket>& ws,
-                                        const std::string& text) {
-    const auto envelope = event::make(kCreatedType, runtime.wiring().source(), frame_data(text));
-    try {
-      runtime.publish({runtime.message(output, envelope.id, envelope)});
-      ws->send(json{{"id", envelope.id}}.dump());
-    } catch (const std::exception& e) {
-      log::error("event not published", {{"id", envelope.id}, {"error", e.what()}});
-      ws->send(json{{"error", std::string("the event could not be published: ") + e.what()},
-                    {"field", "message"}}
-                   .dump());
+  // Answers go in the order the frames came (the client matches them by order), although
+  // Kafka acknowledges different partitions in any order; nothing waits on the I/O thread.
+  struct Replies {
+    std::mutex mu;
+    std::uint64_t next_in = 0, next_out = 0;
+    std::map<std::uint64_t, std::string> ready;
+    void answer(http::WebSocket& ws, std::uint64_t seq, std::string text) {
+      const std::lock_guard lock(mu);  // held while sending, so two threads keep the order
+      ready.emplace(seq, std::move(text));
+      for (auto it = ready.begin(); it != ready.end() && it->first == next_out; ++next_out) {
+        ws.send(std::move(it->second));
+        it = ready.erase(it);
+      }
     }
   };
-  produce->on_close = [&metrics](const std::shared_ptr<http::WebSocket>& ws, int code,
-                                 const std::string& reason) {
+  auto replies_mu = std::make_shared<std::mutex>();
+  auto replies = std::make_shared<std::map<const http::WebSocket*, std::shared_ptr<Replies>>>();
+  produce->on_text = [&runtime, output, replies_mu, replies](
+                         const std::shared_ptr<http::WebSocket>& ws, const std::string& text) {
+    const auto envelope = event::make(kCreatedType, runtime.wiring().source(), frame_data(text));
+    std::shared_ptr<Replies> mine;
+    std::uint64_t seq = 0;
+    {
+      const std::lock_guard lock(*replies_mu);
+      auto& r = (*replies)[ws.get()];
+      if (!r) r = std::make_shared<Replies>();
+      mine = r;
+      const std::lock_guard order(mine->mu);
+      seq = mine->next_in++;
+    }
+    runtime.publish_async(
+        {runtime.message(output, envelope.id, envelope)},
+        [ws, mine, seq, id = envelope.id](const std::string& error) {
+          if (error.empty()) {
+            mine->answer(*ws, seq, json{{"id", id}}.dump());
+            return;
+          }
+          log::error("event not published", {{"id", id}, {"error", error}});
+          mine->answer(
+              *ws, seq,
+              json{{"error", "the event could not be published: " + error}, {"field", "message"}}
+                  .dump());
+        });
+  };
+  produce->on_close = [&metrics, replies_mu, replies](const std::shared_ptr<http::WebSocket>& ws,
+                                                      int code, const std::string& reason) {
+    {
+      const std::lock_guard lock(*replies_mu);
+      replies->erase(ws.get());
+    }
     if (code == http::kCloseUnsupportedData || code == http::kCloseTooBig) {
       metrics.refused.Add({{"reason", code == http::kCloseTooBig ? "too_big" : "binary"}})
           .Increment();

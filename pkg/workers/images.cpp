@@ -174,17 +174,17 @@ json list_files(const fs::path& dir) {
   return {{"files", files}};
 }
 
-// The checks that decode (on a pool thread), the file, and its event; 201 with the file.
-http::Response store_upload(worker::Runtime& runtime, const fs::path& dir,
-                            const imaging::Limits& limits, const std::string& output,
-                            const std::string& base, const std::string& name,
-                            const std::string& original, const std::string& bytes,
-                            const json& notify) {
+// The checks that decode (on a pool thread), the file, and its event; 201 with the file once
+// Kafka acknowledged the event (answered from its delivery report, no thread waiting).
+void store_upload(worker::Runtime& runtime, const fs::path& dir, const imaging::Limits& limits,
+                  const std::string& output, const std::string& base, const std::string& name,
+                  const std::string& original, const std::string& bytes, const json& notify,
+                  const std::shared_ptr<http::Responder>& responder) {
   imaging::ImageInfo info{};
   try {
     info = imaging::validate(bytes, limits);
   } catch (const imaging::ImageError& e) {
-    return http::Response::error(e.http_status(), e.what(), "file");
+    return responder->respond(http::Response::error(e.http_status(), e.what(), "file"));
   }
   auto [stem, ext] = split_name(name);
   if (!imaging::extension_matches(ext, info.format)) {
@@ -197,21 +197,26 @@ http::Response store_upload(worker::Runtime& runtime, const fs::path& dir,
       {"width", info.width}, {"height", info.height}, {"bytes", bytes.size()},
       {"notify", notify}};
   const auto envelope = event::make("pipewright.image.uploaded", runtime.wiring().source(), data);
-  try {
-    runtime.publish({runtime.message(output, envelope.id, envelope)});
-  } catch (const std::exception& e) {
-    // Not accepted: nothing may stay behind that no message points to.
-    fs::remove(dir / stored);
-    log::error("upload not queued", {{"file", stored}, {"error", e.what()}});
-    return http::Response::error(503, std::string("the upload could not be queued: ") + e.what());
-  }
-  log::info("uploaded", {{"id", envelope.id}, {"file", stored}, {"bytes", bytes.size()}});
-  json body = data;
-  body["id"] = envelope.id;
-  body["url"] = base + "/files/" + stored;
-  auto res = http::Response::json(201, body);
-  res.headers["Location"] = body["url"];
-  return res;
+  runtime.publish_async(
+      {runtime.message(output, envelope.id, envelope)},
+      [dir, stored, data, base, id = envelope.id, responder](const std::string& error) {
+        if (!error.empty()) {
+          // Not accepted: nothing may stay behind that no message points to.
+          std::error_code ec;
+          fs::remove(dir / stored, ec);
+          log::error("upload not queued", {{"file", stored}, {"error", error}});
+          responder->respond(
+              http::Response::error(503, "the upload could not be queued: " + error));
+          return;
+        }
+        log::info("uploaded", {{"id", id}, {"file", stored}, {"bytes", data["bytes"]}});
+        json body = data;
+        body["id"] = id;
+        body["url"] = base + "/files/" + stored;
+        auto res = http::Response::json(201, body);
+        res.headers["Location"] = body["url"];
+        responder->respond(std::move(res));
+      });
 }
 
 int run_upload(worker::Runtime& runtime) {
@@ -287,10 +292,11 @@ int run_upload(worker::Runtime& runtime) {
                                          "file");
           }
         }
-        return pool->run(req, [&runtime, dir, limits, output, base, name, notify,
-                               original = file->filename, bytes = std::move(file->data)] {
-          return store_upload(runtime, dir, limits, output, base, name, original, bytes, notify);
-        });
+        return pool->run_deferred(
+            req, [&runtime, dir, limits, output, base, name, notify, original = file->filename,
+                  bytes = std::move(file->data)](const std::shared_ptr<http::Responder>& r) {
+              store_upload(runtime, dir, limits, output, base, name, original, bytes, notify, r);
+            });
       });
 
   runtime.route("GET", "/files/{name}", [dir](const http::Request& req) {

@@ -47,38 +47,44 @@ OrderStore::Claim claim(OrderStore& store, const std::string& id, const json& or
   return store.claim(id, order, std::chrono::steady_clock::now() + std::chrono::seconds(30));
 }
 
-http::Response create(const Api& api, const std::map<std::string, std::string>& headers,
-                      const std::string& text) {
+// Answers through `responder`: at once when the order is refused or repeated, else from
+// Kafka's delivery report (no thread waits for it).
+void create(const Api& api, const std::map<std::string, std::string>& headers,
+            const std::string& text, const std::shared_ptr<http::Responder>& responder) {
   // A CloudEvent (HTTP binding, either mode) carries the order as its data.
   std::optional<event::Decoded> ce;
   try {
     ce = event::from_http(headers, text);
   } catch (const event::EnvelopeError& e) {
-    return http::Response::error(400, e.what(), e.field());
+    return responder->respond(http::Response::error(400, e.what(), e.field()));
   }
   std::string why;
   const auto body =
       ce ? std::optional<json>(ce->event.data) : pipewright::json::try_parse(text, &why);
-  if (!body) return http::Response::error(400, "the body is not valid JSON: " + why, "body");
+  if (!body)
+    return responder->respond(
+        http::Response::error(400, "the body is not valid JSON: " + why, "body"));
   json order;
   try {
     order = validate_order(*body);
   } catch (const OrderError& e) {
-    return http::Response::error(400, e.what(), e.field());
+    return responder->respond(http::Response::error(400, e.what(), e.field()));
   }
   const auto id = order.contains("id") ? order["id"].get<std::string>() : event::new_id();
   order["id"] = id;
-  const auto& base = api.runtime.wiring().base_path;
+  const std::string base = api.runtime.wiring().base_path;
   switch (claim(*api.store, id, order)) {
     case OrderStore::Claim::same:
-      return accepted(id, base);
+      return responder->respond(accepted(id, base));
     case OrderStore::Claim::conflict:
-      return http::Response::error(409, "order " + id + " exists with other contents", "id");
+      return responder->respond(
+          http::Response::error(409, "order " + id + " exists with other contents", "id"));
     case OrderStore::Claim::pending:
-      return http::Response::error(409, "order " + id + " is being accepted; retry", "id");
+      return responder->respond(
+          http::Response::error(409, "order " + id + " is being accepted; retry", "id"));
     case OrderStore::Claim::full:
-      return http::Response::error(
-          507, "orders-api holds as many orders as it may keep while they are processed; retry");
+      return responder->respond(http::Response::error(
+          507, "orders-api holds as many orders as it may keep while they are processed; retry"));
     case OrderStore::Claim::fresh:
       break;
   }
@@ -95,16 +101,19 @@ http::Response create(const Api& api, const std::map<std::string, std::string>& 
     out.push_back(api.runtime.message(
         "notifications", id, status_notification(api.runtime, data, "received", json::array())));
   }
-  try {
-    api.runtime.publish(out);
-  } catch (const std::exception& e) {
-    api.store->release(id);
-    log::error("order not queued", {{"id", id}, {"error", e.what()}});
-    return http::Response::error(503, std::string("the order could not be queued: ") + e.what());
-  }
-  api.store->accept(id, received_at);
-  log::debug("order received", {{"id", id}, {"customer", order["customer"]}});
-  return accepted(id, base);
+  api.runtime.publish_async(
+      std::move(out), [api, id, received_at, base, responder,
+                       customer = order["customer"]](const std::string& error) {
+        if (!error.empty()) {
+          api.store->release(id);
+          log::error("order not queued", {{"id", id}, {"error", error}});
+          responder->respond(http::Response::error(503, "the order could not be queued: " + error));
+          return;
+        }
+        api.store->accept(id, received_at);
+        log::debug("order received", {{"id", id}, {"customer", customer}});
+        responder->respond(accepted(id, base));
+      });
 }
 
 // A status from orders-valid / orders-rejected: {data: {id, status, reasons?, ...order}}.
@@ -174,9 +183,10 @@ int run_api(worker::Runtime& runtime) {
   worker::RuntimeOptions options;
   options.max_body_bytes = static_cast<std::size_t>(max_body);
   runtime.set_options(options);
-  // A POST waits until Kafka acknowledges (a few ms, or long when Kafka is slow): on a pool
-  // thread, never an I/O thread, so probes keep answering. Threads, not cores, bound how many
-  // orders are in flight (bench/README.md, "bench/orders"); a full pool answers 503.
+  // A POST is checked on a pool thread (a repeat may wait there for the first one's outcome),
+  // never an I/O thread, so probes keep answering; it is answered from Kafka's delivery report,
+  // so no thread waits for Kafka and threads no longer bound the orders in flight. A full pool
+  // answers 503.
   // Declared before the routes use it and outliving run(): its last jobs finish before return.
   const auto pool = std::make_unique<http::WorkPool>(32, 256);
 
@@ -186,8 +196,10 @@ int run_api(worker::Runtime& runtime) {
   // (/orders/docs) would otherwise be taken for the order "docs" of GET /orders/{id}.
   add_docs(runtime);
   runtime.route("POST", "/orders", [api, pool = pool.get()](const http::Request& req) {
-    return pool->run(
-        req, [api, headers = req.headers, body = req.body] { return create(api, headers, body); });
+    return pool->run_deferred(req, [api, headers = req.headers, body = req.body](
+                                       const std::shared_ptr<http::Responder>& responder) {
+      create(api, headers, body, responder);
+    });
   });
   runtime.route("GET", "/orders/{id}", [store = api.store](const http::Request& req) {
     const auto& id = req.params.at("id");

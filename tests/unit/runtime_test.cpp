@@ -1,0 +1,544 @@
+// The worker runtime's delivery decisions, at the kafka::Producer / kafka::Consumer seam: gmock
+// doubles stand where librdkafka would, so each decision (when to commit, what to resend, what to
+// dead-letter, when to pause) is checked without a broker. Real Kafka runs in the integration
+// tiers (orders, events, images, ...).
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "pkg/kafka/lag.h"
+#include "pkg/worker/inflight.h"
+#include "pkg/worker/runtime.h"
+#include "tests/support/suite_logs.h"
+
+namespace pipewright {
+namespace {
+
+using namespace std::chrono_literals;
+using kafka::Delivery;
+using kafka::InMessage;
+using kafka::OutMessage;
+using kafka::Partition;
+using ::testing::_;
+using ::testing::NiceMock;
+
+class MockProducer : public kafka::Producer {
+ public:
+  MOCK_METHOD(void, send, (const std::vector<OutMessage>&, std::chrono::milliseconds), (override));
+  MOCK_METHOD(void, send_async, (std::vector<OutMessage>, kafka::DeliveryCallback), (override));
+  MOCK_METHOD(bool, connected, (), (override));
+};
+
+class MockConsumer : public kafka::Consumer {
+ public:
+  MOCK_METHOD(std::vector<InMessage>, poll, (std::size_t, std::chrono::milliseconds), (override));
+  MOCK_METHOD(void, commit, (const std::vector<InMessage>&), (override));
+  MOCK_METHOD(void, commit_offsets, (const std::vector<kafka::Offset>&, bool), (override));
+  MOCK_METHOD(void, pause, (const std::vector<Partition>&), (override));
+  MOCK_METHOD(void, resume, (const std::vector<Partition>&), (override));
+  MOCK_METHOD(void, on_revoke, (std::function<void(const std::vector<Partition>&)>), (override));
+  MOCK_METHOD(std::vector<kafka::PartitionPosition>, positions, (std::chrono::milliseconds),
+              (override));
+  MOCK_METHOD(void, close, (), (override));
+};
+
+InMessage in(const std::string& topic, int partition, std::int64_t offset) {
+  return {topic, partition, offset, "k", "v" + std::to_string(offset), {}, 0};
+}
+
+// What a broker would do for the doubles: scripted polls, recorded sends and commits; the test
+// acknowledges sends when it chooses. Every method is safe from the test's and the loop's thread.
+class Broker {
+ public:
+  struct Revoke {
+    std::vector<Partition> partitions;
+  };
+  using Step = std::variant<std::vector<InMessage>, Revoke>;
+  struct Send {
+    std::vector<OutMessage> messages;
+    kafka::DeliveryCallback done;
+  };
+  struct Commit {
+    std::vector<kafka::Offset> offsets;
+    bool sync;
+  };
+
+  Broker() {
+    producer = new NiceMock<MockProducer>();  // owned by the Runtime
+    consumer = new NiceMock<MockConsumer>();
+    ON_CALL(*producer, connected()).WillByDefault(::testing::Return(true));
+    ON_CALL(*producer, send_async(_, _))
+        .WillByDefault([this](std::vector<OutMessage> m, kafka::DeliveryCallback done) {
+          const std::lock_guard lock(mu_);
+          sends_.push_back({std::move(m), std::move(done)});
+          cv_.notify_all();
+        });
+    ON_CALL(*consumer, poll(_, _)).WillByDefault([this](std::size_t, std::chrono::milliseconds) {
+      return poll();
+    });
+    ON_CALL(*consumer, commit_offsets(_, _))
+        .WillByDefault([this](const std::vector<kafka::Offset>& o, bool sync) {
+          const std::lock_guard lock(mu_);
+          commits_.push_back({o, sync});
+          events_.emplace_back(sync ? "commit-sync" : "commit");
+        });
+    ON_CALL(*consumer, pause(_)).WillByDefault([this](const std::vector<Partition>& p) {
+      const std::lock_guard lock(mu_);
+      for (const auto& tp : p)
+        events_.push_back("pause " + tp.topic + "/" + std::to_string(tp.partition));
+    });
+    ON_CALL(*consumer, resume(_)).WillByDefault([this](const std::vector<Partition>& p) {
+      const std::lock_guard lock(mu_);
+      for (const auto& tp : p)
+        events_.push_back("resume " + tp.topic + "/" + std::to_string(tp.partition));
+    });
+    ON_CALL(*consumer, on_revoke(_))
+        .WillByDefault([this](std::function<void(const std::vector<Partition>&)> f) {
+          const std::lock_guard lock(mu_);
+          revoke_ = std::move(f);
+        });
+  }
+
+  void script(Step step) {
+    const std::lock_guard lock(mu_);
+    steps_.push_back(std::move(step));
+  }
+  void event(std::string e) {
+    const std::lock_guard lock(mu_);
+    events_.push_back(std::move(e));
+  }
+
+  // Waits (with a deadline) until `pred` holds under the lock; false on timeout.
+  bool wait(const std::function<bool()>& pred, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, limit, pred);
+  }
+  // Waits until the loop polled `n` more times: it went round that often since now.
+  bool rounds(int n) {
+    std::unique_lock lock(mu_);
+    const auto target = polls_ + n;
+    return cv_.wait_for(lock, 10s, [&] { return polls_ >= target; });
+  }
+  bool sends_at_least(std::size_t n) {
+    return wait([&] { return sends_.size() >= n; });
+  }
+
+  // Answers send i: one Delivery per message (all acknowledged when `results` is empty).
+  void ack(std::size_t i, std::vector<Delivery> results = {}) {
+    kafka::DeliveryCallback done;
+    std::size_t count = 0;
+    {
+      const std::lock_guard lock(mu_);
+      done = sends_.at(i).done;
+      count = sends_.at(i).messages.size();
+    }
+    if (results.empty()) results.resize(count);
+    done(std::move(results));
+  }
+
+  std::vector<OutMessage> sent(std::size_t i) {
+    const std::lock_guard lock(mu_);
+    return sends_.at(i).messages;
+  }
+  std::size_t send_count() {
+    const std::lock_guard lock(mu_);
+    return sends_.size();
+  }
+  // The highest next offset committed for a partition so far, -1 when none.
+  std::int64_t committed(const Partition& tp, bool sync_only = false) {
+    const std::lock_guard lock(mu_);
+    std::int64_t best = -1;
+    for (const auto& c : commits_) {
+      if (sync_only && !c.sync) continue;
+      for (const auto& o : c.offsets)
+        if (o.tp == tp) best = std::max(best, o.next);
+    }
+    return best;
+  }
+  std::vector<std::string> events() {
+    const std::lock_guard lock(mu_);
+    return events_;
+  }
+
+  NiceMock<MockProducer>* producer;
+  NiceMock<MockConsumer>* consumer;
+
+ private:
+  std::vector<InMessage> poll() {
+    std::unique_lock lock(mu_);
+    ++polls_;
+    cv_.notify_all();
+    if (steps_.empty()) {
+      lock.unlock();
+      std::this_thread::sleep_for(2ms);  // as a real poll waits a little when idle
+      return {};
+    }
+    auto step = std::move(steps_.front());
+    steps_.pop_front();
+    if (auto* r = std::get_if<Revoke>(&step)) {
+      auto revoke = revoke_;
+      lock.unlock();
+      if (revoke) revoke(r->partitions);  // inside poll, on the loop's thread, as librdkafka
+      return {};
+    }
+    return std::get<std::vector<InMessage>>(std::move(step));
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Step> steps_;
+  std::vector<Send> sends_;
+  std::vector<Commit> commits_;
+  std::vector<std::string> events_;
+  std::function<void(const std::vector<Partition>&)> revoke_;
+  int polls_ = 0;
+};
+
+worker::Wiring wiring() {
+  worker::Wiring w;
+  w.pipeline = "p";
+  w.step = "s";
+  w.inputs = {"in"};
+  w.outputs = {{"out", "out"}};
+  w.group = "g";
+  w.bind_host = "127.0.0.1";
+  w.http_port = 0;
+  w.metrics_port = 0;
+  w.max_attempts = 3;
+  w.backoff_initial = 1ms;
+  w.backoff_max = 5ms;
+  return w;
+}
+
+// Sends a test leaves unanswered do not hold the stop for the real 30 s.
+worker::RuntimeOptions options() {
+  worker::RuntimeOptions o;
+  o.drain_timeout = 200ms;
+  o.commit_interval = 0ms;  // every round: a commit too early shows at once
+  return o;
+}
+
+// A Runtime on the doubles, run() on its own thread; stopped and joined at the end.
+class Running {
+ public:
+  explicit Running(worker::Runtime::Handler handler, worker::Wiring w = wiring(),
+                   worker::RuntimeOptions options = ::pipewright::options(),
+                   const std::function<void(worker::Runtime&, Broker&)>& setup = {})
+      : runtime(std::move(w), nlohmann::json::object(), options,
+                std::unique_ptr<kafka::Producer>(broker.producer),
+                std::unique_ptr<kafka::Consumer>(broker.consumer)) {
+    if (setup) setup(runtime, broker);  // before run(): the loop reads what it sets
+    thread = std::thread([this, handler = std::move(handler)] { code = runtime.run(handler); });
+  }
+  ~Running() { stop(); }
+  Running(const Running&) = delete;
+  Running& operator=(const Running&) = delete;
+
+  int stop() {
+    runtime.stop();
+    if (thread.joinable()) thread.join();
+    return code;
+  }
+
+  Broker broker;
+  worker::Runtime runtime;
+  std::thread thread;
+  int code = -1;
+};
+
+worker::Runtime::Handler echo() {
+  return [](const InMessage& m) {
+    return std::vector<OutMessage>{
+        {"out", m.key, std::to_string(m.partition) + "/" + std::to_string(m.offset), {}}};
+  };
+}
+
+const Partition kP0{"in", 0};
+const Partition kP1{"in", 1};
+
+std::string header(const OutMessage& m, const std::string& key) {
+  for (const auto& h : m.headers)
+    if (h.key == key) return h.value;
+  return "<absent>";
+}
+
+TEST(InFlight, TheCommitPointIsTheLowestOffsetNotDone) {
+  worker::InFlight f;
+  f.begin(kP0, 10);
+  f.begin(kP0, 11);
+  f.begin(kP0, 12);
+  EXPECT_TRUE(f.committable().empty());
+  f.done(kP0, 12);
+  f.done(kP0, 11);
+  EXPECT_TRUE(f.committable().empty()) << "10 is not acknowledged yet";
+  f.done(kP0, 10);
+  ASSERT_EQ(f.committable().size(), 1U);
+  EXPECT_EQ(f.committable()[0].next, 13);
+  f.committed(f.committable());
+  EXPECT_TRUE(f.committable().empty()) << "nothing new since the last commit";
+  f.begin(kP1, 0);
+  f.done(kP1, 0);
+  f.drop(kP0);
+  ASSERT_EQ(f.committable().size(), 1U);
+  EXPECT_EQ(f.committable()[0].tp, kP1);
+}
+
+TEST(PartitionLag, HighWatermarkMinusCommittedNeverNegative) {
+  EXPECT_EQ(kafka::partition_lag(5, 0, 12), 7);
+  EXPECT_EQ(kafka::partition_lag(kafka::kNoOffset, 3, 12), 9) << "nothing committed: retained";
+  EXPECT_EQ(kafka::partition_lag(kafka::kNoOffset, -1, 12), 12);
+  EXPECT_EQ(kafka::partition_lag(15, 0, 12), 0);
+  EXPECT_EQ(kafka::partition_lag(5, 0, -1), 0) << "watermark unknown";
+}
+
+// Nothing is committed before its outputs (and those of every earlier offset) are
+// acknowledged, and the before-commit hook runs before the commit that covers them.
+TEST(Runtime, CommitsAnOffsetOnlyOnceItAndEverythingBeforeItIsAcknowledged) {
+  Running r(echo());
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0), in("in", 0, 1), in("in", 0, 2)});
+  ASSERT_TRUE(r.broker.sends_at_least(3));
+  ASSERT_TRUE(r.broker.rounds(5));
+  EXPECT_EQ(r.broker.committed(kP0), -1) << "committed before any acknowledgement";
+  r.broker.ack(2);
+  r.broker.ack(1);
+  ASSERT_TRUE(r.broker.rounds(5));
+  EXPECT_EQ(r.broker.committed(kP0), -1) << "offset 0 is not acknowledged yet";
+  r.broker.ack(0);
+  for (int i = 0; i < 100 && r.broker.committed(kP0) != 3; ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_EQ(r.broker.committed(kP0), 3);
+  EXPECT_EQ(r.stop(), 0);
+}
+
+TEST(Runtime, TheBeforeCommitHookRunsBeforeEveryCommit) {
+  Running r(echo(), wiring(), {}, [](worker::Runtime& rt, Broker& broker) {
+    rt.set_before_commit([&broker] { broker.event("hook"); });
+  });
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0)});
+  ASSERT_TRUE(r.broker.sends_at_least(1));
+  r.broker.ack(0);
+  for (int i = 0; i < 100 && r.broker.committed(kP0) != 1; ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  ASSERT_EQ(r.broker.committed(kP0), 1);
+  const auto events = r.broker.events();
+  const auto commit = std::find(events.begin(), events.end(), "commit");
+  ASSERT_NE(commit, events.end());
+  EXPECT_NE(std::find(events.begin(), commit, "hook"), commit) << "commit before the hook";
+  r.stop();
+}
+
+TEST(Runtime, AcknowledgementsOutOfOrderAcrossPartitionsCommitEachPartitionOnItsOwn) {
+  Running r(echo());
+  r.broker.script(
+      std::vector<InMessage>{in("in", 0, 0), in("in", 1, 0), in("in", 0, 1), in("in", 1, 1)});
+  ASSERT_TRUE(r.broker.sends_at_least(4));
+  std::map<std::string, std::size_t> send_of;  // "partition/offset" -> send
+  for (std::size_t i = 0; i < 4; ++i)
+    send_of[r.broker.sent(i).at(0).value] = i;
+  r.broker.ack(send_of.at("1/1"));
+  r.broker.ack(send_of.at("1/0"));
+  r.broker.ack(send_of.at("0/1"));
+  for (int i = 0; i < 100 && r.broker.committed(kP1) != 2; ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_EQ(r.broker.committed(kP1), 2);
+  EXPECT_EQ(r.broker.committed(kP0), -1) << "p0's offset 0 is still in flight";
+  r.broker.ack(send_of.at("0/0"));
+  for (int i = 0; i < 100 && r.broker.committed(kP0) != 2; ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_EQ(r.broker.committed(kP0), 2);
+}
+
+// A message too large (or a topic gone): no resend can fix it. The input goes to the dead-letter
+// topic at once with the error, and the partition goes on.
+TEST(Runtime, APermanentProduceErrorDeadLettersTheInputAndThePartitionGoesOn) {
+  Running r(echo());
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0), in("in", 0, 1)});
+  ASSERT_TRUE(r.broker.sends_at_least(2));
+  r.broker.ack(0, {Delivery{"out: Broker: Message size too large", true}});
+  ASSERT_TRUE(r.broker.sends_at_least(3));
+  const auto dlq = r.broker.sent(2);
+  ASSERT_EQ(dlq.size(), 1U);
+  EXPECT_EQ(dlq[0].topic, "in.dlq");
+  EXPECT_EQ(dlq[0].value, "v0") << "the input, not the output, is dead-lettered";
+  EXPECT_NE(header(dlq[0], "pipewright-error").find("Message size too large"), std::string::npos)
+      << header(dlq[0], "pipewright-error");
+  EXPECT_EQ(header(dlq[0], "pipewright-source"), "in/0/0");
+  EXPECT_EQ(header(dlq[0], "pipewright-attempt"), "1");
+  r.broker.ack(1);
+  r.broker.ack(2);
+  for (int i = 0; i < 100 && r.broker.committed(kP0) != 2; ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_EQ(r.broker.committed(kP0), 2);
+  ASSERT_TRUE(r.broker.rounds(5));
+  EXPECT_EQ(r.broker.send_count(), 3U) << "the refused output was sent again";
+}
+
+// A transient failure of one output of two: only that one is sent again.
+TEST(Runtime, ATransientProduceErrorResendsOnlyWhatWasNotAcknowledged) {
+  Running r([](const InMessage& m) {
+    return std::vector<OutMessage>{{"out", m.key, "a", {}}, {"out", m.key, "b", {}}};
+  });
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0)});
+  ASSERT_TRUE(r.broker.sends_at_least(1));
+  r.broker.ack(0, {Delivery{}, Delivery{"out: Local: Message timed out", false}});
+  ASSERT_TRUE(r.broker.sends_at_least(2));
+  const auto again = r.broker.sent(1);
+  ASSERT_EQ(again.size(), 1U) << "the acknowledged output was sent again";
+  EXPECT_EQ(again[0].value, "b");
+  ASSERT_TRUE(r.broker.rounds(5));
+  EXPECT_EQ(r.broker.committed(kP0), -1) << "committed before 'b' was acknowledged";
+  r.broker.ack(1);
+  for (int i = 0; i < 100 && r.broker.committed(kP0) != 1; ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_EQ(r.broker.committed(kP0), 1);
+}
+
+// A revoke between two polls: the acknowledged part is committed while the partition is still
+// ours, the rest forgotten (never committed later, its unprocessed messages never handled).
+TEST(Runtime, ARevokeCommitsWhatIsAcknowledgedAndDropsTheRest) {
+  std::mutex mu;
+  std::vector<std::string> handled;
+  Running r([&](const InMessage& m) {
+    {
+      const std::lock_guard lock(mu);
+      handled.push_back(std::to_string(m.partition) + "/" + std::to_string(m.offset));
+    }
+    return std::vector<OutMessage>{{"out", m.key, m.value, {}}};
+  });
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0), in("in", 0, 1)});
+  ASSERT_TRUE(r.broker.sends_at_least(2));
+  r.broker.ack(0);
+  ASSERT_TRUE(r.broker.rounds(3));
+  r.broker.script(Broker::Revoke{{kP0}});
+  r.broker.script(std::vector<InMessage>{in("in", 1, 0)});
+  ASSERT_TRUE(r.broker.sends_at_least(3));
+  EXPECT_EQ(r.broker.committed(kP0), 1) << "the acknowledged offset 0 was not committed";
+  r.broker.ack(1);  // p0/1, acknowledged after the partition went
+  r.broker.ack(2);
+  for (int i = 0; i < 100 && r.broker.committed(kP1) != 1; ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_EQ(r.broker.committed(kP1), 1);
+  EXPECT_EQ(r.broker.committed(kP0), 1) << "a revoked partition's offset was committed";
+  EXPECT_EQ(r.stop(), 0);
+  EXPECT_EQ(r.broker.committed(kP0), 1);
+}
+
+// A failing handler does not sleep the loop: its partition is paused until the retry, the
+// others are handled meanwhile, and the partition resumes.
+TEST(Runtime, ARetryPausesItsPartitionWhileTheOthersGoOn) {
+  std::mutex mu;
+  std::vector<std::string> calls;
+  int failures = 0;
+  auto w = wiring();
+  w.backoff_initial = 300ms;
+  w.backoff_max = 300ms;
+  Running r(
+      [&](const InMessage& m) {
+        const std::lock_guard lock(mu);
+        calls.push_back(std::to_string(m.partition) + "/" + std::to_string(m.offset));
+        if (m.partition == 0 && failures++ == 0) throw std::runtime_error("flaky");
+        return std::vector<OutMessage>{{"out", m.key, m.value, {}}};
+      },
+      w);
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0), in("in", 1, 0)});
+  ASSERT_TRUE(r.broker.sends_at_least(2));
+  {
+    const std::lock_guard lock(mu);
+    EXPECT_EQ(calls, (std::vector<std::string>{"0/0", "1/0", "0/0"}))
+        << "partition 1 waited for partition 0's retry";
+  }
+  const auto resumed = [&] {
+    const auto events = r.broker.events();
+    const auto pause = std::find(events.begin(), events.end(), "pause in/0");
+    return pause != events.end() && std::find(pause, events.end(), "resume in/0") != events.end();
+  };
+  for (int i = 0; i < 100 && !resumed(); ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_TRUE(resumed()) << "the failing partition was not paused, then resumed";
+  const auto events = r.broker.events();
+  EXPECT_EQ(std::count(events.begin(), events.end(), "pause in/1"), 0);
+}
+
+TEST(Runtime, AfterTheLastAttemptTheInputIsDeadLetteredWithItsAttempts) {
+  Running r(
+      [](const InMessage&) -> std::vector<OutMessage> { throw std::runtime_error("always"); });
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0)});
+  ASSERT_TRUE(r.broker.sends_at_least(1));
+  const auto dlq = r.broker.sent(0).at(0);
+  EXPECT_EQ(dlq.topic, "in.dlq");
+  EXPECT_EQ(header(dlq, "pipewright-attempt"), "3");
+  EXPECT_EQ(header(dlq, "pipewright-error"), "always");
+}
+
+// SIGTERM (stop): what was sent is waited for and committed before run() returns.
+TEST(Runtime, StopDrainsInFlightOutputsAndCommitsThem) {
+  auto o = options();
+  o.drain_timeout = 30s;
+  Running r(echo(), wiring(), o);
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0)});
+  ASSERT_TRUE(r.broker.sends_at_least(1));
+  std::thread acker([&] {
+    std::this_thread::sleep_for(200ms);  // after stop() below: the drain must wait for it
+    r.broker.ack(0);
+  });
+  const int code = r.stop();
+  acker.join();
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(r.broker.committed(kP0, true), 1) << "run() returned without the drained commit";
+}
+
+TEST(Runtime, ExportsConsumerLagPerAssignedPartitionAndForgetsRevokedOnes) {
+  auto o = options();
+  o.lag_interval = 10ms;
+  std::mutex mu;
+  std::vector<kafka::PartitionPosition> positions = {{kP0, 5, 0, 12}, {kP1, -1, 3, 10}};
+  Running r(echo(), wiring(), o, [&](worker::Runtime&, Broker& broker) {
+    ON_CALL(*broker.consumer, positions(_)).WillByDefault([&](std::chrono::milliseconds) {
+      const std::lock_guard lock(mu);
+      return positions;
+    });
+  });
+  const auto lag = [&](const std::string& partition) -> double {
+    for (const auto& family : r.runtime.registry()->Collect()) {
+      if (family.name != "pipewright_consumer_lag") continue;
+      for (const auto& metric : family.metric) {
+        std::map<std::string, std::string> labels;
+        for (const auto& l : metric.label)
+          labels[l.name] = l.value;
+        if (labels["partition"] == partition && labels["topic"] == "in" &&
+            labels["pipeline"] == "p" && labels["step"] == "s")
+          return metric.gauge.value;
+      }
+    }
+    return -1;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((lag("0") != 7 || lag("1") != 7) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(lag("0"), 7);
+  EXPECT_EQ(lag("1"), 7) << "nothing committed: what is retained (10 - 3)";
+  {
+    const std::lock_guard lock(mu);
+    positions = {{kP1, 8, 3, 10}};
+  }
+  while ((lag("0") != -1 || lag("1") != 2) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(lag("0"), -1) << "a revoked partition's gauge stayed";
+  EXPECT_EQ(lag("1"), 2);
+  r.stop();
+}
+
+}  // namespace
+}  // namespace pipewright
