@@ -81,10 +81,6 @@ bool operator_metric(const std::string& name) {
   return false;
 }
 
-bool awaiting_runtime_metric(const std::string& name) {
-  return name == "pipewright_consumer_lag";
-}
-
 std::size_t prometheus_result_size(const std::string& prometheus_url, const std::string& expr) {
   const auto r = http_get(prometheus_url + "/api/v1/query?query=" + url_encode(expr));
   const auto doc = nlohmann::json::parse(r.body, nullptr, false);

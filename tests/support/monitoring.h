@@ -20,11 +20,6 @@ std::vector<MonitoringQuery> monitoring_queries();
 // Metrics only the operator exports (local mode runs no operator).
 bool operator_metric(const std::string& name);
 
-// Metrics the dashboard and rules read that the workers export only once the runtime branch is
-// merged (pipewright_consumer_lag); until then no test can see their series. Remove a name here
-// when its exporter lands, and up_test checks it like the rest.
-bool awaiting_runtime_metric(const std::string& name);
-
 // The result of an instant query (Prometheus' `data.result`), or an empty list.
 std::size_t prometheus_result_size(const std::string& prometheus_url, const std::string& expr);
 
