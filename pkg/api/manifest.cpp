@@ -207,7 +207,10 @@ class Reader {
   // (pkg/contract/workers.h), so validate refuses what the worker would exit on.
   void worker_config(const YAML::Node& n, const std::string& path,
                      const contract::WorkerTraits& worker, const nlohmann::json& config) {
-    for (const auto& [key, value] : config.items()) {
+    for (const auto& item : config.items()) {
+      // Not a structured binding: clang 14 (the ASan tier) cannot capture one in a lambda.
+      const std::string& key = item.key();
+      const auto& value = item.value();
       const auto& keys = worker.config;
       const auto it = std::find_if(keys.begin(), keys.end(),
                                    [&](const contract::ConfigKey& k) { return k.name == key; });
@@ -540,6 +543,8 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
         error(n["inputs"].IsDefined() ? n["inputs"] : n, path + ".inputs", problem);
       if (const auto problem = contract::check_outputs(*traits, s.outputs.size()); !problem.empty())
         error(n["outputs"].IsDefined() ? n["outputs"] : n, path + ".outputs", problem);
+      else if (const auto named = contract::check_named_outputs(*traits, s.outputs); !named.empty())
+        error(n["outputs"].IsDefined() ? n["outputs"] : n, path + ".outputs", named);
     }
     for (const auto* list : {&s.inputs, &s.outputs}) {
       const char* field = list == &s.inputs ? ".inputs" : ".outputs";

@@ -89,71 +89,71 @@ void resources(std::vector<FieldRule>& out, std::string_view kind, const std::st
 const std::vector<FieldRule>& field_rules() {
   static const std::vector<FieldRule> all = [] {
     std::vector<FieldRule> r;
-    constexpr std::string_view P = "Pipeline";
-    r.push_back(text(P, "spec.kafka.bootstrapServers", kMaxBootstrap));
-    r.push_back(text(P, "spec.kafka.secretRef.name", kMaxObjectRef));
-    r.push_back(list(P, "spec.topics", 0, kMaxTopics));
-    auto topic = text(P, "spec.topics[].name", kMaxTopicLogical, kTopicNamePattern);
+    constexpr std::string_view kP = "Pipeline";
+    r.push_back(text(kP, "spec.kafka.bootstrapServers", kMaxBootstrap));
+    r.push_back(text(kP, "spec.kafka.secretRef.name", kMaxObjectRef));
+    r.push_back(list(kP, "spec.topics", 0, kMaxTopics));
+    auto topic = text(kP, "spec.topics[].name", kMaxTopicLogical, kTopicNamePattern);
     topic.min_length = 1;
     r.push_back(topic);
-    r.push_back(text(P, "spec.topics[].topicName", kMaxKafkaTopic, kTopicNamePattern));
-    r.push_back(integer(P, "spec.topics[].partitions", kPartitions));
-    r.push_back(integer(P, "spec.topics[].replicationFactor", kReplicationFactor));
-    FieldRule settings = make_rule(P, "spec.topics[].config");
+    r.push_back(text(kP, "spec.topics[].topicName", kMaxKafkaTopic, kTopicNamePattern));
+    r.push_back(integer(kP, "spec.topics[].partitions", kPartitions));
+    r.push_back(integer(kP, "spec.topics[].replicationFactor", kReplicationFactor));
+    FieldRule settings = make_rule(kP, "spec.topics[].config");
     settings.max_properties = kMaxTopicSettings;
     r.push_back(settings);
-    r.push_back(text(P, "spec.topics[].config.*", kMaxTopicSetting));
-    r.push_back(choice(P, "spec.topics[].deletionPolicy", strings(kDeletionPolicies),
+    r.push_back(text(kP, "spec.topics[].config.*", kMaxTopicSetting));
+    r.push_back(choice(kP, "spec.topics[].deletionPolicy", strings(kDeletionPolicies),
                        std::string(kDefaultDeletionPolicy)));
     for (const auto* field : {"className", "host", "tlsSecretName"})
-      r.push_back(text(P, std::string("spec.ingress.") + field, kMaxObjectRef));
-    FieldRule size = make_rule(P, "spec.storage.size");
+      r.push_back(text(kP, std::string("spec.ingress.") + field, kMaxObjectRef));
+    FieldRule size = make_rule(kP, "spec.storage.size");
     size.pattern = std::string(kStorageSizePattern);
     r.push_back(size);
-    r.push_back(text(P, "spec.storage.storageClassName", kMaxObjectRef));
-    r.push_back(choice(P, "spec.storage.accessMode", strings(kAccessModes),
+    r.push_back(text(kP, "spec.storage.storageClassName", kMaxObjectRef));
+    r.push_back(choice(kP, "spec.storage.accessMode", strings(kAccessModes),
                        std::string(kDefaultAccessMode)));
-    r.push_back(list(P, "spec.steps", 1, kMaxSteps));
-    r.push_back(text(P, "spec.steps[].name", kMaxPartName, kDnsLabelPattern));
-    r.push_back(choice(P, "spec.steps[].worker", worker_names()));
-    r.push_back(text(P, "spec.steps[].image", kMaxImage));
-    r.push_back(integer(P, "spec.steps[].replicas", kStepReplicas));
+    r.push_back(list(kP, "spec.steps", 1, kMaxSteps));
+    r.push_back(text(kP, "spec.steps[].name", kMaxPartName, kDnsLabelPattern));
+    r.push_back(choice(kP, "spec.steps[].worker", worker_names()));
+    r.push_back(text(kP, "spec.steps[].image", kMaxImage));
+    r.push_back(integer(kP, "spec.steps[].replicas", kStepReplicas));
     for (const auto* refs : {"inputs", "outputs"}) {
-      r.push_back(list(P, std::string("spec.steps[].") + refs, 0, kMaxTopicRefs));
-      r.push_back(text(P, std::string("spec.steps[].") + refs + "[]", kMaxTopicLogical));
+      r.push_back(list(kP, std::string("spec.steps[].") + refs, 0, kMaxTopicRefs));
+      r.push_back(text(kP, std::string("spec.steps[].") + refs + "[]", kMaxTopicLogical));
     }
-    r.push_back(text(P, "spec.steps[].expose.path", kMaxExposePath, kExposePathPattern));
-    r.push_back(boolean(P, "spec.steps[].storage", false));
-    resources(r, P, "spec.steps[]");
-    auto attempts = integer(P, "spec.steps[].delivery.maxAttempts", kMaxAttempts);
+    r.push_back(text(kP, "spec.steps[].expose.path", kMaxExposePath, kExposePathPattern));
+    r.push_back(boolean(kP, "spec.steps[].storage", false));
+    resources(r, kP, "spec.steps[]");
+    auto attempts = integer(kP, "spec.steps[].delivery.maxAttempts", kMaxAttempts);
     attempts.default_value.reset();  // left out: the pipeline's
     r.push_back(attempts);
-    r.push_back(duration(P, "spec.steps[].delivery.backoff.initial"));
-    r.push_back(duration(P, "spec.steps[].delivery.backoff.max"));
-    r.push_back(integer(P, "spec.delivery.maxAttempts", kMaxAttempts));
-    r.push_back(duration(P, "spec.delivery.backoff.initial", kDefaultBackoffInitial));
-    r.push_back(duration(P, "spec.delivery.backoff.max", kDefaultBackoffMax));
-    r.push_back(boolean(P, "spec.delivery.deadLetter", kDefaultDeadLetter));
+    r.push_back(duration(kP, "spec.steps[].delivery.backoff.initial"));
+    r.push_back(duration(kP, "spec.steps[].delivery.backoff.max"));
+    r.push_back(integer(kP, "spec.delivery.maxAttempts", kMaxAttempts));
+    r.push_back(duration(kP, "spec.delivery.backoff.initial", kDefaultBackoffInitial));
+    r.push_back(duration(kP, "spec.delivery.backoff.max", kDefaultBackoffMax));
+    r.push_back(boolean(kP, "spec.delivery.deadLetter", kDefaultDeadLetter));
 
-    constexpr std::string_view W = "WeightedService";
-    r.push_back(choice(W, "spec.worker", weighted_worker_names()));
-    r.push_back(text(W, "spec.image", kMaxImage));
-    r.push_back(integer(W, "spec.port", kServicePort));
-    r.push_back(list(W, "spec.backends", 1, kMaxBackends));
-    r.push_back(text(W, "spec.backends[].name", kMaxPartName, kDnsLabelPattern));
-    r.push_back(integer(W, "spec.backends[].weight", kBackendWeight));
-    r.push_back(boolean(W, "spec.backends[].backup", false));
-    r.push_back(integer(W, "spec.backends[].replicas", kBackendReplicas));
-    resources(r, W, "spec.backends[]");
-    r.push_back(integer(W, "spec.healthCheck.maxFails", kMaxFails));
-    r.push_back(duration(W, "spec.healthCheck.failTimeout", kDefaultFailTimeout));
-    r.push_back(duration(W, "spec.healthCheck.connectTimeout", kDefaultConnectTimeout));
-    r.push_back(duration(W, "spec.healthCheck.readTimeout"));
-    r.push_back(text(W, "spec.expose.path", kMaxExposePath, kExposePathPattern));
+    constexpr std::string_view kW = "WeightedService";
+    r.push_back(choice(kW, "spec.worker", weighted_worker_names()));
+    r.push_back(text(kW, "spec.image", kMaxImage));
+    r.push_back(integer(kW, "spec.port", kServicePort));
+    r.push_back(list(kW, "spec.backends", 1, kMaxBackends));
+    r.push_back(text(kW, "spec.backends[].name", kMaxPartName, kDnsLabelPattern));
+    r.push_back(integer(kW, "spec.backends[].weight", kBackendWeight));
+    r.push_back(boolean(kW, "spec.backends[].backup", false));
+    r.push_back(integer(kW, "spec.backends[].replicas", kBackendReplicas));
+    resources(r, kW, "spec.backends[]");
+    r.push_back(integer(kW, "spec.healthCheck.maxFails", kMaxFails));
+    r.push_back(duration(kW, "spec.healthCheck.failTimeout", kDefaultFailTimeout));
+    r.push_back(duration(kW, "spec.healthCheck.connectTimeout", kDefaultConnectTimeout));
+    r.push_back(duration(kW, "spec.healthCheck.readTimeout"));
+    r.push_back(text(kW, "spec.expose.path", kMaxExposePath, kExposePathPattern));
     for (const auto* field : {"className", "host", "tlsSecretName"})
-      r.push_back(text(W, std::string("spec.ingress.") + field, kMaxObjectRef));
-    r.push_back(text(W, "spec.gatewayRef.name", kMaxObjectRef));
-    r.push_back(text(W, "spec.gatewayRef.namespace", kMaxNamespace));
+      r.push_back(text(kW, std::string("spec.ingress.") + field, kMaxObjectRef));
+    r.push_back(text(kW, "spec.gatewayRef.name", kMaxObjectRef));
+    r.push_back(text(kW, "spec.gatewayRef.namespace", kMaxNamespace));
     return r;
   }();
   return all;

@@ -63,7 +63,8 @@ const std::vector<WorkerTraits>& workers() {
        false,
        any(),
        any(),
-       {{"maxBodyBytes", T::integer, "1048576", 1, 64 * kMiB}}},
+       {{"maxBodyBytes", T::integer, "1048576", 1, 64 * kMiB}},
+       {"orders"}},
       {"fraud",
        false,
        false,
@@ -74,7 +75,8 @@ const std::vector<WorkerTraits>& workers() {
        {{"maxAmount", T::number, "", 0, 0},
         {"maxOrdersPerCustomer", T::integer, "", 1, 1'000'000'000},
         {"window", T::duration, "60s", 1},
-        {"blockedCustomers", T::strings, "[]"}}},
+        {"blockedCustomers", T::strings, "[]"}},
+       {"orders-valid", "orders-rejected"}},
       {"audit", false, false, false, false, any(), any(), {{"logPath", T::string, "audit.jsonl"}}},
       {"events-api",
        true,
@@ -156,6 +158,17 @@ std::string check_inputs(const WorkerTraits& worker, std::size_t count) {
 
 std::string check_outputs(const WorkerTraits& worker, std::size_t count) {
   return count_problem(worker, count, worker.outputs, "output");
+}
+
+std::string check_named_outputs(const WorkerTraits& worker,
+                                const std::vector<std::string>& outputs) {
+  for (const auto& name : worker.required_outputs) {
+    if (std::find(outputs.begin(), outputs.end(), name) == outputs.end()) {
+      return "the " + std::string(worker.name) + " step writes to an output named '" +
+             std::string(name) + "' (add it to the step's outputs)";
+    }
+  }
+  return {};
 }
 
 std::string check_config_value(const ConfigKey& key, const ConfigValue& value) {
@@ -268,6 +281,15 @@ std::vector<CelRule> cel_rules() {
   std::vector<CelRule> out;
   count_rules(out, "inputs", "input", &WorkerTraits::inputs);
   count_rules(out, "outputs", "output", &WorkerTraits::outputs);
+  for (const auto& w : workers()) {
+    if (w.required_outputs.empty()) continue;
+    out.push_back({"Pipeline", "spec.steps[]",
+                   "!has(self.worker) || self.worker != '" + std::string(w.name) +
+                       "' || (has(self.outputs) && " + cel_list(w.required_outputs) +
+                       ".all(o, o in self.outputs))",
+                   "the " + std::string(w.name) + " worker writes to outputs named " +
+                       english_list(w.required_outputs)});
+  }
   std::vector<std::string_view> storage;
   for (const auto& w : workers()) {
     if (w.needs_storage) storage.push_back(w.name);

@@ -38,6 +38,8 @@ struct WorkerTraits {
   bool needs_storage;  // refuses to start without `storage: true` (PIPEWRIGHT_DATA_DIR)
   Count inputs, outputs;
   std::vector<ConfigKey> config;
+  // Logical outputs it writes to by name (the step must list them).
+  std::vector<std::string_view> required_outputs = {};
 };
 
 inline constexpr std::size_t kAnyCount = 16;  // kMaxTopicRefs: "as many as a step may list"
@@ -52,6 +54,9 @@ std::vector<std::string> weighted_worker_names();
 // takes one output, not 2". The one rule the manifest's validation and the workers apply.
 std::string check_inputs(const WorkerTraits& worker, std::size_t count);
 std::string check_outputs(const WorkerTraits& worker, std::size_t count);
+// "" when `outputs` names every output the worker writes to by name, else the problem.
+std::string check_named_outputs(const WorkerTraits& worker,
+                                const std::vector<std::string>& outputs);
 
 // "" when the config value fits the key, else the problem (without the key's path).
 // `value_type`: what the JSON value is ("integer", "number", "string", "array", "object",

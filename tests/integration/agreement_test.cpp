@@ -56,6 +56,11 @@ json step_for(const contract::WorkerTraits& w) {
   json s = {{"name", "s"}, {"worker", std::string(w.name)}};
   if (w.inputs.max > 0) s["inputs"] = json::array({"a"});
   if (w.outputs.max > 0) s["outputs"] = json::array({"b"});
+  if (!w.required_outputs.empty()) {
+    s["outputs"] = json::array();
+    for (const auto& name : w.required_outputs)
+      s["outputs"].push_back(std::string(name));
+  }
   if (w.needs_storage) s["storage"] = true;
   if (w.name == "notify") s["config"] = {{"channels", json::array({"log"})}};
   if (w.name == "audit") s["storage"] = true;  // its log goes to the step's data folder
@@ -68,7 +73,12 @@ json pipeline(const json& step) {
           {"metadata", {{"name", "x"}, {"namespace", "demo"}}},
           {"spec",
            {{"storage", {{"size", "1Gi"}}},
-            {"topics", json::array({{{"name", "a"}}, {{"name", "b"}}, {{"name", "c"}}})},
+            {"topics", json::array({{{"name", "a"}},
+                                    {{"name", "b"}},
+                                    {{"name", "c"}},
+                                    {{"name", "orders"}},
+                                    {{"name", "orders-valid"}},
+                                    {{"name", "orders-rejected"}}})},
             {"steps", json::array({step})}}}};
 }
 
@@ -117,7 +127,7 @@ std::vector<Case> generated() {
   for (const auto& v : contract::kAccessModes)
     add("accessMode=" + std::string(v), with(p, "/spec/storage/accessMode", v));
   add("accessMode=ReadOnlyMany", with(p, "/spec/storage/accessMode", "ReadOnlyMany"));
-  for (const json size : {json("1Gi"), json("500Mi"), json(1), json("lots"), json("1.5Gi")})
+  for (const json& size : {json("1Gi"), json("500Mi"), json(1), json("lots"), json("1.5Gi")})
     add("storage.size=" + size.dump(), with(p, "/spec/storage/size", size));
   // Lengths at the limit and one past it.
   const auto lengths = [&](const std::string& label, const json& base, const std::string& pointer,
@@ -149,7 +159,7 @@ std::vector<Case> generated() {
   {
     for (const auto n : {contract::kMaxTopics, contract::kMaxTopics + 1}) {
       json doc = p;
-      for (std::size_t i = 3; i < n; ++i)
+      for (std::size_t i = doc["spec"]["topics"].size(); i < n; ++i)
         doc["spec"]["topics"].push_back({{"name", "t" + std::to_string(i)}});
       add(std::to_string(n) + " topics", doc);
     }
@@ -204,6 +214,9 @@ std::vector<Case> generated() {
       doc["spec"]["steps"][0].erase("outputs");
       add(name + " without outputs", doc, true);
     }
+    if (!w.required_outputs.empty())
+      add(name + " without its named outputs",
+          with(base, "/spec/steps/0/outputs", json::array({"b"})), true);
     if (w.inputs.min > 0) {
       json doc = base;
       doc["spec"]["steps"][0].erase("inputs");
