@@ -197,7 +197,7 @@ TEST_F(Operator, SpecEditsReachTheChildrenAndTopics) {
           {"-n", "demo", "patch", "pl", "images", "--type=json", "-p",
            R"([{"op":"replace","path":"/spec/steps/1/replicas","value":3},)"
            R"({"op":"replace","path":"/spec/topics/0/partitions","value":5},)"
-           R"({"op":"add","path":"/spec/steps/-","value":{"name":"thumbs","worker":"grayscale","inputs":["images"]}}])"})
+           R"({"op":"add","path":"/spec/steps/-","value":{"name":"thumbs","worker":"grayscale","inputs":["images"],"storage":true}}])"})
           .exit_code,
       0);
   EXPECT_TRUE(eventually([&] {
