@@ -46,7 +46,7 @@ std::string pipelines(const std::string& ns, int n) {
     yaml +=
         "apiVersion: pipewright.io/v1alpha1\nkind: Pipeline\nmetadata: {name: p" +
         std::to_string(i) + ", namespace: " + ns +
-        "}\nspec:\n  topics: [{name: t}]\n  steps: [{name: s, worker: enrich, inputs: [t]}]\n---\n";
+        "}\nspec:\n  topics: [{name: t}]\n  steps: [{name: s, worker: audit, inputs: [t]}]\n---\n";
   }
   return yaml;
 }

@@ -2,9 +2,9 @@
 // the environment and config in, the worker run until SIGTERM.
 
 #include <iostream>
-#include <set>
 #include <string>
 
+#include "pkg/contract/workers.h"
 #include "pkg/log/log.h"
 #include "pkg/workers/workers.h"
 
@@ -37,10 +37,6 @@ Types:
   mult calc                                 weighted HTTP services
 )";
 
-const std::set<std::string> kTypes = {"upload",     "rotate",         "grayscale", "notify",
-                                      "orders-api", "fraud",          "audit",     "events-api",
-                                      "enrich",     "events-gateway", "mult",      "calc"};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,7 +46,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string type = argv[1];
-  if (!kTypes.contains(type)) {
+  if (contract::find_worker(type) == nullptr) {
     std::cerr << "pipewright-worker: unknown worker type '" << type << "' (try --help)\n";
     return 2;
   }

@@ -7,25 +7,20 @@
 #include <cctype>
 #include <fstream>
 #include <functional>
-#include <regex>
 #include <set>
 #include <sstream>
 
-#include "pkg/units/duration.h"
+#include "pkg/contract/duration.h"
+#include "pkg/contract/names.h"
+#include "pkg/contract/quantity.h"
+#include "pkg/contract/spec.h"
+#include "pkg/contract/workers.h"
 
 namespace pipewright::api {
 
-const std::vector<std::string>& builtin_workers() {
-  static const std::vector<std::string> workers = {
-      "upload", "rotate",     "grayscale", "notify",         "orders-api", "fraud",
-      "audit",  "events-api", "enrich",    "events-gateway", "mult",       "calc"};
-  return workers;
-}
-
 bool outputs_follow_inputs(const Step& step) {
-  static const std::set<std::string> http_sources = {"upload",         "orders-api", "events-api",
-                                                     "events-gateway", "mult",       "calc"};
-  return !http_sources.contains(step.worker);
+  const auto* worker = contract::find_worker(step.worker);
+  return worker == nullptr || !worker->http_source;
 }
 
 std::string FieldError::to_string() const {
@@ -59,41 +54,15 @@ bool is_null(const YAML::Node& n) {
   return n.IsDefined() && n.IsNull();
 }
 
-const std::regex kDnsLabel("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
-const std::regex kTopicName("^[a-zA-Z0-9._-]{1,249}$");
-// A Kubernetes quantity as people write resources: 100m, 0.5, 64Mi, 1G, 1e3 (the CRDs' pattern).
-const std::regex kQuantity(
-    "^[0-9]{1,15}(\\.[0-9]{1,9})?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|e[0-9]{1,2})?$");
-
-// The value of a quantity that matched kQuantity, in base units (cores, bytes), for comparison.
-double quantity_value(const std::string& q) {
-  static const std::vector<std::pair<std::string, double>> kSuffixes = {
-      {"Ki", 1024.0},
-      {"Mi", 1048576.0},
-      {"Gi", 1073741824.0},
-      {"Ti", 1099511627776.0},
-      {"Pi", 1125899906842624.0},
-      {"Ei", 1152921504606846976.0},
-      {"m", 1e-3},
-      {"k", 1e3},
-      {"M", 1e6},
-      {"G", 1e9},
-      {"T", 1e12},
-      {"P", 1e15},
-      {"E", 1e18}};
-  std::size_t end = 0;
-  const double number = std::stod(q, &end);  // also reads an exponent such as 1e3
-  const auto suffix = q.substr(end);
-  for (const auto& [s, factor] : kSuffixes) {
-    if (suffix == s) return number * factor;
-  }
-  return number;
+std::string at_most(std::size_t n) {
+  return "must be at most " + std::to_string(n) + " characters";
 }
 
-// std::regex recurses per character: a value from a manifest meets one only once its length is
-// known to be small (`max`, the longest the pattern accepts).
-bool matches(const std::string& value, const std::regex& pattern, std::size_t max) {
-  return value.size() <= max && std::regex_match(value, pattern);
+std::string quoted_list(const auto& names) {
+  std::string out;
+  for (const auto& n : names)
+    out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
 }
 
 // A mapping key as text. YAML allows any node as a key (`? [a, b] : 1`); we accept plain strings
@@ -142,7 +111,38 @@ class Reader {
       error(n, path, "must be a string");
       return {};
     }
+    // kubectl sends a plain 123 or true as a number or boolean, which the API server refuses
+    // for a string field: refused here alike (quote it).
+    if (n.Tag() != "!" && typed_scalar(n)) {
+      error(n, path, "must be a string (quote it: \"" + n.Scalar() + "\")");
+      return {};
+    }
     return n.as<std::string>();
+  }
+
+  // A string of at most `max` characters.
+  std::string text(const YAML::Node& n, const std::string& path, std::size_t max,
+                   bool required = false) {
+    auto v = str(n, path, required);
+    if (v.size() > max) {
+      error(n, path, at_most(max));
+      return {};
+    }
+    return v;
+  }
+
+  // Kubernetes' int-or-string (quantities): a plain number is fine.
+  std::string int_or_string(const YAML::Node& n, const std::string& path, bool required = false) {
+    if (is_scalar(n) && n.Tag() != "!" && typed_scalar(n)) return n.Scalar();
+    return str(n, path, required);
+  }
+
+  static bool typed_scalar(const YAML::Node& n) {
+    long l = 0;
+    double d = 0;
+    bool b = false;
+    return YAML::convert<long>::decode(n, l) || YAML::convert<double>::decode(n, d) ||
+           YAML::convert<bool>::decode(n, b);
   }
 
   int integer(const YAML::Node& n, const std::string& path, int fallback, int min, int max) {
@@ -161,6 +161,10 @@ class Reader {
     }
   }
 
+  int integer(const YAML::Node& n, const std::string& path, const contract::IntRule& rule) {
+    return integer(n, path, rule.fallback, rule.min, rule.max);
+  }
+
   bool boolean(const YAML::Node& n, const std::string& path, bool fallback) {
     if (!n.IsDefined() || is_null(n)) return fallback;
     try {
@@ -172,24 +176,87 @@ class Reader {
     }
   }
 
-  std::vector<std::string> strings(const YAML::Node& n, const std::string& path) {
+  // `max_items` and `max_length` (of each item) are the CRD's.
+  std::vector<std::string> strings(const YAML::Node& n, const std::string& path,
+                                   std::size_t max_items = 0, std::size_t max_length = 0) {
     std::vector<std::string> out;
     if (!n.IsDefined() || is_null(n)) return out;
     if (!is_seq(n)) {
       error(n, path, "must be a list of strings");
       return out;
     }
-    for (std::size_t i = 0; i < n.size(); ++i)
-      out.push_back(str(n[i], path + "[" + std::to_string(i) + "]", true));
+    if (max_items > 0 && n.size() > max_items) {
+      error(n, path, "must list at most " + std::to_string(max_items));
+      return out;
+    }
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const auto at = path + "[" + std::to_string(i) + "]";
+      out.push_back(max_length > 0 ? text(n[i], at, max_length, true) : str(n[i], at, true));
+    }
     return out;
+  }
+
+  // A list of at most `max` items; false (and an error) when it is longer.
+  bool within(const YAML::Node& n, const std::string& path, std::size_t max) {
+    if (!is_seq(n) || n.size() <= max) return true;
+    error(n, path, "must list at most " + std::to_string(max));
+    return false;
+  }
+
+  // A built-in worker's config: the keys, types and bounds the worker itself checks at start
+  // (pkg/contract/workers.h), so validate refuses what the worker would exit on.
+  void worker_config(const YAML::Node& n, const std::string& path,
+                     const contract::WorkerTraits& worker, const nlohmann::json& config) {
+    for (const auto& item : config.items()) {
+      // Not a structured binding: clang 14 (the ASan tier) cannot capture one in a lambda.
+      const std::string& key = item.key();
+      const auto& value = item.value();
+      const auto& keys = worker.config;
+      const auto it = std::find_if(keys.begin(), keys.end(),
+                                   [&](const contract::ConfigKey& k) { return k.name == key; });
+      const auto at = path + "." + key;
+      if (it == keys.end()) {
+        std::vector<std::string_view> names;
+        for (const auto& k : keys)
+          names.push_back(k.name);
+        error(n[key], at,
+              "unknown key of the " + std::string(worker.name) + " worker (known: " +
+                  (names.empty() ? std::string("none") : quoted_list(names)) + ")");
+        continue;
+      }
+      contract::ConfigValue v;
+      std::string text_value;
+      if (value.is_number_integer()) {
+        v.json_type = "integer";
+        v.integer = value.get<long long>();
+        v.number = static_cast<double>(v.integer);
+      } else if (value.is_number()) {
+        v.json_type = "number";
+        v.number = value.get<double>();
+      } else if (value.is_string()) {
+        v.json_type = "string";
+        text_value = value.get<std::string>();
+        v.text = text_value;
+      } else if (value.is_array()) {
+        v.json_type = "array";
+        v.all_strings =
+            std::all_of(value.begin(), value.end(), [](const auto& e) { return e.is_string(); });
+      } else if (value.is_object()) {
+        v.json_type = "object";
+      } else {
+        v.json_type = value.is_boolean() ? "boolean" : "null";
+      }
+      if (const auto problem = contract::check_config_value(*it, v); !problem.empty())
+        error(n[key], at, problem);
+    }
   }
 
   // The rule the worker applies to the same value (pkg/units): no value validate accepts makes a
   // worker refuse to start.
   std::string duration(const YAML::Node& n, const std::string& path) {
     auto v = str(n, path);
-    if (!v.empty() && !units::parse_duration(v)) {
-      error(n, path, "must be " + std::string(units::kDurationRule));
+    if (!v.empty() && !contract::parse_duration(v)) {
+      error(n, path, "must be " + std::string(contract::kDurationRule));
     }
     return v;
   }
@@ -207,9 +274,10 @@ class Reader {
       auto& out = std::string(section) == "requests" ? r.requests : r.limits;
       for (const auto& kv : list) {
         const auto key = key_text(kv.first);
-        const auto value = str(kv.second, at + "." + key, true);
-        if (!value.empty() && !matches(value, kQuantity, 32)) {
-          error(kv.second, at + "." + key, "must be a quantity such as 100m, 0.5, 64Mi or 1Gi");
+        const auto value = int_or_string(kv.second, at + "." + key, true);
+        if (!value.empty() && !contract::is_resource_quantity(value)) {
+          error(kv.second, at + "." + key,
+                "must be " + std::string(contract::kResourceQuantityRule));
           continue;
         }
         if (!value.empty()) out[key] = value;
@@ -217,7 +285,8 @@ class Reader {
     }
     for (const auto& [key, request] : r.requests) {
       const auto limit = r.limits.find(key);
-      if (limit != r.limits.end() && quantity_value(request) > quantity_value(limit->second)) {
+      if (limit != r.limits.end() &&
+          contract::quantity_value(request) > contract::quantity_value(limit->second)) {
         error(n["requests"][key], path + ".requests." + key,
               "must not exceed limits." + key + " (" + limit->second + ")");
       }
@@ -274,13 +343,13 @@ class Reader {
     m.deleting = md["deletionTimestamp"].IsDefined() && !is_null(md["deletionTimestamp"]);
     m.finalizers = strings(md["finalizers"], "metadata.finalizers");
     m.name = str(md["name"], "metadata.name", true);
-    if (!m.name.empty() && !matches(m.name, kDnsLabel, 63)) {
+    if (!m.name.empty() && !contract::is_dns_label(m.name)) {
       error(md["name"], "metadata.name",
             "must be a DNS label: lowercase letters, digits and '-', at most 63");
     }
     if (md["namespace"].IsDefined()) {
       m.namespace_ = str(md["namespace"], "metadata.namespace");
-      if (!matches(m.namespace_, kDnsLabel, 63))
+      if (!contract::is_dns_label(m.namespace_))
         error(md["namespace"], "metadata.namespace", "must be a DNS label");
     }
     return m;
@@ -290,15 +359,16 @@ class Reader {
     if (!n.IsDefined() || is_null(n) || !map(n, path, {"className", "host", "tlsSecretName"})) {
       return std::nullopt;
     }
-    return Ingress{str(n["className"], path + ".className"), str(n["host"], path + ".host"),
-                   str(n["tlsSecretName"], path + ".tlsSecretName")};
+    return Ingress{text(n["className"], path + ".className", contract::kMaxObjectRef),
+                   text(n["host"], path + ".host", contract::kMaxObjectRef),
+                   text(n["tlsSecretName"], path + ".tlsSecretName", contract::kMaxObjectRef)};
   }
 
   // Fields left out keep the values of `base` (a step's override starts from the pipeline's).
   Delivery delivery(const YAML::Node& d, const std::string& path, Delivery base) {
     if (!map(d, path, {"maxAttempts", "backoff", "deadLetter"})) return base;
-    base.max_attempts =
-        integer(d["maxAttempts"], path + ".maxAttempts", base.max_attempts, 1, 1000);
+    base.max_attempts = integer(d["maxAttempts"], path + ".maxAttempts", base.max_attempts,
+                                contract::kMaxAttempts.min, contract::kMaxAttempts.max);
     base.dead_letter = boolean(d["deadLetter"], path + ".deadLetter", base.dead_letter);
     if (const auto b = d["backoff"];
         b.IsDefined() && map(b, path + ".backoff", {"initial", "max"})) {
@@ -314,8 +384,8 @@ class Reader {
   void child_name(const YAML::Node& at, const std::string& path, const std::string& owner,
                   const std::string& part, bool service) {
     if (owner.empty() || part.empty()) return;
-    const std::string name = owner + "-" + part;
-    if (name.size() > 63) {
+    const std::string name = contract::child_name(owner, part);
+    if (name.size() > contract::kMaxObjectName) {
       error(at, path, "'" + name + "' (the name of its Deployment) is longer than 63 characters");
     }
     if (service && std::isalpha(static_cast<unsigned char>(name[0])) == 0) {
@@ -327,9 +397,10 @@ class Reader {
     if (!n.IsDefined() || is_null(n)) return {};
     if (!map(n, path, {"path"})) return {};
     auto p = str(n["path"], path + ".path", true);
-    if (!p.empty() && (p[0] != '/' || p.find("..") != std::string::npos ||
-                       p.find_first_of(" \t\r\n;{}\"'\\") != std::string::npos)) {
-      error(n["path"], path + ".path", "must be an absolute URL path such as /images");
+    if (!p.empty() && !contract::is_expose_path(p)) {
+      error(n["path"], path + ".path",
+            p.size() > contract::kMaxExposePath ? at_most(contract::kMaxExposePath)
+                                                : std::string(contract::kExposePathRule));
     }
     return p;
   }
@@ -356,21 +427,27 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
     return p;
   if (const auto k = spec["kafka"];
       k.IsDefined() && map(k, "spec.kafka", {"bootstrapServers", "secretRef"})) {
-    p.bootstrap_servers = str(k["bootstrapServers"], "spec.kafka.bootstrapServers");
+    p.bootstrap_servers =
+        text(k["bootstrapServers"], "spec.kafka.bootstrapServers", contract::kMaxBootstrap);
     if (k["secretRef"].IsDefined() && map(k["secretRef"], "spec.kafka.secretRef", {"name"})) {
-      p.kafka_secret = str(k["secretRef"]["name"], "spec.kafka.secretRef.name", true);
+      p.kafka_secret =
+          text(k["secretRef"]["name"], "spec.kafka.secretRef.name", contract::kMaxObjectRef, true);
     }
   }
   p.ingress = ingress(spec["ingress"], "spec.ingress");
   if (const auto st = spec["storage"];
       st.IsDefined() && map(st, "spec.storage", {"size", "storageClassName", "accessMode"})) {
-    p.storage.size = str(st["size"], "spec.storage.size", true);
-    p.storage.storage_class_name = str(st["storageClassName"], "spec.storage.storageClassName");
+    p.storage.size = int_or_string(st["size"], "spec.storage.size", true);
+    if (!p.storage.size.empty() && !contract::is_storage_size(p.storage.size)) {
+      error(st["size"], "spec.storage.size", "must be " + std::string(contract::kStorageSizeRule));
+    }
+    p.storage.storage_class_name =
+        text(st["storageClassName"], "spec.storage.storageClassName", contract::kMaxObjectRef);
     if (st["accessMode"].IsDefined()) {
       p.storage.access_mode = str(st["accessMode"], "spec.storage.accessMode");
-      if (p.storage.access_mode != "ReadWriteOnce" && p.storage.access_mode != "ReadWriteMany") {
-        error(st["accessMode"], "spec.storage.accessMode",
-              "must be ReadWriteOnce or ReadWriteMany");
+      const auto& modes = contract::kAccessModes;
+      if (std::find(modes.begin(), modes.end(), p.storage.access_mode) == modes.end()) {
+        error(st["accessMode"], "spec.storage.accessMode", "must be " + quoted_list(modes));
       }
     }
   }
@@ -401,56 +478,61 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
   std::set<std::string> topic_names;
   const auto topics = spec["topics"];
   if (topics.IsDefined() && !is_seq(topics)) error(topics, "spec.topics", "must be a list");
-  for (std::size_t i = 0; is_seq(topics) && i < topics.size(); ++i) {
+  const bool topics_fit = within(topics, "spec.topics", contract::kMaxTopics);
+  for (std::size_t i = 0; topics_fit && is_seq(topics) && i < topics.size(); ++i) {
     const auto n = topics[i];
     const std::string path = "spec.topics[" + std::to_string(i) + "]";
     if (!map(n, path,
              {"name", "topicName", "partitions", "replicationFactor", "config", "deletionPolicy"}))
       continue;
     Topic t;
-    t.name = str(n["name"], path + ".name", true);
-    if (!t.name.empty() && !matches(t.name, kTopicName, 249)) {
+    t.name = text(n["name"], path + ".name", contract::kMaxTopicLogical, true);
+    if (!t.name.empty() && !contract::is_topic_name(t.name)) {
       error(n["name"], path + ".name", "may hold only letters, digits, '.', '_' and '-'");
     }
     if (!t.name.empty() && !topic_names.insert(t.name).second) {
       error(n["name"], path + ".name", "duplicate topic name '" + t.name + "'");
     }
     t.topic_name = str(n["topicName"], path + ".topicName");
-    if (!t.topic_name.empty() && !matches(t.topic_name, kTopicName, 249)) {
+    if (!t.topic_name.empty() && !contract::is_topic_name(t.topic_name)) {
       error(n["topicName"], path + ".topicName", "is not a valid Kafka topic name");
-    } else if (t.topic_name.rfind("__", 0) == 0) {
+    } else if (contract::is_internal_topic(t.topic_name)) {
       error(n["topicName"], path + ".topicName",
             "names starting with '__' are Kafka's internal topics");
     }
-    t.partitions = integer(n["partitions"], path + ".partitions", 1, 1, 10000);
+    t.partitions = integer(n["partitions"], path + ".partitions", contract::kPartitions);
     t.replication_factor =
-        integer(n["replicationFactor"], path + ".replicationFactor", 1, 1, 32767);
+        integer(n["replicationFactor"], path + ".replicationFactor", contract::kReplicationFactor);
     if (const auto c = n["config"]; c.IsDefined()) {
       if (!is_map(c)) {
         error(c, path + ".config", "must be a mapping of Kafka topic settings");
+      } else if (c.size() > contract::kMaxTopicSettings) {
+        error(c, path + ".config",
+              "must have at most " + std::to_string(contract::kMaxTopicSettings) + " settings");
       } else {
         for (const auto& kv : c) {
           const auto key = key_text(kv.first);
-          t.config[key] = str(kv.second, path + ".config." + key);
+          t.config[key] = text(kv.second, path + ".config." + key, contract::kMaxTopicSetting);
         }
       }
     }
     if (n["deletionPolicy"].IsDefined()) {
       t.deletion_policy = str(n["deletionPolicy"], path + ".deletionPolicy");
-      if (t.deletion_policy != "Retain" && t.deletion_policy != "Delete") {
-        error(n["deletionPolicy"], path + ".deletionPolicy", "must be Retain or Delete");
+      const auto& policies = contract::kDeletionPolicies;
+      if (std::find(policies.begin(), policies.end(), t.deletion_policy) == policies.end()) {
+        error(n["deletionPolicy"], path + ".deletionPolicy", "must be " + quoted_list(policies));
       }
     }
     p.topics.push_back(std::move(t));
   }
 
-  const auto& workers = builtin_workers();
   std::set<std::string> step_names;
   const auto steps = spec["steps"];
   if (!steps.IsDefined() || !is_seq(steps) || steps.size() == 0) {
     error(steps.IsDefined() ? steps : spec, "spec.steps", "must be a list of at least one step");
   }
-  for (std::size_t i = 0; is_seq(steps) && i < steps.size(); ++i) {
+  const bool steps_fit = within(steps, "spec.steps", contract::kMaxSteps);
+  for (std::size_t i = 0; steps_fit && is_seq(steps) && i < steps.size(); ++i) {
     const auto n = steps[i];
     const std::string path = "spec.steps[" + std::to_string(i) + "]";
     if (!map(n, path,
@@ -458,24 +540,35 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
               "config", "delivery", "resources"}))
       continue;
     Step s;
-    s.name = str(n["name"], path + ".name", true);
-    if (!s.name.empty() && !matches(s.name, kDnsLabel, 63)) {
+    s.name = text(n["name"], path + ".name", contract::kMaxPartName, true);
+    if (!s.name.empty() && !contract::is_dns_label(s.name)) {
       error(n["name"], path + ".name", "must be a DNS label");
     }
     if (!s.name.empty() && !step_names.insert(s.name).second) {
       error(n["name"], path + ".name", "duplicate step name '" + s.name + "'");
     }
     s.worker = str(n["worker"], path + ".worker");
-    s.image = str(n["image"], path + ".image");
+    s.image = text(n["image"], path + ".image", contract::kMaxImage);
+    const contract::WorkerTraits* traits = nullptr;
     if (s.worker.empty() == s.image.empty()) {
       error(n, path, "needs exactly one of worker or image");
-    } else if (!s.worker.empty() &&
-               std::find(workers.begin(), workers.end(), s.worker) == workers.end()) {
+    } else if (!s.worker.empty() && (traits = contract::find_worker(s.worker)) == nullptr) {
       error(n["worker"], path + ".worker", "unknown worker '" + s.worker + "'");
     }
-    s.replicas = integer(n["replicas"], path + ".replicas", 1, 0, 1000);
-    s.inputs = strings(n["inputs"], path + ".inputs");
-    s.outputs = strings(n["outputs"], path + ".outputs");
+    s.replicas = integer(n["replicas"], path + ".replicas", contract::kStepReplicas);
+    s.inputs =
+        strings(n["inputs"], path + ".inputs", contract::kMaxTopicRefs, contract::kMaxTopicLogical);
+    s.outputs = strings(n["outputs"], path + ".outputs", contract::kMaxTopicRefs,
+                        contract::kMaxTopicLogical);
+    // What the worker refuses to start with (pkg/contract/workers.h).
+    if (traits != nullptr) {
+      if (const auto problem = contract::check_inputs(*traits, s.inputs.size()); !problem.empty())
+        error(n["inputs"].IsDefined() ? n["inputs"] : n, path + ".inputs", problem);
+      if (const auto problem = contract::check_outputs(*traits, s.outputs.size()); !problem.empty())
+        error(n["outputs"].IsDefined() ? n["outputs"] : n, path + ".outputs", problem);
+      else if (const auto named = contract::check_named_outputs(*traits, s.outputs); !named.empty())
+        error(n["outputs"].IsDefined() ? n["outputs"] : n, path + ".outputs", named);
+    }
     for (const auto* list : {&s.inputs, &s.outputs}) {
       const char* field = list == &s.inputs ? ".inputs" : ".outputs";
       for (std::size_t j = 0; j < list->size(); ++j) {
@@ -487,11 +580,17 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
     }
     s.expose_path = expose(n["expose"], path + ".expose");
     s.storage = boolean(n["storage"], path + ".storage", false);
+    if (traits != nullptr && traits->needs_storage && !s.storage) {
+      error(n, path + ".storage",
+            "the " + s.worker + " worker keeps files: it needs storage: true (and spec.storage)");
+    }
     if (const auto c = n["config"]; c.IsDefined()) {
-      if (is_map(c))
+      if (is_map(c)) {
         s.config = to_json(c);
-      else
+        if (traits != nullptr) worker_config(c, path + ".config", *traits, s.config);
+      } else {
         error(c, path + ".config", "must be a mapping");
+      }
     }
     if (const auto d = n["delivery"]; d.IsDefined()) {
       s.delivery = delivery(d, path + ".delivery", p.delivery);
@@ -559,36 +658,43 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
             "config"}))
     return w;
   w.worker = str(spec["worker"], "spec.worker");
-  w.image = str(spec["image"], "spec.image");
-  const auto& workers = builtin_workers();
+  w.image = text(spec["image"], "spec.image", contract::kMaxImage);
+  const contract::WorkerTraits* traits = nullptr;
   if (w.worker.empty() == w.image.empty()) {
     error(spec, "spec", "needs exactly one of worker or image");
-  } else if (!w.worker.empty() &&
-             std::find(workers.begin(), workers.end(), w.worker) == workers.end()) {
+  } else if (!w.worker.empty() && (traits = contract::find_worker(w.worker)) == nullptr) {
     error(spec["worker"], "spec.worker", "unknown worker '" + w.worker + "'");
+  } else if (traits != nullptr && !traits->weighted) {
+    // A backend gets no topics and no volume (plan::service_backend_env).
+    error(spec["worker"], "spec.worker",
+          "the " + w.worker +
+              " worker needs topics or storage and cannot back a WeightedService (" +
+              quoted_list(contract::weighted_worker_names()) + " can)");
+    traits = nullptr;
   }
-  w.port = integer(spec["port"], "spec.port", 8080, 1, 65535);
+  w.port = integer(spec["port"], "spec.port", contract::kServicePort);
   const auto backends = spec["backends"];
   if (!backends.IsDefined() || !is_seq(backends) || backends.size() == 0) {
     error(backends.IsDefined() ? backends : spec, "spec.backends",
           "must be a list of at least one backend");
   }
   std::set<std::string> names;
-  for (std::size_t i = 0; is_seq(backends) && i < backends.size(); ++i) {
+  const bool backends_fit = within(backends, "spec.backends", contract::kMaxBackends);
+  for (std::size_t i = 0; backends_fit && is_seq(backends) && i < backends.size(); ++i) {
     const auto n = backends[i];
     const std::string path = "spec.backends[" + std::to_string(i) + "]";
     if (!map(n, path, {"name", "weight", "backup", "replicas", "resources"})) continue;
     Backend b;
-    b.name = str(n["name"], path + ".name", true);
-    if (!b.name.empty() && !matches(b.name, kDnsLabel, 63))
+    b.name = text(n["name"], path + ".name", contract::kMaxPartName, true);
+    if (!b.name.empty() && !contract::is_dns_label(b.name))
       error(n["name"], path + ".name", "must be a DNS label");
     if (!b.name.empty() && !names.insert(b.name).second)
       error(n["name"], path + ".name", "duplicate backend name '" + b.name + "'");
-    b.weight = integer(n["weight"], path + ".weight", 1, 1, 1000);
+    b.weight = integer(n["weight"], path + ".weight", contract::kBackendWeight);
     b.backup = boolean(n["backup"], path + ".backup", false);
-    b.replicas = integer(n["replicas"], path + ".replicas", 1, 0, 100);
+    b.replicas = integer(n["replicas"], path + ".replicas", contract::kBackendReplicas);
     b.resources = resources(n["resources"], path + ".resources");
-    if (b.name == "router") {
+    if (b.name == contract::kRouterPart) {
       error(n["name"], path + ".name", "'router' is taken by the WeightedService's nginx router");
     }
     child_name(n["name"], path + ".name", w.meta.name, b.name, true);
@@ -603,7 +709,7 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
   if (const auto hc = spec["healthCheck"];
       hc.IsDefined() &&
       map(hc, "spec.healthCheck", {"maxFails", "failTimeout", "connectTimeout", "readTimeout"})) {
-    w.health.max_fails = integer(hc["maxFails"], "spec.healthCheck.maxFails", 1, 0, 100);
+    w.health.max_fails = integer(hc["maxFails"], "spec.healthCheck.maxFails", contract::kMaxFails);
     if (hc["failTimeout"].IsDefined())
       w.health.fail_timeout = duration(hc["failTimeout"], "spec.healthCheck.failTimeout");
     if (hc["connectTimeout"].IsDefined())
@@ -615,12 +721,14 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
   w.ingress = ingress(spec["ingress"], "spec.ingress");
   if (const auto g = spec["gatewayRef"];
       g.IsDefined() && map(g, "spec.gatewayRef", {"name", "namespace"})) {
-    w.gateway = GatewayRef{str(g["name"], "spec.gatewayRef.name", true),
-                           str(g["namespace"], "spec.gatewayRef.namespace")};
+    w.gateway =
+        GatewayRef{text(g["name"], "spec.gatewayRef.name", contract::kMaxObjectRef, true),
+                   text(g["namespace"], "spec.gatewayRef.namespace", contract::kMaxNamespace)};
   }
   if (const auto c = spec["config"]; c.IsDefined()) {
     if (is_map(c)) {
       w.config = to_json(c);
+      if (traits != nullptr) worker_config(c, "spec.config", *traits, w.config);
     } else {
       error(c, "spec.config", "must be a mapping");
     }

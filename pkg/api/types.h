@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "pkg/contract/spec.h"
+
 namespace pipewright::api {
 
-inline constexpr const char* kGroupVersion = "pipewright.io/v1alpha1";
+inline constexpr const char* kGroupVersion = contract::kGroupVersion;
 
 // Where a value came from, for messages that name the file and line.
 struct Source {
@@ -19,7 +21,7 @@ struct Source {
 
 struct Meta {
   std::string name;
-  std::string namespace_ = "default";
+  std::string namespace_ = std::string(contract::kDefaultNamespace);
   Source source;
   // Set when the resource came from the API server (empty in local manifests).
   std::string uid;
@@ -33,19 +35,19 @@ struct Ingress {
 };
 
 struct Delivery {
-  int max_attempts = 5;
-  std::string backoff_initial = "200ms";
-  std::string backoff_max = "30s";
-  bool dead_letter = true;
+  int max_attempts = contract::kMaxAttempts.fallback;
+  std::string backoff_initial = std::string(contract::kDefaultBackoffInitial);
+  std::string backoff_max = std::string(contract::kDefaultBackoffMax);
+  bool dead_letter = contract::kDefaultDeadLetter;
 };
 
 struct Topic {
   std::string name;        // logical name used by steps
   std::string topic_name;  // empty: "<namespace>.<pipeline>.<name>" (plan decides)
-  int partitions = 1;
-  int replication_factor = 1;
+  int partitions = contract::kPartitions.fallback;
+  int replication_factor = contract::kReplicationFactor.fallback;
   std::map<std::string, std::string> config;
-  std::string deletion_policy = "Retain";  // Retain | Delete
+  std::string deletion_policy = std::string(contract::kDefaultDeletionPolicy);  // Retain | Delete
 };
 
 // Container resources as Kubernetes writes them: quantities by resource name ("cpu", "memory").
@@ -59,7 +61,7 @@ struct Step {
   std::string name;
   std::string worker;  // a built-in worker, or empty when `image` is set
   std::string image;
-  int replicas = 1;
+  int replicas = contract::kStepReplicas.fallback;
   std::vector<std::string> inputs, outputs;
   std::string expose_path;  // empty: not exposed
   bool storage = false;
@@ -71,7 +73,7 @@ struct Step {
 struct Storage {
   std::string size;  // empty: no shared volume
   std::string storage_class_name;
-  std::string access_mode = "ReadWriteOnce";
+  std::string access_mode = std::string(contract::kDefaultAccessMode);
 };
 
 // spec.networkPolicy: what the steps may reach and be reached by (pkg/plan/network_policy.h).
@@ -94,16 +96,16 @@ struct Pipeline {
 
 struct Backend {
   std::string name;
-  int weight = 1;
+  int weight = contract::kBackendWeight.fallback;
   bool backup = false;
-  int replicas = 1;
+  int replicas = contract::kBackendReplicas.fallback;
   std::optional<Resources> resources;  // empty: the operator's defaults
 };
 
 struct HealthCheck {
-  int max_fails = 1;
-  std::string fail_timeout = "10s";
-  std::string connect_timeout = "1s";
+  int max_fails = contract::kMaxFails.fallback;
+  std::string fail_timeout = std::string(contract::kDefaultFailTimeout);
+  std::string connect_timeout = std::string(contract::kDefaultConnectTimeout);
   // How long a backend may take to answer before the request moves on; empty: connect_timeout
   // (a backend that accepts but hangs is passed over as fast as one that does not accept).
   std::string read_timeout;
@@ -117,7 +119,7 @@ struct WeightedService {
   Meta meta;
   std::string worker;
   std::string image;
-  int port = 8080;
+  int port = contract::kServicePort.fallback;
   std::vector<Backend> backends;
   HealthCheck health;
   std::string expose_path;
@@ -131,11 +133,8 @@ struct Manifests {
   std::vector<WeightedService> weighted_services;
 };
 
-// The built-in workers of `pipewright-worker <type>` (SPEC section 3).
-const std::vector<std::string>& builtin_workers();
-
-// False for workers whose outputs come from HTTP requests rather than from their inputs
-// (upload, orders-api, events-api, events-gateway): their inputs are replies they wait for, so a
+// False for workers whose outputs come from HTTP requests rather than from their inputs (the
+// catalogue's http_source, pkg/contract/workers.h): their inputs are replies they wait for, so a
 // loop through them is request/reply, not a cycle. Custom images count as input-driven.
 bool outputs_follow_inputs(const Step& step);
 

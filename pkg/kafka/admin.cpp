@@ -88,7 +88,7 @@ class RdKafkaAdmin final : public TopicAdmin {
   RdKafkaAdmin(const RdKafkaAdmin&) = delete;
   RdKafkaAdmin& operator=(const RdKafkaAdmin&) = delete;
 
-  std::vector<TopicResult> create(const std::vector<plan::TopicPlan>& topics) override {
+  std::vector<TopicResult> create(const std::vector<TopicSpec>& topics) override {
     std::vector<TopicResult> results;
     if (topics.empty()) return results;
     char err[512];

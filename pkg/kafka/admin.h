@@ -9,9 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "pkg/plan/topics.h"
+#include "pkg/contract/topic.h"
 
 namespace pipewright::kafka {
+
+// A topic as it should be (the plan computes these; pkg/contract defines them, so this library
+// needs nothing of the control plane).
+using TopicSpec = contract::TopicSpec;
 
 struct TopicState {
   std::string name;
@@ -32,7 +36,7 @@ class TopicAdmin {
  public:
   virtual ~TopicAdmin() = default;
   // Creates the topics that do not exist yet, in one batch; existing ones are reported as such.
-  virtual std::vector<TopicResult> create(const std::vector<plan::TopicPlan>& topics) = 0;
+  virtual std::vector<TopicResult> create(const std::vector<TopicSpec>& topics) = 0;
   // The named topics as the cluster has them (partitions 0 when missing). Throws
   // std::runtime_error when the cluster cannot be reached.
   virtual std::vector<TopicState> describe(const std::vector<std::string>& names) = 0;
@@ -85,7 +89,7 @@ bool internal_topic(const std::string& name);
 // refuses (in the status) to shrink partitions. A topic that exists but was not created by this
 // owner is used as it is, never altered. Internal names and topics `taken` by someone else are
 // refused in the status and not touched. Throws std::runtime_error when Kafka cannot be reached.
-TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<plan::TopicPlan>& desired,
+TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<TopicSpec>& desired,
                                 const TopicClaims& claims = {});
 
 }  // namespace pipewright::kafka

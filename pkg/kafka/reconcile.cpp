@@ -2,16 +2,18 @@
 
 #include "pkg/kafka/admin.h"
 
+#include "pkg/contract/names.h"
+
 namespace pipewright::kafka {
 
 bool internal_topic(const std::string& name) {
-  return name.rfind("__", 0) == 0;
+  return contract::is_internal_topic(name);
 }
 
 namespace {
 
 // Why a topic is left alone before anything is asked of Kafka; "" when it is not.
-TopicStatus refusal(const plan::TopicPlan& t, const TopicClaims& claims) {
+TopicStatus refusal(const TopicSpec& t, const TopicClaims& claims) {
   TopicStatus s{t.logical, t.name, 0, false, {}, {}};
   if (internal_topic(t.name)) {
     s.reason = "InternalTopicRefused";
@@ -25,11 +27,11 @@ TopicStatus refusal(const plan::TopicPlan& t, const TopicClaims& claims) {
 
 }  // namespace
 
-TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<plan::TopicPlan>& desired,
+TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<TopicSpec>& desired,
                                 const TopicClaims& claims) {
   TopicReconcile out;
   std::vector<TopicStatus> refused;
-  std::vector<const plan::TopicPlan*> ours;  // neither internal nor someone else's
+  std::vector<const TopicSpec*> ours;  // neither internal nor someone else's
   std::vector<std::string> names;
   for (const auto& t : desired) {
     refused.push_back(refusal(t, claims));
@@ -39,7 +41,7 @@ TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<plan::Topic
   }
   const auto actual = names.empty() ? std::vector<TopicState>{} : admin.describe(names);
 
-  std::vector<plan::TopicPlan> missing;
+  std::vector<TopicSpec> missing;
   for (std::size_t i = 0; i < ours.size(); ++i) {
     if (actual[i].partitions == 0) missing.push_back(*ours[i]);
   }

@@ -250,9 +250,9 @@ int run(const api::Manifests& manifests, const UpOptions& options,
                           const std::string& kind, const std::string& owner) {
     const int http_port = proc::free_port();
     const int metrics_port = proc::free_port();
-    plan::set_env(env, "PIPEWRIGHT_HTTP_PORT", std::to_string(http_port));
-    plan::set_env(env, "PIPEWRIGHT_METRICS_PORT", std::to_string(metrics_port));
-    plan::set_env(env, "PIPEWRIGHT_BIND_HOST", "127.0.0.1");
+    contract::set(env, contract::env::kHttpPort, http_port);
+    contract::set(env, contract::env::kMetricsPort, metrics_port);
+    contract::set(env, contract::env::kBindHost, "127.0.0.1");
     Supervised child;
     child.name = name;
     child.metrics_port = metrics_port;
@@ -284,8 +284,8 @@ int run(const api::Manifests& manifests, const UpOptions& options,
       const auto config_path = dir / (s.name + ".json");
       std::ofstream(config_path) << local_config(s, running.smtp->port()).dump(2) << "\n";
       auto env = plan::step_env(p, s, render, config_path.string());
-      plan::set_env(env, "PIPEWRIGHT_KAFKA_BOOTSTRAP", bootstrap);
-      if (s.storage) plan::set_env(env, "PIPEWRIGHT_DATA_DIR", (dir / "data").string());
+      contract::set(env, contract::env::kKafkaBootstrap, bootstrap);
+      if (s.storage) contract::set(env, contract::env::kDataDir, (dir / "data").string());
       GatewayRoute route{s.expose_path, {}};
       for (int i = 0; i < s.replicas; ++i) {
         const auto name =

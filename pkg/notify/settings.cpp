@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "pkg/contract/env.h"
 #include "pkg/notify/template.h"
 
 namespace pipewright::notify {
@@ -191,33 +192,36 @@ Settings parse_settings(const json& config) {
   return s;
 }
 
+// The variables are the contract's keys (pkg/contract/env.h), the names the renderer writes.
 void load_credentials(Settings& settings, const Getenv& getenv) {
-  const auto user = getenv("PIPEWRIGHT_SMTP_USERNAME");
-  const auto pass = getenv("PIPEWRIGHT_SMTP_PASSWORD");
+  const std::string user_key(contract::env::kSmtpUsername.name);
+  const std::string pass_key(contract::env::kSmtpPassword.name);
+  const std::string token_key(contract::env::kTelegramToken.name);
+  const auto user = getenv(user_key);
+  const auto pass = getenv(pass_key);
   const bool has_user = user && !user->empty();
   const bool has_pass = pass && !pass->empty();
   if (settings.uses("smtp") && has_user != has_pass) {
-    throw ConfigError(has_user ? "PIPEWRIGHT_SMTP_PASSWORD" : "PIPEWRIGHT_SMTP_USERNAME",
+    throw ConfigError(has_user ? pass_key : user_key,
                       "not set, while its pair is; the Secret named by config.smtp.secretRef "
                       "needs both username and password");
   }
   if (has_user) settings.smtp.username = *user;
   if (has_pass) settings.smtp.password = *pass;
 
-  const auto token = getenv("PIPEWRIGHT_TELEGRAM_TOKEN");
+  const auto token = getenv(token_key);
   if (token && !token->empty()) {
     // The token goes into the request path: it must not be able to change the URL.
     const bool plain = std::all_of(token->begin(), token->end(), [](char c) {
       return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '_' || c == '-';
     });
     if (!plain) {
-      throw ConfigError("PIPEWRIGHT_TELEGRAM_TOKEN",
-                        "not a bot token (letters, digits, ':', '_' and '-' only)");
+      throw ConfigError(token_key, "not a bot token (letters, digits, ':', '_' and '-' only)");
     }
     settings.telegram.token = *token;
   } else if (settings.uses("telegram")) {
     throw ConfigError(
-        "PIPEWRIGHT_TELEGRAM_TOKEN",
+        token_key,
         "not set; the telegram channel needs the bot token from the Secret named by "
         "config.telegram.secretRef" +
             (settings.telegram.secret_ref.empty() ? std::string()

@@ -18,67 +18,60 @@ std::string kafka_topic(const api::Pipeline& pipeline, const std::string& logica
   return topic_name(pipeline, undeclared);
 }
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += ",";
-    out += item;
-  }
-  return out;
-}
-
 }  // namespace
 
 EnvVars step_env(const api::Pipeline& pipeline, const api::Step& step, const RenderOptions& options,
                  const std::string& config_path) {
-  std::vector<std::string> inputs, outputs;
+  namespace env = contract::env;
+  std::vector<std::string> inputs;
+  contract::Outputs outputs;
   for (const auto& in : step.inputs)
     inputs.push_back(kafka_topic(pipeline, in));
   for (const auto& out : step.outputs)
-    outputs.push_back(out + "=" + kafka_topic(pipeline, out));
+    outputs.emplace_back(out, kafka_topic(pipeline, out));
   const api::Delivery& delivery = step.delivery ? *step.delivery : pipeline.delivery;
   const std::string& bootstrap = pipeline.bootstrap_servers.empty()
                                      ? options.default_bootstrap_servers
                                      : pipeline.bootstrap_servers;
-  EnvVars env = {
-      {"PIPEWRIGHT_NAMESPACE", pipeline.meta.namespace_},
-      {"PIPEWRIGHT_PIPELINE", pipeline.meta.name},
-      {"PIPEWRIGHT_STEP", step.name},
-      {"PIPEWRIGHT_WORKER", step.worker},
-      {"PIPEWRIGHT_KAFKA_BOOTSTRAP", bootstrap},
-      {"PIPEWRIGHT_INPUTS", join(inputs)},
-      {"PIPEWRIGHT_OUTPUTS", join(outputs)},
-      {"PIPEWRIGHT_CONSUMER_GROUP", consumer_group(pipeline, step)},
-      {"PIPEWRIGHT_MAX_ATTEMPTS", std::to_string(delivery.max_attempts)},
-      {"PIPEWRIGHT_BACKOFF_INITIAL", delivery.backoff_initial},
-      {"PIPEWRIGHT_BACKOFF_MAX", delivery.backoff_max},
-      {"PIPEWRIGHT_DEAD_LETTER", delivery.dead_letter ? "true" : "false"},
-      {"PIPEWRIGHT_CONFIG", config_path},
-      {"PIPEWRIGHT_HTTP_PORT", std::to_string(kHttpPort)},
-      {"PIPEWRIGHT_METRICS_PORT", std::to_string(kMetricsPort)},
-  };
+  // In this order: a Deployment's env is part of its hash.
+  EnvVars vars;
+  contract::set(vars, env::kNamespace, pipeline.meta.namespace_);
+  contract::set(vars, env::kPipeline, pipeline.meta.name);
+  contract::set(vars, env::kStep, step.name);
+  contract::set(vars, env::kWorker, step.worker);
+  contract::set(vars, env::kKafkaBootstrap, bootstrap);
+  contract::set(vars, env::kInputs, inputs);
+  contract::set(vars, env::kOutputs, outputs);
+  contract::set(vars, env::kConsumerGroup, consumer_group(pipeline, step));
+  contract::set(vars, env::kMaxAttempts, delivery.max_attempts);
+  contract::set(vars, env::kBackoffInitial, delivery.backoff_initial);
+  contract::set(vars, env::kBackoffMax, delivery.backoff_max);
+  contract::set(vars, env::kDeadLetter, delivery.dead_letter);
+  contract::set(vars, env::kConfig, config_path);
+  contract::set(vars, env::kHttpPort, kHttpPort);
+  contract::set(vars, env::kMetricsPort, kMetricsPort);
   // Ingress and the local gateway pass the path on unchanged: the worker serves under it.
-  if (!step.expose_path.empty()) env.emplace_back("PIPEWRIGHT_BASE_PATH", step.expose_path);
-  if (step.storage) env.emplace_back("PIPEWRIGHT_DATA_DIR", kDataDir);
+  if (!step.expose_path.empty()) contract::set(vars, env::kBasePath, step.expose_path);
+  if (step.storage) contract::set(vars, env::kDataDir, std::string(kDataDir));
   if (!pipeline.kafka_secret.empty())
-    env.emplace_back("PIPEWRIGHT_KAFKA_SECRET_DIR", kKafkaSecretDir);
-  return env;
+    contract::set(vars, env::kKafkaSecretDir, std::string(kKafkaSecretDir));
+  return vars;
 }
 
 EnvVars service_backend_env(const api::WeightedService& service, const api::Backend& backend,
                             const std::string& config_path) {
-  EnvVars env = {
-      {"PIPEWRIGHT_NAMESPACE", service.meta.namespace_},
-      {"PIPEWRIGHT_SERVICE", service.meta.name},
-      {"PIPEWRIGHT_BACKEND", backend.name},
-      {"PIPEWRIGHT_WORKER", service.worker},
-      {"PIPEWRIGHT_HTTP_PORT", std::to_string(service.port)},
-      {"PIPEWRIGHT_METRICS_PORT", std::to_string(kMetricsPort)},
-      {"PIPEWRIGHT_CONFIG", config_path},
-  };
+  namespace env = contract::env;
+  EnvVars vars;
+  contract::set(vars, env::kNamespace, service.meta.namespace_);
+  contract::set(vars, env::kService, service.meta.name);
+  contract::set(vars, env::kBackend, backend.name);
+  contract::set(vars, env::kWorker, service.worker);
+  contract::set(vars, env::kHttpPort, service.port);
+  contract::set(vars, env::kMetricsPort, kMetricsPort);
+  contract::set(vars, env::kConfig, config_path);
   // The router passes the path on unchanged: a backend also serves its routes under expose.path.
-  if (!service.expose_path.empty()) env.emplace_back("PIPEWRIGHT_BASE_PATH", service.expose_path);
-  return env;
+  if (!service.expose_path.empty()) contract::set(vars, env::kBasePath, service.expose_path);
+  return vars;
 }
 
 void set_env(EnvVars& env, const std::string& name, const std::string& value) {
@@ -92,9 +85,7 @@ void set_env(EnvVars& env, const std::string& name, const std::string& value) {
 }
 
 std::string env_value(const EnvVars& env, const std::string& name) {
-  const auto it =
-      std::find_if(env.begin(), env.end(), [&](const auto& e) { return e.first == name; });
-  return it == env.end() ? std::string() : it->second;
+  return contract::value_of(env, name);
 }
 
 }  // namespace pipewright::plan

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pkg/api/types.h"
+#include "pkg/contract/env.h"
 
 namespace pipewright::plan {
 
@@ -28,11 +29,10 @@ inline constexpr const char* kConfigDir = "/etc/pipewright";
 inline constexpr const char* kConfigPath = "/etc/pipewright/config.json";
 inline constexpr const char* kDataDir = "/data";
 inline constexpr const char* kKafkaSecretDir = "/etc/pipewright/kafka";
-inline constexpr int kHttpPort = 8080;
-inline constexpr int kMetricsPort = 9090;
+inline constexpr int kHttpPort = contract::env::kHttpPort.fallback;
+inline constexpr int kMetricsPort = contract::env::kMetricsPort.fallback;
 
-// Ordered (name, value) pairs.
-using EnvVars = std::vector<std::pair<std::string, std::string>>;
+using contract::EnvVars;
 
 // PIPEWRIGHT_NAMESPACE, _PIPELINE, _STEP, _WORKER (empty for custom images), _KAFKA_BOOTSTRAP,
 // _INPUTS (Kafka topic names, comma-separated), _OUTPUTS (`logical=kafkaTopic`, comma-separated),
@@ -49,7 +49,8 @@ EnvVars step_env(const api::Pipeline& pipeline, const api::Step& step, const Ren
 EnvVars service_backend_env(const api::WeightedService& service, const api::Backend& backend,
                             const std::string& config_path = kConfigPath);
 
-// Replaces the value of `name`, or appends it: local mode moves ports and folders this way.
+// Replaces the value of `name`, or appends it. Untyped: for tests and custom variables; local
+// mode patches the typed keys with contract::set.
 void set_env(EnvVars& env, const std::string& name, const std::string& value);
 
 // The value of `name`, or "" when it is not set.

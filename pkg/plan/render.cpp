@@ -1,7 +1,9 @@
 #include "pkg/plan/render.h"
 
+#include "pkg/contract/names.h"
+#include "pkg/contract/quantity.h"
+#include "pkg/contract/workers.h"
 #include "pkg/plan/network_policy.h"
-#include "pkg/plan/quantity.h"
 
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
@@ -18,6 +20,8 @@
 namespace pipewright::plan {
 namespace {
 
+using contract::canonical_quantity;
+using contract::child_name;
 using nlohmann::json;
 
 constexpr const char* kConfigKey = "config.json";
@@ -35,6 +39,14 @@ std::string sha256_hex(const std::string& data) {
     out += kHex[digest[i] & 0xf];
   }
   return out;
+}
+
+std::string router_name(const std::string& owner) {
+  return child_name(owner, std::string(contract::kRouterPart));
+}
+
+std::string data_claim(const std::string& owner) {
+  return child_name(owner, std::string(contract::kDataPart));
 }
 
 // The resource whose children are rendered.
@@ -249,28 +261,28 @@ json notify_secret_env(const api::Step& step) {
     const auto r = c->find("secretRef");
     return r != c->end() && r->is_string() ? r->get<std::string>() : std::string();
   };
-  const auto from = [&](const char* name, const std::string& secret, const char* key) {
-    out.push_back(
-        {{"name", name}, {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}});
+  const auto from = [&](std::string_view name, const std::string& secret, const char* key) {
+    out.push_back({{"name", std::string(name)},
+                   {"valueFrom", {{"secretKeyRef", {{"name", secret}, {"key", key}}}}}});
   };
   if (const auto smtp = ref("smtp"); !smtp.empty()) {
-    from("PIPEWRIGHT_SMTP_USERNAME", smtp, "username");
-    from("PIPEWRIGHT_SMTP_PASSWORD", smtp, "password");
+    from(contract::env::kSmtpUsername.name, smtp, "username");
+    from(contract::env::kSmtpPassword.name, smtp, "password");
   }
   if (const auto telegram = ref("telegram"); !telegram.empty())
-    from("PIPEWRIGHT_TELEGRAM_TOKEN", telegram, "token");
+    from(contract::env::kTelegramToken.name, telegram, "token");
   return out;
 }
 
 json step_deployment(const api::Pipeline& p, const api::Step& step, const RenderOptions& options,
                      const Owner& owner, const json& config_data) {
-  const auto name = p.meta.name + "-" + step.name;
+  const auto name = child_name(p.meta.name, step.name);
   json mounts = json::array({mount("config", kConfigDir, true)});
   json volumes = json::array({{{"name", "config"}, {"configMap", {{"name", name}}}}});
   if (step.storage) {
     mounts.push_back(mount("data", kDataDir, false));
     volumes.push_back(
-        {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", p.meta.name + "-data"}}}});
+        {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", data_claim(p.meta.name)}}}});
   }
   if (!p.kafka_secret.empty()) {
     mounts.push_back(mount("kafka", kKafkaSecretDir, true));
@@ -287,7 +299,7 @@ json step_deployment(const api::Pipeline& p, const api::Step& step, const Render
 }
 
 json storage_claim(const Owner& owner, const api::Storage& storage) {
-  json c = object(owner, "v1", "PersistentVolumeClaim", owner.meta.name + "-data",
+  json c = object(owner, "v1", "PersistentVolumeClaim", data_claim(owner.meta.name),
                   labels(owner, "pipewright", "storage"));
   c["spec"] = {{"accessModes", json::array({storage.access_mode})},
                {"resources", {{"requests", {{"storage", canonical_quantity(storage.size)}}}}}};
@@ -305,12 +317,12 @@ json config_data(const json& config) {
 // --- WeightedService ---
 
 std::string backend_name(const api::WeightedService& ws, const api::Backend& b) {
-  return ws.meta.name + "-" + b.name;
+  return child_name(ws.meta.name, b.name);
 }
 
 json backend_deployment(const api::WeightedService& ws, const api::Backend& b,
                         const RenderOptions& options, const Owner& owner, const json& config) {
-  const auto router = ws.meta.name + "-router";
+  const auto router = router_name(ws.meta.name);
   // Only config.json of the shared ConfigMap: the backends never read nginx.conf.
   const json volume = {
       {"name", "config"},
@@ -358,7 +370,7 @@ std::string router_nginx_conf(const api::WeightedService& ws) {
 
 json router_deployment(const Owner& owner, const RenderOptions& options,
                        const std::string& nginx_conf) {
-  const auto name = owner.meta.name + "-router";
+  const auto name = router_name(owner.meta.name);
   json nginx_mount = mount("config", "/etc/nginx/nginx.conf", true);
   nginx_mount["subPath"] = kNginxKey;
   json container = {
@@ -496,7 +508,7 @@ std::vector<json> render(const api::Pipeline& pipeline, const RenderOptions& opt
   std::vector<json> out;
   std::vector<std::pair<std::string, std::string>> routes;
   for (const auto& step : pipeline.steps) {
-    const auto name = pipeline.meta.name + "-" + step.name;
+    const auto name = child_name(pipeline.meta.name, step.name);
     const auto step_labels = labels(owner, app_name(step.worker), step.name);
     const auto data = config_data(step.config);
     out.push_back(config_map(owner, name, step_labels, data));
@@ -531,7 +543,7 @@ std::vector<json> render(const api::WeightedService& ws, const RenderOptions& op
   const auto conf = router_nginx_conf(ws);
   json data = config;
   data[kNginxKey] = conf;
-  out.push_back(config_map(owner, ws.meta.name + "-router", router_labels, data));
+  out.push_back(config_map(owner, router_name(ws.meta.name), router_labels, data));
   out.push_back(router_deployment(owner, options, conf));
   out.push_back(service_object(owner, ws.meta.name, router_labels, "router",
                                json::array({service_port("http", 80, "http")})));
@@ -562,7 +574,8 @@ std::string nginx_config(const api::WeightedService& service,
       health.read_timeout.empty() ? health.connect_timeout : health.read_timeout;
   // nginx passes a request that already reached a backend on only when it is idempotent; the
   // built-in mult and calc are pure functions, so their POSTs may be retried too.
-  const bool pure = service.image.empty() && (service.worker == "mult" || service.worker == "calc");
+  const auto* traits = service.image.empty() ? contract::find_worker(service.worker) : nullptr;
+  const bool pure = traits != nullptr && traits->pure;
   out += "  location / {\n    proxy_pass http://" + upstream + ";\n" +
          "    proxy_http_version 1.1;\n"
          "    proxy_set_header Connection \"\";\n"

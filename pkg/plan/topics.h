@@ -1,27 +1,20 @@
 #pragma once
-// Desired Kafka topics of a Pipeline: the one place that decides topic names and settings,
-// for the operator and for local mode alike.
+// Desired Kafka topics of a Pipeline, for the operator and for local mode alike. The names come
+// from the contract (pkg/contract/names.h), the description from pkg/contract/topic.h.
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include "pkg/api/types.h"
+#include "pkg/contract/names.h"
+#include "pkg/contract/topic.h"
 
 namespace pipewright::plan {
 
-struct TopicPlan {
-  std::string logical;  // the name steps use
-  std::string name;     // the Kafka topic
-  int partitions = 1;
-  int replication_factor = 1;
-  std::map<std::string, std::string> config;
-  bool delete_with_pipeline = false;
-  bool dead_letter = false;  // the dead-letter topic of another topic, not declared by the user
-};
+using TopicPlan = contract::TopicSpec;
 
-// "<topic>.dlq": where a step puts what it failed to process maxAttempts times (SPEC section 5).
-std::string dead_letter_topic(const std::string& kafka_topic);
+// "<topic>.dlq" (SPEC section 5); kept for the callers that have not moved to the contract.
+using contract::dead_letter_topic;
 
 // "<namespace>.<pipeline>.<name>" unless the topic sets topicName.
 std::string topic_name(const api::Pipeline& pipeline, const api::Topic& topic);

@@ -14,10 +14,10 @@
 #include <stop_token>
 #include <thread>
 
+#include "pkg/contract/names.h"
 #include "pkg/http/server.h"
 #include "pkg/kafka/lag.h"
 #include "pkg/log/log.h"
-#include "pkg/plan/topics.h"
 #include "pkg/worker/inflight.h"
 
 namespace pipewright::worker {
@@ -206,7 +206,7 @@ kafka::OutMessage Runtime::dead_letter(const kafka::InMessage& in, int attempt,
                                        const std::string& error) const {
   const auto origin =
       in.topic + "/" + std::to_string(in.partition) + "/" + std::to_string(in.offset);
-  kafka::OutMessage dlq{plan::dead_letter_topic(in.topic), in.key, in.value, {}};
+  kafka::OutMessage dlq{contract::dead_letter_topic(in.topic), in.key, in.value, {}};
   // A binary-mode CloudEvent stays one, with what happened as extension attributes (a
   // dead letter read again replaces the earlier ones); other messages go as they came.
   const bool binary = std::any_of(in.headers.begin(), in.headers.end(),

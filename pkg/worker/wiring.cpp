@@ -4,42 +4,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "pkg/contract/duration.h"
+#include "pkg/contract/env.h"
 #include "pkg/json/limited.h"
-#include "pkg/units/duration.h"
 
 namespace pipewright::worker {
-namespace {
-
-std::string get(const Getenv& getenv, const std::string& name, const std::string& fallback = "") {
-  const auto v = getenv(name);
-  return v ? *v : fallback;
-}
-
-int get_int(const Getenv& getenv, const std::string& name, int fallback, int min, int max) {
-  const auto v = getenv(name);
-  if (!v || v->empty()) return fallback;
-  try {
-    std::size_t used = 0;
-    const int n = std::stoi(*v, &used);
-    if (used != v->size() || n < min || n > max) throw std::out_of_range(name);
-    return n;
-  } catch (const std::logic_error&) {
-    throw ConfigError(name + "=" + *v + ": must be a whole number from " + std::to_string(min) +
-                      " to " + std::to_string(max));
-  }
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string part;
-  while (std::getline(in, part, sep)) {
-    if (!part.empty()) out.push_back(part);
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string Wiring::source() const {
   if (!service.empty()) return "/pipewright/" + namespace_ + "/" + service + "/" + backend;
@@ -64,72 +33,63 @@ Getenv process_env() {
 }
 
 std::chrono::milliseconds parse_duration(const std::string& text) {
-  const auto d = units::parse_duration(text);
+  const auto d = contract::parse_duration(text);
   // The text is quoted whole only when short: it may come from anywhere.
   if (!d) {
     throw ConfigError("'" + (text.size() <= 32 ? text : text.substr(0, 32) + "...") + "' is not " +
-                      std::string(units::kDurationRule));
+                      std::string(contract::kDurationRule));
   }
   return *d;
 }
 
+// Every variable is read by its typed key (pkg/contract/env.h), the code that also writes it.
 Wiring wiring_from_env(const Getenv& getenv) {
+  namespace env = contract::env;
+  using contract::get;
   Wiring w;
-  w.namespace_ = get(getenv, "PIPEWRIGHT_NAMESPACE", "default");
-  w.pipeline = get(getenv, "PIPEWRIGHT_PIPELINE");
-  w.step = get(getenv, "PIPEWRIGHT_STEP");
-  w.worker = get(getenv, "PIPEWRIGHT_WORKER");
-  w.service = get(getenv, "PIPEWRIGHT_SERVICE");
-  w.backend = get(getenv, "PIPEWRIGHT_BACKEND");
-  w.bootstrap = get(getenv, "PIPEWRIGHT_KAFKA_BOOTSTRAP");
-  w.inputs = split(get(getenv, "PIPEWRIGHT_INPUTS"), ',');
-  for (const auto& pair : split(get(getenv, "PIPEWRIGHT_OUTPUTS"), ',')) {
-    const auto eq = pair.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size()) {
-      throw ConfigError("PIPEWRIGHT_OUTPUTS: '" + pair + "' is not logical=topic");
-    }
-    w.outputs[pair.substr(0, eq)] = pair.substr(eq + 1);
-  }
-  w.group = get(getenv, "PIPEWRIGHT_CONSUMER_GROUP");
-  w.max_attempts = get_int(getenv, "PIPEWRIGHT_MAX_ATTEMPTS", 5, 1, 1000);
   try {
-    w.backoff_initial = parse_duration(get(getenv, "PIPEWRIGHT_BACKOFF_INITIAL", "200ms"));
-    w.backoff_max = parse_duration(get(getenv, "PIPEWRIGHT_BACKOFF_MAX", "30s"));
-  } catch (const ConfigError& e) {
-    throw ConfigError(std::string("PIPEWRIGHT_BACKOFF_*: ") + e.what());
+    w.namespace_ = get(getenv, env::kNamespace);
+    w.pipeline = get(getenv, env::kPipeline);
+    w.step = get(getenv, env::kStep);
+    w.worker = get(getenv, env::kWorker);
+    w.service = get(getenv, env::kService);
+    w.backend = get(getenv, env::kBackend);
+    w.bootstrap = get(getenv, env::kKafkaBootstrap);
+    w.inputs = get(getenv, env::kInputs);
+    for (auto& [logical, topic] : get(getenv, env::kOutputs))
+      w.outputs[logical] = topic;
+    w.group = get(getenv, env::kConsumerGroup);
+    w.max_attempts = get(getenv, env::kMaxAttempts);
+    w.backoff_initial = get(getenv, env::kBackoffInitial);
+    w.backoff_max = get(getenv, env::kBackoffMax);
+    w.dead_letter = get(getenv, env::kDeadLetter);
+    w.config_path = get(getenv, env::kConfig);
+    w.data_dir = get(getenv, env::kDataDir);
+    w.kafka_secret_dir = get(getenv, env::kKafkaSecretDir);
+    w.bind_host = get(getenv, env::kBindHost);
+    w.base_path = get(getenv, env::kBasePath);
+    w.http_port = get(getenv, env::kHttpPort);
+    w.metrics_port = get(getenv, env::kMetricsPort);
+    w.http_request_timeout = get(getenv, env::kHttpRequestTimeout);
+    w.http_max_connections = get(getenv, env::kHttpMaxConnections);
+  } catch (const contract::EnvError& e) {
+    throw ConfigError(e.what());
   }
-  const auto dl = get(getenv, "PIPEWRIGHT_DEAD_LETTER", "true");
-  if (dl != "true" && dl != "false")
-    throw ConfigError("PIPEWRIGHT_DEAD_LETTER must be true or false");
-  w.dead_letter = dl == "true";
-  w.config_path = get(getenv, "PIPEWRIGHT_CONFIG");
-  w.data_dir = get(getenv, "PIPEWRIGHT_DATA_DIR");
-  w.kafka_secret_dir = get(getenv, "PIPEWRIGHT_KAFKA_SECRET_DIR");
-  w.bind_host = get(getenv, "PIPEWRIGHT_BIND_HOST");
-  w.base_path = get(getenv, "PIPEWRIGHT_BASE_PATH");
   while (w.base_path.size() > 1 && w.base_path.back() == '/')
     w.base_path.pop_back();
   if (w.base_path == "/") w.base_path.clear();
   if (!w.base_path.empty() && w.base_path.front() != '/') {
-    throw ConfigError("PIPEWRIGHT_BASE_PATH must start with '/'");
+    throw ConfigError(std::string(env::kBasePath.name) + " must start with '/'");
   }
-  w.http_port = get_int(getenv, "PIPEWRIGHT_HTTP_PORT", 8080, 0, 65535);
-  w.metrics_port = get_int(getenv, "PIPEWRIGHT_METRICS_PORT", 9090, 0, 65535);
-  if (const auto t = getenv("PIPEWRIGHT_HTTP_REQUEST_TIMEOUT"); t && !t->empty()) {
-    try {
-      w.http_request_timeout = parse_duration(*t);
-    } catch (const ConfigError& e) {
-      throw ConfigError(std::string("PIPEWRIGHT_HTTP_REQUEST_TIMEOUT: ") + e.what());
-    }
-    if (w.http_request_timeout.count() <= 0)
-      throw ConfigError("PIPEWRIGHT_HTTP_REQUEST_TIMEOUT must be above zero");
-  }
-  w.http_max_connections = get_int(getenv, "PIPEWRIGHT_HTTP_MAX_CONNECTIONS", 512, 1, 1'000'000);
+  if (w.http_request_timeout.count() <= 0)
+    throw ConfigError(std::string(env::kHttpRequestTimeout.name) + " must be above zero");
   if (!w.inputs.empty() && w.group.empty()) {
-    throw ConfigError("PIPEWRIGHT_CONSUMER_GROUP must be set when PIPEWRIGHT_INPUTS is");
+    throw ConfigError(std::string(env::kConsumerGroup.name) + " must be set when " +
+                      std::string(env::kInputs.name) + " is");
   }
   if ((!w.inputs.empty() || !w.outputs.empty()) && w.bootstrap.empty()) {
-    throw ConfigError("PIPEWRIGHT_KAFKA_BOOTSTRAP must be set for a step with topics");
+    throw ConfigError(std::string(env::kKafkaBootstrap.name) +
+                      " must be set for a step with topics");
   }
   return w;
 }

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "pkg/contract/env.h"
+
 namespace pipewright::worker {
 
 class ConfigError : public std::runtime_error {
@@ -28,17 +30,19 @@ struct Wiring {
   std::vector<std::string> inputs;             // Kafka topic names
   std::map<std::string, std::string> outputs;  // logical name -> Kafka topic
   std::string group;
-  int max_attempts = 5;
+  // Defaults: the keys' (pkg/contract/env.h), which are the manifest's.
+  int max_attempts = contract::env::kMaxAttempts.fallback;
   std::chrono::milliseconds backoff_initial{200}, backoff_max{30000};
-  bool dead_letter = true;
+  bool dead_letter = contract::env::kDeadLetter.fallback;
   std::filesystem::path config_path, data_dir, kafka_secret_dir;
   std::string base_path;  // the step's expose.path: routes are served under it too
   std::string bind_host;  // empty: every interface (containers); local mode sets 127.0.0.1
-  int http_port = 8080, metrics_port = 9090;
+  int http_port = contract::env::kHttpPort.fallback,
+      metrics_port = contract::env::kMetricsPort.fallback;
   // Limits of both HTTP servers (docs/security.md); optional PIPEWRIGHT_HTTP_REQUEST_TIMEOUT
   // (the whole request; the head gets at most 10 s of it) and PIPEWRIGHT_HTTP_MAX_CONNECTIONS.
   std::chrono::milliseconds http_request_timeout{120'000};
-  int http_max_connections = 512;
+  int http_max_connections = contract::env::kHttpMaxConnections.fallback;
 
   // "/pipewright/<namespace>/<pipeline>/<step>" (or .../<service>/<backend>): the CloudEvents
   // source (a URI-reference) of what the step writes. Names are DNS labels: no escaping needed.
@@ -47,9 +51,10 @@ struct Wiring {
   const std::string& output(const std::string& logical) const;
 };
 
-using Getenv = std::function<std::optional<std::string>(const std::string&)>;
+using contract::Getenv;
 
-// From PIPEWRIGHT_* variables (plan/env.h lists them). Throws ConfigError naming the variable.
+// From PIPEWRIGHT_* variables (pkg/contract/env.h, the keys plan/env.cpp writes). Throws
+// ConfigError naming the variable.
 Wiring wiring_from_env(const Getenv& getenv);
 Getenv process_env();
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "pkg/contract/workers.h"
+
 namespace pipewright::workers {
 namespace {
 
@@ -27,8 +29,10 @@ const Kind* find(const std::string& type) {
 
 }  // namespace
 
+// Only the catalogue's workers (pkg/contract/workers.h) run: what validation accepts as a worker
+// is what this binary starts (tests/unit/contract_test.cpp checks that every one has a Kind).
 bool implemented(const std::string& type) {
-  return find(type) != nullptr;
+  return contract::find_worker(type) != nullptr && find(type) != nullptr;
 }
 
 int run(const std::string& type, worker::Runtime& runtime) {

@@ -60,8 +60,9 @@ TEST_F(Crd, KubectlExplainDocumentsEveryLevel) {
 }
 
 TEST_F(Crd, DefaultsAreFilledInAndPrinterColumnsShow) {
-  const auto r = apply(
-      kHead + "spec:\n  topics: [{name: t}]\n  steps: [{name: s, worker: enrich, inputs: [t]}]\n");
+  const auto r = apply(kHead +
+                       "spec:\n  topics: [{name: t}, {name: u}]\n"
+                       "  steps: [{name: s, worker: enrich, inputs: [t], outputs: [u]}]\n");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto got = plane->kubectl({"get", "pl", "p", "-n", "demo", "-o", "json"});
   ASSERT_EQ(got.exit_code, 0) << got.output;

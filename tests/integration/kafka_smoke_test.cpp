@@ -16,7 +16,7 @@ namespace {
 using KafkaSmoke = testing::KafkaSuite;
 
 TEST_F(KafkaSmoke, ProducesAndConsumesAMessageThroughARealBroker) {
-  plan::TopicPlan topic;
+  kafka::TopicSpec topic;
   topic.name = "smoke.images";
   topic.partitions = 3;
   const auto created = kafka::make_admin(broker->bootstrap())->create({topic});

@@ -201,7 +201,7 @@ TEST_F(Operator, SpecEditsReachTheChildrenAndTopics) {
           {"-n", "demo", "patch", "pl", "images", "--type=json", "-p",
            R"([{"op":"replace","path":"/spec/steps/1/replicas","value":3},)"
            R"({"op":"replace","path":"/spec/topics/0/partitions","value":5},)"
-           R"({"op":"add","path":"/spec/steps/-","value":{"name":"thumbs","worker":"grayscale","inputs":["images"]}}])"})
+           R"({"op":"add","path":"/spec/steps/-","value":{"name":"thumbs","worker":"grayscale","inputs":["images"],"storage":true}}])"})
           .exit_code,
       0);
   EXPECT_TRUE(eventually([&] {
@@ -507,7 +507,7 @@ kind: Pipeline
 metadata: {name: twin, namespace: demo}
 spec:
   topics: [{name: t}]
-  steps: [{name: a-b, worker: enrich, inputs: [t]}]
+  steps: [{name: a-b, worker: audit, inputs: [t]}]
 )")
                 .exit_code,
             0);
@@ -518,7 +518,7 @@ kind: Pipeline
 metadata: {name: twin-a, namespace: demo}
 spec:
   topics: [{name: t}]
-  steps: [{name: b, worker: enrich, inputs: [t], replicas: 3}]
+  steps: [{name: b, worker: audit, inputs: [t], replicas: 3}]
 )")
                 .exit_code,
             0);
@@ -574,7 +574,7 @@ spec:
 // settings, and survives `deletionPolicy: Delete`; the Pipeline's own topics do not.
 TEST_F(Operator, APreExistingTopicIsUsedButNeverAlteredOrDeleted) {
   auto admin = kafka::make_admin(kafka->bootstrap());
-  plan::TopicPlan theirs;
+  kafka::TopicSpec theirs;
   theirs.name = "shared.compacted";
   theirs.partitions = 2;
   theirs.config = {{"cleanup.policy", "compact"}};
@@ -622,7 +622,7 @@ kind: Pipeline
 metadata: {name: offsets, namespace: demo}
 spec:
   topics: [{name: o, topicName: __consumer_offsets, partitions: 60, deletionPolicy: Delete}]
-  steps: [{name: s, worker: enrich, inputs: [o]}]
+  steps: [{name: s, worker: audit, inputs: [o]}]
 )");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("internal topics"), std::string::npos) << r.output;
@@ -639,7 +639,7 @@ metadata: {name: first, namespace: demo}
 spec:
   topics: [{name: t, topicName: demo.contested, partitions: )" +
            std::to_string(partitions) + R"(}]
-  steps: [{name: s, worker: enrich, inputs: [t]}]
+  steps: [{name: s, worker: audit, inputs: [t]}]
 )";
   };
   ASSERT_EQ(apply_text(first(2)).exit_code, 0);
@@ -657,7 +657,7 @@ spec:
   topics:
     - {name: t, topicName: demo.contested, partitions: 5, config: {cleanup.policy: compact},
        deletionPolicy: Delete}
-  steps: [{name: s, worker: enrich, inputs: [t]}]
+  steps: [{name: s, worker: audit, inputs: [t]}]
 )")
                 .exit_code,
             0);
@@ -901,7 +901,7 @@ TEST_F(Operator, TwoReplicasElectOneLeaderAndTheOtherTakesOverWhenItIsKilled) {
   ASSERT_EQ(
       apply_text(
           "apiVersion: pipewright.io/v1alpha1\nkind: Pipeline\nmetadata: {name: p, namespace: le}\n"
-          "spec:\n  topics: [{name: t}]\n  steps: [{name: s, worker: enrich, inputs: [t]}]\n")
+          "spec:\n  topics: [{name: t}]\n  steps: [{name: s, worker: audit, inputs: [t]}]\n")
           .exit_code,
       0);
   EXPECT_TRUE(eventually([&] { return deployment("le", "p-s").has_value(); }));

@@ -16,9 +16,9 @@ namespace {
 
 using Topics = testing::KafkaSuite;
 
-plan::TopicPlan topic(const std::string& name, int partitions,
-                      std::map<std::string, std::string> config = {}) {
-  plan::TopicPlan t;
+kafka::TopicSpec topic(const std::string& name, int partitions,
+                       std::map<std::string, std::string> config = {}) {
+  kafka::TopicSpec t;
   t.logical = name;
   t.name = "demo.p." + name;
   t.partitions = partitions;
@@ -107,7 +107,7 @@ TEST_F(Topics, InternalTopicsAndTopicsHeldElsewhereAreRefusedAndLeftAlone) {
   auto admin = kafka::make_admin(broker->bootstrap());
   auto held = topic("held", 1);
   ASSERT_EQ(admin->create({held})[0].outcome, kafka::TopicOutcome::created);
-  plan::TopicPlan offsets = topic("x", 100, {{"cleanup.policy", "delete"}});
+  kafka::TopicSpec offsets = topic("x", 100, {{"cleanup.policy", "delete"}});
   offsets.name = "__consumer_offsets";
   const auto before = admin->describe({"__consumer_offsets"})[0];
 

@@ -52,7 +52,8 @@ spec:
     - {name: images, partitions: 3}
     - {name: out, topicName: custom.out}
   steps:
-    - {name: rotate, worker: rotate, inputs: [images], outputs: [out], config: {angle: 90, note: "090"}}
+    # A custom image: its config is its own (a built-in rotate refuses the key `note`).
+    - {name: rotate, image: example/rotate:1, inputs: [images], outputs: [out], config: {angle: 90, note: "090"}}
 )",
                        "m.yaml");
   ASSERT_EQ(m.pipelines.size(), 1u);
@@ -195,8 +196,8 @@ TEST(Manifest, PartialDocumentsAreErrorsNotCrashes) {
 TEST(Manifest, ResourcesAreQuantitiesAndARequestStaysWithinItsLimit) {
   const std::string head =
       "apiVersion: pipewright.io/v1alpha1\nkind: Pipeline\nmetadata: {name: p}\n"
-      "spec:\n  topics: [{name: t}]\n  steps:\n  - name: a\n    worker: enrich\n"
-      "    inputs: [t]\n";
+      "spec:\n  topics: [{name: t}, {name: u}]\n  steps:\n  - name: a\n    worker: enrich\n"
+      "    inputs: [t]\n    outputs: [u]\n";
   const auto ok = parse(head +
                             "    resources: {requests: {cpu: 100m, memory: 64Mi}, limits: "
                             "{cpu: 1, memory: 1Gi}}\n",
@@ -241,7 +242,7 @@ TEST(Manifest, ObjectsFromTheApiServerParseWithTheirMetadata) {
                  "finalizers": ["pipewright.io/topics"], "managedFields": []},
     "spec": {"topics": [{"name": "t", "partitions": 2}],
              "storage": {"size": "1Gi"},
-             "steps": [{"name": "s", "worker": "enrich", "inputs": ["t"], "storage": true,
+             "steps": [{"name": "s", "image": "example/s:1", "inputs": ["t"], "storage": true,
                         "config": {"dictionary": "/words", "limit": 3},
                         "delivery": {"maxAttempts": 2}}],
              "delivery": {"backoff": {"initial": "1s"}}},
@@ -259,6 +260,7 @@ TEST(Manifest, ObjectsFromTheApiServerParseWithTheirMetadata) {
   EXPECT_EQ(p.delivery.backoff_max, "30s");
 
   auto bad = object;
+  bad["spec"]["steps"][0].erase("image");
   bad["spec"]["steps"][0]["worker"] = "rotat";
   try {
     pipeline_from_json(bad);

@@ -27,7 +27,7 @@ class MemoryAdmin final : public kafka::TopicAdmin {
   MemoryAdmin(const MemoryAdmin&) = delete;
   MemoryAdmin& operator=(const MemoryAdmin&) = delete;
 
-  std::vector<kafka::TopicResult> create(const std::vector<plan::TopicPlan>& topics) override {
+  std::vector<kafka::TopicResult> create(const std::vector<kafka::TopicSpec>& topics) override {
     std::vector<kafka::TopicResult> out;
     for (const auto& t : topics) {
       calls.push_back("create " + t.name);
@@ -77,9 +77,9 @@ class MemoryAdmin final : public kafka::TopicAdmin {
   std::map<std::string, kafka::TopicState> topics_;
 };
 
-plan::TopicPlan topic(const std::string& name, int partitions,
-                      std::map<std::string, std::string> config = {}) {
-  plan::TopicPlan t;
+kafka::TopicSpec topic(const std::string& name, int partitions,
+                       std::map<std::string, std::string> config = {}) {
+  kafka::TopicSpec t;
   t.logical = name;
   t.name = name;
   t.partitions = partitions;
@@ -150,7 +150,7 @@ kind: Pipeline
 metadata: {name: p, namespace: demo}
 spec:
   topics: [{name: ok}, {name: o, topicName: __consumer_offsets}]
-  steps: [{name: s, worker: enrich, inputs: [o]}]
+  steps: [{name: s, worker: enrich, inputs: [o], outputs: [ok]}]
 )",
                "p.yaml");
     ADD_FAILURE() << "accepted";

@@ -1,10 +1,12 @@
-#include "pkg/plan/quantity.h"
+#include "pkg/contract/quantity.h"
 
 #include <array>
 #include <cctype>
+#include <regex>
 #include <utility>
+#include <vector>
 
-namespace pipewright::plan {
+namespace pipewright::contract {
 namespace {
 // Exabytes times a mantissa overflow 64 bits; __extension__ keeps -Wpedantic quiet.
 __extension__ typedef __int128 Big;
@@ -78,4 +80,49 @@ std::string canonical_quantity(const std::string& quantity) {
   return quantity;
 }
 
-}  // namespace pipewright::plan
+namespace {
+const std::regex& resource_regex() {
+  static const std::regex re{std::string(kResourceQuantityPattern)};
+  return re;
+}
+const std::regex& storage_regex() {
+  static const std::regex re{std::string(kStorageSizePattern)};
+  return re;
+}
+}  // namespace
+
+// std::regex recurses per character: a value from a manifest meets one only once its length is
+// known to be small.
+bool is_resource_quantity(const std::string& text) {
+  return text.size() <= kMaxQuantityLength && std::regex_match(text, resource_regex());
+}
+
+bool is_storage_size(const std::string& text) {
+  return text.size() <= kMaxQuantityLength && std::regex_match(text, storage_regex());
+}
+
+double quantity_value(const std::string& q) {
+  static const std::vector<std::pair<std::string, double>> kSuffixes = {
+      {"Ki", 1024.0},
+      {"Mi", 1048576.0},
+      {"Gi", 1073741824.0},
+      {"Ti", 1099511627776.0},
+      {"Pi", 1125899906842624.0},
+      {"Ei", 1152921504606846976.0},
+      {"m", 1e-3},
+      {"k", 1e3},
+      {"M", 1e6},
+      {"G", 1e9},
+      {"T", 1e12},
+      {"P", 1e15},
+      {"E", 1e18}};
+  std::size_t end = 0;
+  const double number = std::stod(q, &end);  // also reads an exponent such as 1e3
+  const auto suffix = q.substr(end);
+  for (const auto& [s, factor] : kSuffixes) {
+    if (suffix == s) return number * factor;
+  }
+  return number;
+}
+
+}  // namespace pipewright::contract
