@@ -78,7 +78,7 @@ void produce(RdKafka::Producer& p, const std::string& topic, const std::string& 
 void create_topics(const std::string& bootstrap, const std::vector<std::string>& topics,
                    int partitions) {
   auto admin = kafka::make_admin(bootstrap);
-  std::vector<plan::TopicPlan> specs;
+  std::vector<kafka::TopicSpec> specs;
   for (const auto& t : topics)
     specs.push_back({t, t, partitions, 1, {}, false, false});
   for (const auto& r : admin->create(specs)) {

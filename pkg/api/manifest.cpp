@@ -458,19 +458,18 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
       map(np, "spec.networkPolicy", {"enabled", "kafkaCIDRs", "ingressNamespace"}) &&
       boolean(np["enabled"], "spec.networkPolicy.enabled", false)) {
     p.network_policy =
-        NetworkPolicy{strings(np["kafkaCIDRs"], "spec.networkPolicy.kafkaCIDRs"),
-                      str(np["ingressNamespace"], "spec.networkPolicy.ingressNamespace")};
+        NetworkPolicy{strings(np["kafkaCIDRs"], "spec.networkPolicy.kafkaCIDRs",
+                              contract::kMaxKafkaCidrs, contract::kMaxCidr),
+                      text(np["ingressNamespace"], "spec.networkPolicy.ingressNamespace",
+                           contract::kMaxNamespace)};
     // What the API server would refuse in the NetworkPolicy, refused here with its field path.
-    static const std::regex cidr(
-        R"(^(([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}|[0-9a-fA-F:]+/[0-9]{1,3})$)");
-    static const std::regex label(R"(^[a-z0-9]([-a-z0-9]*[a-z0-9])?$)");
     for (std::size_t i = 0; i < p.network_policy->kafka_cidrs.size(); ++i) {
-      if (!matches(p.network_policy->kafka_cidrs[i], cidr, 43))
+      if (!contract::is_cidr(p.network_policy->kafka_cidrs[i]))
         error(np["kafkaCIDRs"][i], "spec.networkPolicy.kafkaCIDRs[" + std::to_string(i) + "]",
               "must be a CIDR like 10.0.0.0/8");
     }
     if (const auto& ns = p.network_policy->ingress_namespace;
-        !ns.empty() && !matches(ns, label, 63))
+        !ns.empty() && !contract::is_dns_label(ns))
       error(np["ingressNamespace"], "spec.networkPolicy.ingressNamespace",
             "must be a namespace name");
   }

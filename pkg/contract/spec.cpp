@@ -1,5 +1,10 @@
 #include "pkg/contract/spec.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+
 #include "pkg/contract/duration.h"
 #include "pkg/contract/names.h"
 #include "pkg/contract/quantity.h"
@@ -113,6 +118,10 @@ const std::vector<FieldRule>& field_rules() {
     r.push_back(text(kP, "spec.storage.storageClassName", kMaxObjectRef));
     r.push_back(choice(kP, "spec.storage.accessMode", strings(kAccessModes),
                        std::string(kDefaultAccessMode)));
+    r.push_back(boolean(kP, "spec.networkPolicy.enabled", false));
+    r.push_back(list(kP, "spec.networkPolicy.kafkaCIDRs", 0, kMaxKafkaCidrs));
+    r.push_back(text(kP, "spec.networkPolicy.kafkaCIDRs[]", kMaxCidr));
+    r.push_back(text(kP, "spec.networkPolicy.ingressNamespace", kMaxNamespace, kDnsLabelPattern));
     r.push_back(list(kP, "spec.steps", 1, kMaxSteps));
     r.push_back(text(kP, "spec.steps[].name", kMaxPartName, kDnsLabelPattern));
     r.push_back(choice(kP, "spec.steps[].worker", worker_names()));
@@ -157,6 +166,22 @@ const std::vector<FieldRule>& field_rules() {
     return r;
   }();
   return all;
+}
+
+bool is_cidr(std::string_view text) {
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos || slash + 1 >= text.size() || text.size() > kMaxCidr)
+    return false;
+  const std::string address(text.substr(0, slash));
+  const auto prefix = text.substr(slash + 1);
+  if (prefix.size() > 3 ||
+      !std::all_of(prefix.begin(), prefix.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
+  const int bits = std::stoi(std::string(prefix));
+  unsigned char buf[sizeof(struct in6_addr)];
+  if (inet_pton(AF_INET, address.c_str(), buf) == 1) return bits <= 32;
+  if (inet_pton(AF_INET6, address.c_str(), buf) == 1) return bits <= 128;
+  return false;
 }
 
 }  // namespace pipewright::contract

@@ -51,12 +51,14 @@ inline constexpr std::size_t kMaxObjectRef = 253;  // names of Secrets, classes,
 inline constexpr std::size_t kMaxNamespace = 63;
 inline constexpr std::size_t kMaxExposePath = 256;
 inline constexpr std::size_t kMaxTopicSetting = 1024;
+inline constexpr std::size_t kMaxCidr = 43;  // an IPv6 address and /128
 // List sizes.
 inline constexpr std::size_t kMaxTopics = 64;
 inline constexpr std::size_t kMaxSteps = 32;
 inline constexpr std::size_t kMaxTopicRefs = 16;  // a step's inputs, its outputs
 inline constexpr std::size_t kMaxBackends = 16;
 inline constexpr std::size_t kMaxTopicSettings = 64;
+inline constexpr std::size_t kMaxKafkaCidrs = 32;  // spec.networkPolicy.kafkaCIDRs
 
 // expose.path: an absolute URL path nginx and Ingress take as it is.
 inline constexpr std::string_view kExposePathPattern = "^/[A-Za-z0-9._~/-]*$";
@@ -77,5 +79,9 @@ struct FieldRule {
   std::optional<std::string> default_value;  // as YAML text: "1", "Retain", "true"
 };
 const std::vector<FieldRule>& field_rules();
+
+// An IPv4 or IPv6 network in CIDR notation ("10.0.0.0/8", "fd00::/8"), as the API server's CEL
+// isCIDR() accepts it: a valid address and a prefix within its family's bit count.
+bool is_cidr(std::string_view text);
 
 }  // namespace pipewright::contract

@@ -386,3 +386,13 @@ TEST(Settled, StringsAndSizesAsTheApiServerTakesThem) {
 
 }  // namespace
 }  // namespace pipewright
+
+// spec.networkPolicy.kafkaCIDRs: validate refuses what the API server's isCIDR() refuses (an
+// octet over 255 or a prefix over the family's bits passed the first, regex-shaped check).
+TEST(SpecContract, CidrsAreCheckedAsTheApiServerChecksThem) {
+  for (const auto* good : {"10.0.0.0/8", "198.18.0.0/24", "0.0.0.0/0", "fd00::/8", "::1/128"})
+    EXPECT_TRUE(pipewright::contract::is_cidr(good)) << good;
+  for (const auto* bad : {"10.0.0.0", "999.0.0.0/8", "10.0.0.0/33", "fd00::/129", "10.0.0.0/", "/8",
+                          "10.0.0.0/8x", "example.com/8", "10.0.0.0/0008"})
+    EXPECT_FALSE(pipewright::contract::is_cidr(bad)) << bad;
+}
