@@ -12,6 +12,7 @@
 #include "pkg/json/limited.h"
 #include "pkg/local/up.h"
 #include "pkg/plan/topics.h"
+#include "pkg/units/rfc3339.h"
 
 namespace pipewright::cli {
 
@@ -187,12 +188,7 @@ std::string bootstrap_of(const DlqFlags& f, const std::string& manifest_bootstra
 }
 
 std::string when(std::int64_t ms) {
-  const std::time_t t = ms / 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::ostringstream s;
-  s << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-  return s.str();
+  return units::rfc3339_from_ms(ms, units::Precision::seconds);
 }
 
 void print_table(const std::vector<dlq::Letter>& letters, std::ostream& out) {

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "pkg/log/log.h"
+#include "pkg/units/rfc3339.h"
 
 namespace pipewright::controller {
 
@@ -14,15 +15,7 @@ namespace {
 
 // metav1.MicroTime: RFC 3339 with microseconds.
 std::string micro_now() {
-  timeval tv{};
-  gettimeofday(&tv, nullptr);
-  std::tm tm{};
-  gmtime_r(&tv.tv_sec, &tm);
-  char buf[48];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%06ldZ", buf, static_cast<long>(tv.tv_usec));
-  return out;
+  return units::rfc3339(std::chrono::system_clock::now(), units::Precision::microseconds);
 }
 
 }  // namespace

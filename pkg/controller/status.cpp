@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "pkg/controller/lag.h"
+#include "pkg/units/rfc3339.h"
 
 namespace pipewright::controller {
 namespace {
@@ -119,12 +120,7 @@ std::string phase(bool invalid, bool ready, const json& previous) {
 }  // namespace
 
 std::string now_rfc3339() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return units::rfc3339(std::chrono::system_clock::now(), units::Precision::seconds);
 }
 
 json pipeline_status(const PipelineObservation& o, const json& previous, const std::string& now) {

@@ -12,6 +12,7 @@
 #include "pkg/json/limited.h"
 
 #include "pkg/json/limited.h"
+#include "pkg/units/rfc3339.h"
 
 namespace pipewright::event {
 
@@ -416,17 +417,7 @@ std::string new_id() {
 }
 
 std::string now_rfc3339() {
-  const auto now = std::chrono::system_clock::now();
-  const auto t = std::chrono::system_clock::to_time_t(now);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::array<char, 40> buf{};
-  const auto n = std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::array<char, 8> frac{};
-  std::snprintf(frac.data(), frac.size(), ".%03dZ", static_cast<int>(ms));
-  return std::string(buf.data(), n) + frac.data();
+  return units::rfc3339(std::chrono::system_clock::now());
 }
 
 Envelope make(std::string type, std::string source, nlohmann::json data) {

@@ -1,4 +1,5 @@
 #include "pkg/log/log.h"
+#include "pkg/units/rfc3339.h"
 
 #include <atomic>
 #include <chrono>
@@ -41,17 +42,7 @@ const char* name(Level level) {
 }
 
 std::string now_rfc3339() {
-  const auto now = std::chrono::system_clock::now();
-  const auto secs = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
-  return buf;
+  return units::rfc3339(std::chrono::system_clock::now());
 }
 
 }  // namespace

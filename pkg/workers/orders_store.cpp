@@ -12,6 +12,7 @@
 #include "pkg/event/envelope.h"
 #include "pkg/json/limited.h"
 #include "pkg/log/log.h"
+#include "pkg/units/rfc3339.h"
 #include "pkg/worker/runtime.h"
 
 namespace pipewright::workers::orders {
@@ -34,14 +35,7 @@ json content(json order) {
 }  // namespace
 
 std::string rfc3339_ms(std::int64_t epoch_ms) {
-  const std::time_t seconds = epoch_ms / 1000;
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(epoch_ms % 1000));
-  return buf;
+  return units::rfc3339_from_ms(epoch_ms);
 }
 
 std::uintmax_t read_json_lines(const fs::path& file,

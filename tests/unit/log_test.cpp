@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pkg/log/log.h"
+#include "pkg/units/rfc3339.h"
 
 namespace pipewright::log {
 namespace {
@@ -34,3 +35,19 @@ TEST(Log, InvalidUtf8IsReplacedNotThrown) {
 
 }  // namespace
 }  // namespace pipewright::log
+
+// The one RFC 3339 formatter, at each precision its users need: logs/CloudEvents (ms), status
+// conditions and dead-letter listings (s), Lease renewals (µs); times before 1970 count down.
+TEST(Rfc3339, FormatsEachPrecisionInUtc) {
+  using pipewright::units::Precision;
+  using pipewright::units::rfc3339;
+  using pipewright::units::rfc3339_from_ms;
+  EXPECT_EQ(rfc3339_from_ms(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(rfc3339_from_ms(1700000000123), "2023-11-14T22:13:20.123Z");
+  EXPECT_EQ(rfc3339_from_ms(1700000000999, Precision::seconds), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(
+      rfc3339(std::chrono::system_clock::time_point(std::chrono::microseconds(1700000000000042)),
+              Precision::microseconds),
+      "2023-11-14T22:13:20.000042Z");
+  EXPECT_EQ(rfc3339_from_ms(-1), "1969-12-31T23:59:59.999Z");
+}
