@@ -1,4 +1,5 @@
 #include "pkg/controller/workqueue.h"
+#include "pkg/units/backoff.h"
 
 #include <algorithm>
 
@@ -43,11 +44,7 @@ void WorkQueue::add_rate_limited(const std::string& key) {
   std::chrono::milliseconds delay;
   {
     const std::lock_guard lock(mu_);
-    const int n = failures_[key]++;
-    delay = base_delay_;
-    for (int i = 0; i < n && delay < max_delay_; ++i)
-      delay *= 2;
-    delay = std::min(delay, max_delay_);
+    delay = units::exponential_backoff(base_delay_, max_delay_, ++failures_[key]);
   }
   add_after(key, delay);
 }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "pkg/log/log.h"
+#include "pkg/units/backoff.h"
 
 namespace pipewright::kube {
 namespace {
@@ -34,23 +35,9 @@ std::string version_of(const json& object) {
 
 // 200 ms doubling to 10 s, each wait ±20% so that informers of many operators do not reconnect
 // in step after an API server restart.
-class Backoff {
- public:
-  milliseconds next() {
-    const double jitter = std::uniform_real_distribution<double>(0.8, 1.2)(rng_);
-    const auto wait =
-        milliseconds(static_cast<long>(static_cast<double>(current_.count()) * jitter));
-    current_ = std::min(current_ * 2, kMax);
-    return wait;
-  }
-  void reset() { current_ = kInitial; }
-
- private:
-  static constexpr milliseconds kInitial{200};
-  static constexpr milliseconds kMax{10000};
-  milliseconds current_ = kInitial;
-  std::mt19937 rng_{std::random_device{}()};
-};
+units::Backoff reconnect_backoff() {
+  return units::Backoff(milliseconds(200), milliseconds(10000), 0.2);
+}
 
 }  // namespace
 
@@ -250,7 +237,7 @@ int Informer::relists() const {
 
 void Informer::run() {
   State& s = *state_;
-  Backoff backoff;
+  units::Backoff backoff = reconnect_backoff();
   std::string rv;
   bool must_list = true;
   int gone_in_a_row = 0;  // 410s with no event in between

@@ -7,6 +7,7 @@
 
 #include "pkg/log/log.h"
 #include "pkg/proc/net.h"
+#include "pkg/units/backoff.h"
 
 namespace pipewright::local {
 
@@ -86,8 +87,7 @@ void Supervisor::tick() {
     if (!c.process.running()) {
       // 1 s, 2 s, 4 s ... 30 s; a child that ran for a minute starts from 1 s again.
       if (now - c.started > seconds(60)) c.restarts = 0;
-      const auto backoff = milliseconds(std::min<long>(30'000, 1000L << std::min(c.restarts, 5)));
-      ++c.restarts;
+      const auto backoff = units::exponential_backoff(seconds(1), seconds(30), ++c.restarts);
       c.waiting = true;
       c.ready = false;
       c.restart_at = now + backoff;

@@ -29,6 +29,7 @@
 #include "pkg/plan/env.h"
 #include "pkg/plan/topics.h"
 #include "pkg/proc/net.h"
+#include "pkg/units/backoff.h"
 
 namespace pipewright::local {
 namespace {
@@ -163,17 +164,17 @@ class BrokerWatch {
         " with the same data (log: " + broker_->log_file().string() + ")");
     try {
       broker_->restart();
-      backoff_ = seconds(1);
+      backoff_.reset();
       const std::lock_guard lock(mutex_);
       up_ = true;
       pid_ = broker_->pid();
       ++restarts_;
       say("[kafka] ready again at " + broker_->bootstrap());
     } catch (const std::exception& e) {
+      const auto wait = backoff_.next();
       say(std::string("[kafka] did not come back (") + e.what() + "); trying again in " +
-          std::to_string(backoff_.count()) + " s");
-      next_try_ = now + backoff_;
-      backoff_ = std::min<seconds>(backoff_ * 2, seconds(30));
+          std::to_string(wait.count() / 1000) + " s");
+      next_try_ = now + wait;
       const std::lock_guard lock(mutex_);
       ++restarts_;
     }
@@ -189,7 +190,7 @@ class BrokerWatch {
   int pid_ = -1;
   bool up_ = true;
   int restarts_ = 0;
-  seconds backoff_{1};
+  units::Backoff backoff_{seconds(1), seconds(30)};
   std::chrono::steady_clock::time_point next_try_{};
 };
 

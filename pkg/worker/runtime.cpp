@@ -18,6 +18,7 @@
 #include "pkg/http/server.h"
 #include "pkg/kafka/lag.h"
 #include "pkg/log/log.h"
+#include "pkg/units/backoff.h"
 #include "pkg/worker/inflight.h"
 
 namespace pipewright::worker {
@@ -286,11 +287,7 @@ struct Runtime::Loop {
   std::uint64_t sends = 0;
 
   milliseconds backoff(int attempt) const {
-    // Capped exponential backoff: initial, 2x, 4x, ... up to max.
-    auto delay = rt.wiring_.backoff_initial;
-    for (int i = 1; i < attempt && delay < rt.wiring_.backoff_max; ++i)
-      delay *= 2;
-    return std::min(delay, rt.wiring_.backoff_max);
+    return units::exponential_backoff(rt.wiring_.backoff_initial, rt.wiring_.backoff_max, attempt);
   }
 
   void take(std::vector<kafka::InMessage> batch) {

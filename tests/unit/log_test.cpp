@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pkg/log/log.h"
+#include "pkg/units/backoff.h"
 #include "pkg/units/rfc3339.h"
 
 namespace pipewright::log {
@@ -50,4 +51,22 @@ TEST(Rfc3339, FormatsEachPrecisionInUtc) {
               Precision::microseconds),
       "2023-11-14T22:13:20.000042Z");
   EXPECT_EQ(rfc3339_from_ms(-1), "1969-12-31T23:59:59.999Z");
+}
+
+// The one retry policy: doubling from initial, capped at max, jitter within its fraction.
+TEST(Backoff, DoublesUpToItsCapAndJittersWithinItsFraction) {
+  using pipewright::units::exponential_backoff;
+  using std::chrono::milliseconds;
+  EXPECT_EQ(exponential_backoff(milliseconds(200), milliseconds(30000), 1), milliseconds(200));
+  EXPECT_EQ(exponential_backoff(milliseconds(200), milliseconds(30000), 3), milliseconds(800));
+  EXPECT_EQ(exponential_backoff(milliseconds(200), milliseconds(30000), 1000), milliseconds(30000));
+  EXPECT_EQ(exponential_backoff(milliseconds(500), milliseconds(100), 4), milliseconds(500));
+  pipewright::units::Backoff b(milliseconds(1000), milliseconds(4000), 0.2);
+  for (const long expected : {1000L, 2000L, 4000L, 4000L}) {
+    const auto wait = b.next().count();
+    EXPECT_GE(wait, expected * 8 / 10);
+    EXPECT_LE(wait, expected * 12 / 10);
+  }
+  b.reset();
+  EXPECT_LE(b.next().count(), 1200);
 }
