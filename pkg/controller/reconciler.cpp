@@ -449,12 +449,10 @@ Outcome Reconciler::pipeline(const std::string& ns, const std::string& name) {
         pending.first = (*object)["metadata"].value("uid", "");
         pending.second.insert(result.created.begin(), result.created.end());
       }
-      // A refused decrease or name waits for the spec to change, a claimed topic for its
-      // holder; any other failure may pass: retry.
       for (const auto& t : o.topics) {
-        if (t.ready || t.reason == "PartitionDecreaseRefused" || t.reason == "InternalTopicRefused")
-          continue;
-        (t.reason == "TopicClaimed" ? conflict : retry) = true;
+        if (t.ready) continue;
+        if (t.problem == kafka::TopicProblem::claimed) conflict = true;
+        if (kafka::retry_may_fix(t.problem)) retry = true;
       }
     } catch (const std::exception& e) {
       o.topics_error = "Kafka at " + bootstrap + ": " + e.what();

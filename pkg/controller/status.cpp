@@ -143,7 +143,8 @@ json pipeline_status(const PipelineObservation& o, const json& previous, const s
                            {"partitions", t.partitions},
                            {"ready", t.ready}});
     if (!t.message.empty()) topic_lines.back()["message"] = t.message;
-    if (!t.ready && topics.ok) topics = {"TopicsReady", false, t.reason, t.name + ": " + t.message};
+    if (!t.ready && topics.ok)
+      topics = {"TopicsReady", false, t.reason(), t.name + ": " + t.message};
   }
   if (!o.topics_error.empty()) topics = {"TopicsReady", false, "KafkaUnavailable", o.topics_error};
 

@@ -59,14 +59,35 @@ std::unique_ptr<TopicAdmin> make_admin(
     const std::map<std::string, std::string>& properties,
     std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
+// Why a topic is not ready, as a code the operator decides on (never a matched string);
+// reason() is its name in the TopicsReady condition.
+enum class TopicProblem {
+  none,
+  internal_refused,            // a '__' name: waits for the spec to change
+  claimed,                     // another owner's topic: waits for its holder
+  partition_decrease_refused,  // Kafka cannot shrink: waits for the spec to change
+  create_failed,               // the rest may pass on a retry
+  created_elsewhere,           // made by someone else between our look and our create
+  grow_partitions_failed,
+  config_failed,
+};
+std::string reason(TopicProblem problem);
+// A refused decrease or internal name waits for the spec, a claimed topic for its holder; any
+// other failure may pass on a retry.
+inline bool retry_may_fix(TopicProblem p) {
+  return p != TopicProblem::none && p != TopicProblem::internal_refused &&
+         p != TopicProblem::claimed && p != TopicProblem::partition_decrease_refused;
+}
+
 // What reconcile_topics found and did for one topic.
 struct TopicStatus {
   std::string logical;
   std::string name;
   int partitions = 0;  // as the cluster has them afterwards
   bool ready = false;
-  std::string reason;   // when not ready: PartitionDecreaseRefused, CreateFailed, ...
-  std::string message;  // for people
+  TopicProblem problem = TopicProblem::none;  // when not ready
+  std::string message;                        // for people
+  std::string reason() const { return kafka::reason(problem); }
 };
 
 struct TopicReconcile {

@@ -10,16 +10,38 @@ bool internal_topic(const std::string& name) {
   return contract::is_internal_topic(name);
 }
 
+std::string reason(TopicProblem problem) {
+  switch (problem) {
+    case TopicProblem::none:
+      return "";
+    case TopicProblem::internal_refused:
+      return "InternalTopicRefused";
+    case TopicProblem::claimed:
+      return "TopicClaimed";
+    case TopicProblem::partition_decrease_refused:
+      return "PartitionDecreaseRefused";
+    case TopicProblem::create_failed:
+      return "CreateFailed";
+    case TopicProblem::created_elsewhere:
+      return "CreatedElsewhere";
+    case TopicProblem::grow_partitions_failed:
+      return "GrowPartitionsFailed";
+    case TopicProblem::config_failed:
+      return "ConfigFailed";
+  }
+  return "";
+}
+
 namespace {
 
 // Why a topic is left alone before anything is asked of Kafka; "" when it is not.
 TopicStatus refusal(const TopicSpec& t, const TopicClaims& claims) {
   TopicStatus s{t.logical, t.name, 0, false, {}, {}};
   if (internal_topic(t.name)) {
-    s.reason = "InternalTopicRefused";
+    s.problem = TopicProblem::internal_refused;
     s.message = "names starting with '__' are Kafka's internal topics";
   } else if (const auto it = claims.taken.find(t.name); it != claims.taken.end()) {
-    s.reason = "TopicClaimed";
+    s.problem = TopicProblem::claimed;
     s.message = "held by " + it->second + "; a topic belongs to one Pipeline";
   }
   return s;
@@ -35,7 +57,7 @@ TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<TopicSpec>&
   std::vector<std::string> names;
   for (const auto& t : desired) {
     refused.push_back(refusal(t, claims));
-    if (!refused.back().reason.empty()) continue;
+    if (refused.back().problem != TopicProblem::none) continue;
     ours.push_back(&t);
     names.push_back(t.name);
   }
@@ -56,7 +78,7 @@ TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<TopicSpec>&
 
   std::size_t next = 0;  // index into ours / actual
   for (std::size_t d = 0; d < desired.size(); ++d) {
-    if (!refused[d].reason.empty()) {
+    if (refused[d].problem != TopicProblem::none) {
       out.topics.push_back(std::move(refused[d]));
       continue;
     }
@@ -67,14 +89,14 @@ TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<TopicSpec>&
     if (have.partitions == 0) {
       const auto& r = created[want.name];
       if (r.outcome == TopicOutcome::failed) {
-        s = {want.logical, want.name, 0, false, "CreateFailed", r.error};
+        s = {want.logical, want.name, 0, false, TopicProblem::create_failed, r.error};
       } else if (r.outcome == TopicOutcome::exists) {
         // Someone made it between our look and our create: not ours; the next pass sees it.
         s = {want.logical,
              want.name,
              0,
              false,
-             "CreatedElsewhere",
+             TopicProblem::created_elsewhere,
              "was created by someone else meanwhile; it is used as it is, never altered"};
       } else {
         s.partitions = want.partitions;
@@ -93,7 +115,7 @@ TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<TopicSpec>&
     if (want.partitions < have.partitions) {
       // Kafka cannot remove partitions, and keys would move between them if it could.
       s.ready = false;
-      s.reason = "PartitionDecreaseRefused";
+      s.problem = TopicProblem::partition_decrease_refused;
       s.message = "spec asks for " + std::to_string(want.partitions) + " partitions but " +
                   want.name + " has " + std::to_string(have.partitions) +
                   "; partitions can only grow";
@@ -101,7 +123,7 @@ TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<TopicSpec>&
       ++out.writes;
       if (auto err = admin.grow_partitions(want.name, want.partitions); !err.empty()) {
         s.ready = false;
-        s.reason = "GrowPartitionsFailed";
+        s.problem = TopicProblem::grow_partitions_failed;
         s.message = err;
       } else {
         s.partitions = want.partitions;
@@ -124,7 +146,7 @@ TopicReconcile reconcile_topics(TopicAdmin& admin, const std::vector<TopicSpec>&
       }
       if (!err.empty()) {
         s.ready = false;
-        s.reason = "ConfigFailed";
+        s.problem = TopicProblem::config_failed;
         s.message = err;
       }
     }

@@ -73,7 +73,7 @@ TEST_F(Topics, CreateGrowRefuseShrinkAndRestoreSettings) {
   // A decrease is refused, in the status, and the topic keeps its partitions.
   const auto shrink = kafka::reconcile_topics(*admin, {topic("images", 2, week)}, ours);
   EXPECT_FALSE(shrink.topics[0].ready);
-  EXPECT_EQ(shrink.topics[0].reason, "PartitionDecreaseRefused");
+  EXPECT_EQ(shrink.topics[0].reason(), "PartitionDecreaseRefused");
   EXPECT_NE(shrink.topics[0].message.find("has 5"), std::string::npos) << shrink.topics[0].message;
   EXPECT_EQ(shrink.topics[0].partitions, 5);
   EXPECT_EQ(admin->describe({"demo.p.images"})[0].partitions, 5);
@@ -114,8 +114,8 @@ TEST_F(Topics, InternalTopicsAndTopicsHeldElsewhereAreRefusedAndLeftAlone) {
   const auto r = kafka::reconcile_topics(*admin, {offsets, topic("held", 4)},
                                          {{"demo.p.held"}, {{"demo.p.held", "Pipeline a/b"}}});
   ASSERT_EQ(r.topics.size(), 2u);
-  EXPECT_EQ(r.topics[0].reason, "InternalTopicRefused");
-  EXPECT_EQ(r.topics[1].reason, "TopicClaimed");
+  EXPECT_EQ(r.topics[0].reason(), "InternalTopicRefused");
+  EXPECT_EQ(r.topics[1].reason(), "TopicClaimed");
   EXPECT_EQ(r.writes, 0);
   const auto after = admin->describe({"__consumer_offsets", "demo.p.held"});
   EXPECT_EQ(after[0].partitions, before.partitions);
@@ -129,7 +129,7 @@ TEST_F(Topics, AnInvalidSettingIsReportedNotThrown) {
       kafka::reconcile_topics(*admin, {topic("bad", 1, {{"retention.ms", "not-a-number"}})});
   ASSERT_EQ(r.topics.size(), 1u);
   EXPECT_FALSE(r.topics[0].ready);
-  EXPECT_EQ(r.topics[0].reason, "CreateFailed");
+  EXPECT_EQ(r.topics[0].reason(), "CreateFailed");
   EXPECT_FALSE(r.topics[0].message.empty());
 }
 

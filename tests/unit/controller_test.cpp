@@ -32,7 +32,7 @@ TEST(Contains, ServerAddedFieldsAreNotDriftButChangedOrMissingOnesAre) {
 PipelineObservation healthy() {
   PipelineObservation o;
   o.generation = 4;
-  o.topics = {{"images", "demo.images.images", 3, true, "", ""}};
+  o.topics = {{"images", "demo.images.images", 3, true, {}, ""}};
   o.steps = {{"upload", 1, 1}, {"rotate", 2, 2}};
   return o;
 }
@@ -79,8 +79,12 @@ TEST(PipelineStatus, UnchangedObservationsGiveAnIdenticalStatus) {
 
 TEST(PipelineStatus, RefusedDecreaseAndInvalidSpecAreReported) {
   auto o = healthy();
-  o.topics[0] = {"images", "demo.images.images",       3,
-                 false,    "PartitionDecreaseRefused", "spec asks for 2"};
+  o.topics[0] = {"images",
+                 "demo.images.images",
+                 3,
+                 false,
+                 kafka::TopicProblem::partition_decrease_refused,
+                 "spec asks for 2"};
   const auto s = pipeline_status(o, nullptr, "t");
   EXPECT_EQ((*condition(s, "TopicsReady"))["status"], "False");
   EXPECT_EQ((*condition(s, "Ready"))["reason"], "PartitionDecreaseRefused");
@@ -328,6 +332,28 @@ TEST(Metrics, ReadyBackupAndDeadLetterGaugesFollowStatusAndGoWithTheResource) {
   EXPECT_EQ(gauge(m, "pipewright_dead_letter_messages", "step", "rotate"), -1);
   EXPECT_EQ(gauge(m, "pipewright_resource_ready", "name", "images"), -1);
   EXPECT_EQ(gauge(m, "pipewright_resource_ready", "name", "calc"), 1) << "another resource's";
+}
+
+}  // namespace
+}  // namespace pipewright::controller
+
+namespace pipewright::controller {
+namespace {
+
+// Topic problems are codes: the condition shows their names, and only those a retry can fix
+// requeue the Pipeline (a refused decrease or '__' name waits for the spec, a claim for its
+// holder), where the reconciler used to match the reason strings.
+TEST(TopicProblems, NameTheirReasonAndSayWhetherARetryMayFixThem) {
+  using kafka::TopicProblem;
+  EXPECT_EQ(kafka::reason(TopicProblem::partition_decrease_refused), "PartitionDecreaseRefused");
+  EXPECT_EQ(kafka::reason(TopicProblem::claimed), "TopicClaimed");
+  EXPECT_EQ(kafka::reason(TopicProblem::none), "");
+  for (auto p : {TopicProblem::none, TopicProblem::internal_refused, TopicProblem::claimed,
+                 TopicProblem::partition_decrease_refused})
+    EXPECT_FALSE(kafka::retry_may_fix(p)) << kafka::reason(p);
+  for (auto p : {TopicProblem::create_failed, TopicProblem::created_elsewhere,
+                 TopicProblem::grow_partitions_failed, TopicProblem::config_failed})
+    EXPECT_TRUE(kafka::retry_may_fix(p)) << kafka::reason(p);
 }
 
 }  // namespace

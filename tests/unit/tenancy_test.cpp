@@ -133,9 +133,9 @@ TEST(ReconcileTopics, InternalAndTakenTopicsAreRefusedAndNotTouched) {
                               {{"theirs"}, {{"theirs", "Pipeline demo/first"}}});
   ASSERT_EQ(r.topics.size(), 3U);
   EXPECT_FALSE(r.topics[0].ready);
-  EXPECT_EQ(r.topics[0].reason, "InternalTopicRefused");
+  EXPECT_EQ(r.topics[0].reason(), "InternalTopicRefused");
   EXPECT_FALSE(r.topics[1].ready);
-  EXPECT_EQ(r.topics[1].reason, "TopicClaimed");
+  EXPECT_EQ(r.topics[1].reason(), "TopicClaimed");
   EXPECT_NE(r.topics[1].message.find("Pipeline demo/first"), std::string::npos);
   EXPECT_TRUE(r.topics[2].ready);
   EXPECT_EQ(admin.calls, std::vector<std::string>{"create mine"});
