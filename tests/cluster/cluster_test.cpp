@@ -463,8 +463,9 @@ spec:
       - name: smtp
         image: localhost/pipewright/smtp:1
         imagePullPolicy: Never
-        # 0.0.0.0 inside the pod: its own namespace on the cluster bridge, not the host.
-        args: [--listen, "0.0.0.0:1025", --maildir, /mail/box]
+        # The pod's own address (downward API), where the Service reaches it; no wildcard.
+        env: [{name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
+        args: [--listen, "$(POD_IP):1025", --maildir, /mail/box]
         readinessProbe: {tcpSocket: {port: 1025}, periodSeconds: 1}
         resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 128Mi}}
         securityContext:

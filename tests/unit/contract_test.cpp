@@ -256,10 +256,10 @@ spec:
 TEST(EnvContract, LocalModesPatchesKeepTheOrderAndType) {
   contract::EnvVars env;
   contract::set(env, contract::env::kHttpPort, 8080);
-  contract::set(env, contract::env::kBindHost, "0.0.0.0");
+  contract::set(env, contract::env::kBindHost, "127.0.0.1");
   contract::set(env, contract::env::kHttpPort, 18080);
   EXPECT_EQ(env, (contract::EnvVars{{"PIPEWRIGHT_HTTP_PORT", "18080"},
-                                    {"PIPEWRIGHT_BIND_HOST", "0.0.0.0"}}));
+                                    {"PIPEWRIGHT_BIND_HOST", "127.0.0.1"}}));
   EXPECT_EQ(contract::get(contract::lookup(env), contract::env::kHttpPort), 18080);
 }
 

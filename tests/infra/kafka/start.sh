@@ -22,11 +22,12 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 delete.topic.enable=true
 PROPS
-# 0.0.0.0 below is the pod's own network namespace (its loopback and its veth on the cluster
-# bridge), never the host: Services reach the broker there; the controller stays on loopback.
+# The broker listens on the pod's own address (POD_IP, the downward API's status.podIP), where
+# Services reach it; the controller stays on loopback. Never a wildcard address.
+: "${POD_IP:?POD_IP (the pod's address, from the downward API) is required}"
 if [ -n "${KAFKA_SASL_ADVERTISED:-}" ] && [ -n "${KAFKA_SASL_PASSWORD:-}" ]; then
   cat >> "$conf" <<PROPS
-listeners=PLAINTEXT://0.0.0.0:9092,CONTROLLER://127.0.0.1:9093,SASL_PLAINTEXT://0.0.0.0:9094
+listeners=PLAINTEXT://${POD_IP}:9092,CONTROLLER://127.0.0.1:9093,SASL_PLAINTEXT://${POD_IP}:9094
 advertised.listeners=PLAINTEXT://${KAFKA_ADVERTISED},SASL_PLAINTEXT://${KAFKA_SASL_ADVERTISED}
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
 sasl.enabled.mechanisms=PLAIN
@@ -35,7 +36,7 @@ listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.secu
 PROPS
 else
   cat >> "$conf" <<PROPS
-listeners=PLAINTEXT://0.0.0.0:9092,CONTROLLER://127.0.0.1:9093
+listeners=PLAINTEXT://${POD_IP}:9092,CONTROLLER://127.0.0.1:9093
 advertised.listeners=PLAINTEXT://${KAFKA_ADVERTISED}
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 PROPS
