@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "pkg/kafka/rdkafka_conf.h"
+
 namespace pipewright::kafka {
 namespace {
 
@@ -68,19 +70,7 @@ class RdKafkaAdmin final : public TopicAdmin {
                std::chrono::milliseconds timeout)
       : timeout_(timeout) {
     char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    for (const auto& [name, value] : properties) {
-      if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof err) !=
-          RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(conf);
-        // librdkafka's message may quote the value: only the setting's name goes out.
-        throw std::runtime_error("kafka admin: invalid setting '" + name + "'");
-      }
-    }
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-    // A producer's metadata request for a missing topic would otherwise create it with the
-    // broker's defaults on clusters that allow that: topics come from the plan only.
-    rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", err, sizeof err);
+    rd_kafka_conf_t* conf = detail::quiet_conf(properties, "kafka admin");
     rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (rk_ == nullptr) throw std::runtime_error(std::string("kafka admin: ") + err);
   }

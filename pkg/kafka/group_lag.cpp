@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "pkg/kafka/rdkafka_conf.h"
+
 namespace pipewright::kafka {
 
 std::int64_t total_lag(const std::vector<PartitionOffsets>& partitions) {
@@ -37,17 +39,7 @@ class RdOffsetReader final : public OffsetReader {
                  std::chrono::milliseconds timeout)
       : timeout_(timeout) {
     char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    for (const auto& [name, value] : properties) {
-      if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof err) !=
-          RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(conf);
-        throw std::runtime_error("kafka offsets: invalid setting '" + name + "'");
-      }
-    }
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-    // Asking for a topic's metadata must never create it (a dead-letter topic not made yet).
-    rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", err, sizeof err);
+    rd_kafka_conf_t* conf = detail::quiet_conf(properties, "kafka offsets");
     // A consumer handle with a group of its own, never joined: librdkafka 2.0.2 answers a
     // NOT_COORDINATOR reply to ListConsumerGroupOffsets (a group the broker has not loaded yet)
     // by poking the handle's own group, and a handle without one crashes there (rdk:main
