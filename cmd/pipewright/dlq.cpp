@@ -1,4 +1,5 @@
 #include "cmd/pipewright/dlq.h"
+#include "cmd/pipewright/flags.h"
 
 #include <chrono>
 #include <fstream>
@@ -59,23 +60,10 @@ struct DlqFlags {
 
 bool parse(const std::vector<std::string>& args, DlqFlags& f, std::string& error) {
   const auto now = std::chrono::system_clock::now();
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i], value;
-    bool has_value = false;
-    if (const auto eq = name.find('='); name.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    auto take = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= args.size()) {
-        error = "flag " + name + " needs a value";
-        return false;
-      }
-      value = args[++i];
-      return true;
-    };
+  for (FlagReader flag(args); flag.next();) {
+    const std::string& name = flag.name();
+    std::string value;
+    auto take = [&] { return flag.take(value, error); };
     if (name == "-h" || name == "--help") {
       f.help = true;
     } else if (name == "--all") {

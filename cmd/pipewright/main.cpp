@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cmd/pipewright/dlq.h"
+#include "cmd/pipewright/flags.h"
 #include "pkg/api/manifest.h"
 #include "pkg/local/up.h"
 #include "pkg/plan/render.h"
@@ -96,23 +97,10 @@ struct Flags {
 bool parse_flags(const std::string& command, const std::vector<std::string>& args, Flags& flags,
                  std::string& error) {
   const bool for_render = command == "render";
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i], value;
-    bool has_value = false;
-    if (const auto eq = name.find('='); name.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    auto take = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= args.size()) {
-        error = "flag " + name + " needs a value";
-        return false;
-      }
-      value = args[++i];
-      return true;
-    };
+  for (pipewright::cli::FlagReader flag(args); flag.next();) {
+    const std::string& name = flag.name();
+    std::string value;
+    auto take = [&] { return flag.take(value, error); };
     if (name == "-h" || name == "--help") {
       flags.help = true;
     } else if (name == "-f" || name == "--filename") {
