@@ -184,6 +184,18 @@ class ClusterEnvironment : public ::testing::Environment {
             minutes(8), [] { return not_ready().empty(); }, seconds(2))) {
       throw std::runtime_error("examples not Ready within 8 minutes:\n" + describe_not_ready());
     }
+    // Ready is about our objects; the Ingress controller (Traefik) learns of the router's
+    // endpoints from its own EndpointSlice watch a moment later and answers 503 "no available
+    // server" until then (seen in CI). The tests measure the split, not that propagation.
+    if (!proc::poll_until(
+            minutes(2),
+            [] {
+              testing::KeepAliveClient client(cluster.ingress_port);
+              return client.get("/mult?op1=1&op2=1").status == 200;
+            },
+            std::chrono::milliseconds(500))) {
+      throw std::runtime_error("the Ingress did not route /mult within 2 minutes of Ready");
+    }
   }
 };
 
