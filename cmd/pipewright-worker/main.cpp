@@ -60,12 +60,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
-    auto wiring = worker::wiring_from_env(worker::process_env());
+    auto wiring = runtime::wiring_from_env(runtime::process_env());
     if (wiring.worker.empty()) wiring.worker = type;
-    auto config = worker::load_config(wiring.config_path);
-    worker::Runtime runtime(std::move(wiring), std::move(config));
+    auto config = runtime::load_config(wiring.config_path);
+    runtime::Runtime runtime(std::move(wiring), std::move(config));
     return workers::run(type, runtime);
-  } catch (const worker::ConfigError& e) {
+  } catch (const runtime::ConfigError& e) {
     log::error("invalid configuration", {{"worker", type}, {"error", e.what()}});
     std::cerr << "pipewright-worker " << type << ": " << e.what() << "\n";
     return 2;

@@ -1,6 +1,6 @@
 #pragma once
 // The one duration rule, shared by the manifest's validation (pkg/api), the CRDs' pattern
-// (kDurationPattern, compared by tests/unit/contract_test.cpp) and the worker's wiring (pkg/worker
+// (kDurationPattern, compared by tests/unit/contract_test.cpp) and the worker's wiring (pkg/runtime
 // reads the same values from PIPEWRIGHT_* variables), so `pipewright validate` accepts exactly
 // what the API server and a worker accept. No regex: a manifest's value may be any length
 // (std::regex recursed once per character and overflowed the stack on 100,000 digits).

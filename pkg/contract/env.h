@@ -1,7 +1,7 @@
 #pragma once
 // The PIPEWRIGHT_* variables a worker process gets: the one contract between the plan (which
 // writes them: pkg/plan/env.cpp, patched by local mode: pkg/local/up.cpp) and
-// `pipewright-worker` (which reads them: pkg/worker/wiring.cpp). Each variable is a typed key;
+// `pipewright-worker` (which reads them: pkg/runtime/wiring.cpp). Each variable is a typed key;
 // the text form of every type is written and read by the functions below, side by side.
 // An empty value means the same as no value (the API server drops empty env values).
 

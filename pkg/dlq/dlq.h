@@ -19,7 +19,7 @@
 
 namespace pipewright::dlq {
 
-// The runtime's dead-letter headers (pkg/worker) and the replay marker's.
+// The runtime's dead-letter headers (pkg/runtime) and the replay marker's.
 inline constexpr std::string_view kAttemptHeader = "pipewright-attempt";
 inline constexpr std::string_view kErrorHeader = "pipewright-error";
 inline constexpr std::string_view kSourceHeader = "pipewright-source";  // topic/partition/offset

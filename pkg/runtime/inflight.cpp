@@ -1,8 +1,8 @@
-#include "pkg/worker/inflight.h"
+#include "pkg/runtime/inflight.h"
 
 #include <algorithm>
 
-namespace pipewright::worker {
+namespace pipewright::runtime {
 
 void InFlight::begin(const kafka::Partition& tp, std::int64_t offset) {
   // The first offset taken is where the group's commit already is: nothing to commit before it.
@@ -57,4 +57,4 @@ void InFlight::drop(const kafka::Partition& tp) {
   partitions_.erase(tp);
 }
 
-}  // namespace pipewright::worker
+}  // namespace pipewright::runtime

@@ -12,7 +12,7 @@
 
 #include "pkg/kafka/client.h"
 
-namespace pipewright::worker {
+namespace pipewright::runtime {
 
 class InFlight {
  public:
@@ -40,4 +40,4 @@ class InFlight {
   std::map<kafka::Partition, State> partitions_;
 };
 
-}  // namespace pipewright::worker
+}  // namespace pipewright::runtime

@@ -1,4 +1,4 @@
-#include "pkg/worker/runtime.h"
+#include "pkg/runtime/runtime.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -18,10 +18,10 @@
 #include "pkg/http/server.h"
 #include "pkg/kafka/lag.h"
 #include "pkg/log/log.h"
+#include "pkg/runtime/inflight.h"
 #include "pkg/units/backoff.h"
-#include "pkg/worker/inflight.h"
 
-namespace pipewright::worker {
+namespace pipewright::runtime {
 namespace {
 
 std::atomic<bool> g_signalled{false};
@@ -690,4 +690,4 @@ int Runtime::run(const Handler& handler) {
   return code;
 }
 
-}  // namespace pipewright::worker
+}  // namespace pipewright::runtime

@@ -18,14 +18,14 @@
 #include "pkg/event/envelope.h"
 #include "pkg/http/router.h"
 #include "pkg/kafka/client.h"
-#include "pkg/worker/wiring.h"
+#include "pkg/runtime/wiring.h"
 
 namespace prometheus {
 class Registry;
 class Gauge;
 }  // namespace prometheus
 
-namespace pipewright::worker {
+namespace pipewright::runtime {
 
 // Thrown by a handler for input that no retry can fix (not an envelope, a missing file's name
 // is invalid, ...): the message goes to the dead-letter topic at once.
@@ -140,4 +140,4 @@ class Runtime {
   std::atomic<bool> ready_{false};
 };
 
-}  // namespace pipewright::worker
+}  // namespace pipewright::runtime

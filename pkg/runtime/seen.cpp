@@ -1,4 +1,4 @@
-#include "pkg/worker/seen.h"
+#include "pkg/runtime/seen.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <stdexcept>
 
-namespace pipewright::worker {
+namespace pipewright::runtime {
 namespace {
 
 // One key per line: a key's own '\n' or '\r' (event ids come from anyone's message) would split
@@ -101,4 +101,4 @@ void SeenLog::remember(const std::string& key) {
   }
 }
 
-}  // namespace pipewright::worker
+}  // namespace pipewright::runtime

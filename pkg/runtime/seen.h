@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_set>
 
-namespace pipewright::worker {
+namespace pipewright::runtime {
 
 class SeenLog {
  public:
@@ -36,4 +36,4 @@ class SeenLog {
   std::string path_;
 };
 
-}  // namespace pipewright::worker
+}  // namespace pipewright::runtime

@@ -1,4 +1,4 @@
-#include "pkg/worker/wiring.h"
+#include "pkg/runtime/wiring.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -8,7 +8,7 @@
 #include "pkg/contract/env.h"
 #include "pkg/json/limited.h"
 
-namespace pipewright::worker {
+namespace pipewright::runtime {
 
 std::string Wiring::source() const {
   if (!service.empty()) return "/pipewright/" + namespace_ + "/" + service + "/" + backend;
@@ -157,4 +157,4 @@ std::vector<std::string> config_strings(const nlohmann::json& config, const std:
   return out;
 }
 
-}  // namespace pipewright::worker
+}  // namespace pipewright::runtime

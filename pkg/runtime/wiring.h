@@ -16,7 +16,7 @@
 
 #include "pkg/contract/env.h"
 
-namespace pipewright::worker {
+namespace pipewright::runtime {
 
 class ConfigError : public std::runtime_error {
  public:
@@ -77,4 +77,4 @@ std::string config_string(const nlohmann::json& config, const std::string& key,
 std::vector<std::string> config_strings(const nlohmann::json& config, const std::string& key,
                                         const std::vector<std::string>& fallback);
 
-}  // namespace pipewright::worker
+}  // namespace pipewright::runtime

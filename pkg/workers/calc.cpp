@@ -142,8 +142,8 @@ Operands operands(const http::Request& request) {
   return out;
 }
 
-int run_calc(worker::Runtime& runtime, const std::vector<std::string>& operations) {
-  worker::check_keys(runtime.config(), {});
+int run_calc(runtime::Runtime& runtime, const std::vector<std::string>& operations) {
+  runtime::check_keys(runtime.config(), {});
   const auto& wiring = runtime.wiring();
   const auto served_by = !wiring.backend.empty() ? wiring.backend
                          : !wiring.step.empty()  ? wiring.step
@@ -204,8 +204,8 @@ CalcResult calculate(std::string_view operation, const std::optional<std::string
 }
 
 std::vector<Kind> calc_workers() {
-  return {{"mult", [](worker::Runtime& r) { return run_calc(r, {"mult"}); }},
-          {"calc", [](worker::Runtime& r) {
+  return {{"mult", [](runtime::Runtime& r) { return run_calc(r, {"mult"}); }},
+          {"calc", [](runtime::Runtime& r) {
              return run_calc(r, {"sum", "sub", "mult", "div"});
            }}};
 }

@@ -35,11 +35,11 @@ constexpr std::size_t kKeepEventBytes = std::size_t{256} << 20;
 
 // The step's one output (the topic events are created on or enriched to); a ConfigError if the
 // step has none or several.
-std::string single_output(const worker::Runtime& runtime) {
+std::string single_output(const runtime::Runtime& runtime) {
   const auto& outputs = runtime.wiring().outputs;
   if (outputs.size() != 1) {
-    throw worker::ConfigError("the " + runtime.wiring().worker + " step takes one output, not " +
-                              std::to_string(outputs.size()));
+    throw runtime::ConfigError("the " + runtime.wiring().worker + " step takes one output, not " +
+                               std::to_string(outputs.size()));
   }
   return outputs.begin()->first;
 }
@@ -53,16 +53,16 @@ std::string single_output(const worker::Runtime& runtime) {
 // the gateway skips what was written before it started (live only). The cost: one small group
 // per process start, which Kafka expires when its offsets retention passes. The runtime is the
 // same one every worker runs (consume → handler → commit), built with this wiring.
-std::unique_ptr<worker::Runtime> replica_runtime(const worker::Runtime& shared,
-                                                 std::vector<std::string> inputs,
-                                                 const worker::RuntimeOptions& options) {
+std::unique_ptr<runtime::Runtime> replica_runtime(const runtime::Runtime& shared,
+                                                  std::vector<std::string> inputs,
+                                                  const runtime::RuntimeOptions& options) {
   auto wiring = shared.wiring();
   wiring.inputs = std::move(inputs);
   std::string id = event::new_id();
   for (auto& c : id)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   wiring.group = (wiring.group.empty() ? wiring.source() : wiring.group) + ".replica-" + id;
-  return std::make_unique<worker::Runtime>(std::move(wiring), shared.config(), options);
+  return std::make_unique<runtime::Runtime>(std::move(wiring), shared.config(), options);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,19 +176,19 @@ class EventStore {
   std::multimap<Clock::time_point, std::string> deadlines_;
 };
 
-int run_api(worker::Runtime& shared) {
+int run_api(runtime::Runtime& shared) {
   const auto& config = shared.config();
-  worker::check_keys(config, {"maxWait", "maxBodyBytes"});
-  const auto max_wait = worker::parse_duration(worker::config_string(config, "maxWait", "30s"));
-  if (max_wait.count() <= 0) throw worker::ConfigError("config.maxWait: must be above zero");
-  const auto max_body = worker::config_int(config, "maxBodyBytes", kMiB, 1, 64 * kMiB);
+  runtime::check_keys(config, {"maxWait", "maxBodyBytes"});
+  const auto max_wait = runtime::parse_duration(runtime::config_string(config, "maxWait", "30s"));
+  if (max_wait.count() <= 0) throw runtime::ConfigError("config.maxWait: must be above zero");
+  const auto max_body = runtime::config_int(config, "maxBodyBytes", kMiB, 1, 64 * kMiB);
   const auto output = single_output(shared);
   if (shared.wiring().inputs.empty()) {
-    throw worker::ConfigError(
+    throw runtime::ConfigError(
         "the events-api step needs the enriched topic as its input (to answer ?wait= and GET)");
   }
 
-  worker::RuntimeOptions options;
+  runtime::RuntimeOptions options;
   options.max_body_bytes = static_cast<std::size_t>(max_body);
   // Creates are answered from delivery reports, not on these threads. Reading the enriched topic
   // is cheap per message: big batches, fewer commits.
@@ -248,7 +248,7 @@ int run_api(worker::Runtime& shared) {
       [&runtime, store] { store->expire_until([&] { return runtime.stopping(); }); });
   const int code =
       runtime.run([store](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
-        store->processed(worker::read_event(m));
+        store->processed(runtime::read_event(m));
         return {};
       });
   runtime.stop();
@@ -259,15 +259,15 @@ int run_api(worker::Runtime& shared) {
 // ---------------------------------------------------------------------------------------------
 // enrich
 
-int run_enrich(worker::Runtime& runtime) {
+int run_enrich(runtime::Runtime& runtime) {
   const auto& config = runtime.config();
-  worker::check_keys(config, {"dictionary"});
-  const auto path = worker::config_string(config, "dictionary", "/usr/share/dict/brazilian");
+  runtime::check_keys(config, {"dictionary"});
+  const auto path = runtime::config_string(config, "dictionary", "/usr/share/dict/brazilian");
   std::vector<std::string> words;
   try {
     words = load_dictionary(path);
   } catch (const std::runtime_error& e) {
-    throw worker::ConfigError(std::string("config.dictionary: ") + e.what());
+    throw runtime::ConfigError(std::string("config.dictionary: ") + e.what());
   }
   const auto output = single_output(runtime);
   log::info("dictionary loaded", {{"path", path}, {"words", words.size()}});
@@ -275,7 +275,7 @@ int run_enrich(worker::Runtime& runtime) {
   // Competing consumers: the step's own group, so replicas share the partitions.
   return runtime.run([&runtime, words = std::move(words),
                       output](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
-    const auto in = worker::read_event(m);
+    const auto in = runtime::read_event(m);
     json data = in.data.is_object() ? in.data : json{{"payload", in.data}};
     data["word"] = word_for(words, in.id);
     // Same id: a redelivery repeats the same event with the same word.
@@ -291,12 +291,12 @@ int run_enrich(worker::Runtime& runtime) {
 // The Kafka topic of config.topic: one of the step's inputs, by Kafka name or logical name
 // (inputs are "<namespace>.<pipeline>.<name>" unless a topic sets topicName); the only input
 // when not set.
-std::string gateway_topic(const worker::Wiring& wiring, const std::string& topic) {
+std::string gateway_topic(const runtime::Wiring& wiring, const std::string& topic) {
   const auto& inputs = wiring.inputs;
   if (topic.empty()) {
     if (inputs.size() == 1) return inputs.front();
-    throw worker::ConfigError("config.topic: name the topic to fan out (the step has " +
-                              std::to_string(inputs.size()) + " inputs)");
+    throw runtime::ConfigError("config.topic: name the topic to fan out (the step has " +
+                               std::to_string(inputs.size()) + " inputs)");
   }
   for (const auto& i : inputs) {
     if (i == topic) return i;
@@ -307,8 +307,8 @@ std::string gateway_topic(const worker::Wiring& wiring, const std::string& topic
   std::string known;
   for (const auto& i : inputs)
     known += (known.empty() ? "" : ", ") + i;
-  throw worker::ConfigError("config.topic: '" + topic + "' is not an input of the step (inputs: " +
-                            (known.empty() ? "none" : known) + ")");
+  throw runtime::ConfigError("config.topic: '" + topic + "' is not an input of the step (inputs: " +
+                             (known.empty() ? "none" : known) + ")");
 }
 
 struct GatewayMetrics {
@@ -394,16 +394,16 @@ class Fanout {
   std::shared_ptr<const Clients> clients_ = std::make_shared<const Clients>();
 };
 
-int run_gateway(worker::Runtime& shared) {
+int run_gateway(runtime::Runtime& shared) {
   const auto& config = shared.config();
-  worker::check_keys(config, {"topic", "maxFrameBytes", "clientQueue"});
-  const auto topic = gateway_topic(shared.wiring(), worker::config_string(config, "topic", ""));
+  runtime::check_keys(config, {"topic", "maxFrameBytes", "clientQueue"});
+  const auto topic = gateway_topic(shared.wiring(), runtime::config_string(config, "topic", ""));
   const auto max_frame =
-      worker::config_int(config, "maxFrameBytes", std::int64_t{64} * 1024, 1, 16 * kMiB);
-  const auto queue = worker::config_int(config, "clientQueue", 1000, 1, 1'000'000);
+      runtime::config_int(config, "maxFrameBytes", std::int64_t{64} * 1024, 1, 16 * kMiB);
+  const auto queue = runtime::config_int(config, "clientQueue", 1000, 1, 1'000'000);
   const auto output = single_output(shared);
 
-  worker::RuntimeOptions options;
+  runtime::RuntimeOptions options;
   options.http_threads = 2;
   // Fan-out is cheap per message (queued to each client): big batches, so the commit after
   // each batch does not set the pace.
@@ -512,7 +512,7 @@ int run_gateway(worker::Runtime& shared) {
   return runtime.run([&fanout, started_ms](const kafka::InMessage& m) {
     if (m.timestamp_ms > 0 && m.timestamp_ms < started_ms) return std::vector<kafka::OutMessage>{};
     // Clients get the structured form (JSON event format) whichever mode the message used.
-    fanout.broadcast(event::to_structured(worker::read_event(m)).dump());
+    fanout.broadcast(event::to_structured(runtime::read_event(m)).dump());
     return std::vector<kafka::OutMessage>{};
   });
 }

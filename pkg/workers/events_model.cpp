@@ -3,7 +3,7 @@
 #include <fstream>
 
 #include "pkg/json/limited.h"
-#include "pkg/worker/wiring.h"
+#include "pkg/runtime/wiring.h"
 
 namespace pipewright::workers::events {
 
@@ -48,8 +48,8 @@ json frame_data(const std::string& frame) {
 std::chrono::milliseconds parse_wait(const std::string& text, std::chrono::milliseconds max_wait) {
   std::chrono::milliseconds wait{};
   try {
-    wait = worker::parse_duration(text);
-  } catch (const worker::ConfigError&) {
+    wait = runtime::parse_duration(text);
+  } catch (const runtime::ConfigError&) {
     throw FieldError("wait", "wait must be a duration such as 5s or 500ms, not '" + text + "'");
   }
   if (wait.count() <= 0) throw FieldError("wait", "wait must be above zero");

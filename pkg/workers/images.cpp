@@ -21,40 +21,41 @@ using nlohmann::json;
 
 constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
 
-fs::path data_dir(const worker::Runtime& runtime) {
+fs::path data_dir(const runtime::Runtime& runtime) {
   const auto& dir = runtime.wiring().data_dir;
   if (dir.empty()) {
-    throw worker::ConfigError("the " + runtime.wiring().worker +
-                              " step needs `storage: true` (PIPEWRIGHT_DATA_DIR is not set)");
+    throw runtime::ConfigError("the " + runtime.wiring().worker +
+                               " step needs `storage: true` (PIPEWRIGHT_DATA_DIR is not set)");
   }
   fs::create_directories(dir);
   return dir;
 }
 
 // The step's one output, or "" when it has none (files are still written).
-std::string single_output(const worker::Runtime& runtime) {
+std::string single_output(const runtime::Runtime& runtime) {
   const auto& outputs = runtime.wiring().outputs;
   if (outputs.size() > 1) {
-    throw worker::ConfigError("the " + runtime.wiring().worker + " step takes one output, not " +
-                              std::to_string(outputs.size()));
+    throw runtime::ConfigError("the " + runtime.wiring().worker + " step takes one output, not " +
+                               std::to_string(outputs.size()));
   }
   return outputs.empty() ? "" : outputs.begin()->first;
 }
 
 imaging::Limits limits_from(const json& config) {
   imaging::Limits limits;
-  limits.max_pixels = worker::config_int(config, "maxPixels", limits.max_pixels, 1, 2'000'000'000);
-  const auto names = worker::config_strings(config, "formats", {"jpeg", "png", "bmp", "webp"});
+  limits.max_pixels = runtime::config_int(config, "maxPixels", limits.max_pixels, 1, 2'000'000'000);
+  const auto names = runtime::config_strings(config, "formats", {"jpeg", "png", "bmp", "webp"});
   limits.formats.clear();
   for (std::size_t i = 0; i < names.size(); ++i) {
     const auto format = imaging::parse_format(names[i]);
     if (!format) {
-      throw worker::ConfigError("config.formats[" + std::to_string(i) + "]: '" + names[i] +
-                                "' is not one of jpeg, png, bmp, webp");
+      throw runtime::ConfigError("config.formats[" + std::to_string(i) + "]: '" + names[i] +
+                                 "' is not one of jpeg, png, bmp, webp");
     }
     limits.formats.push_back(*format);
   }
-  if (limits.formats.empty()) throw worker::ConfigError("config.formats: name at least one format");
+  if (limits.formats.empty())
+    throw runtime::ConfigError("config.formats: name at least one format");
   return limits;
 }
 
@@ -176,7 +177,7 @@ json list_files(const fs::path& dir) {
 
 // The checks that decode (on a pool thread), the file, and its event; 201 with the file once
 // Kafka acknowledged the event (answered from its delivery report, no thread waiting).
-void store_upload(worker::Runtime& runtime, const fs::path& dir, const imaging::Limits& limits,
+void store_upload(runtime::Runtime& runtime, const fs::path& dir, const imaging::Limits& limits,
                   const std::string& output, const std::string& base, const std::string& name,
                   const std::string& original, const std::string& bytes, const json& notify,
                   const std::shared_ptr<http::Responder>& responder) {
@@ -219,16 +220,16 @@ void store_upload(worker::Runtime& runtime, const fs::path& dir, const imaging::
       });
 }
 
-int run_upload(worker::Runtime& runtime) {
+int run_upload(runtime::Runtime& runtime) {
   const auto& config = runtime.config();
-  worker::check_keys(config, {"maxBytes", "maxPixels", "formats"});
-  const auto max_bytes = worker::config_int(config, "maxBytes", 20 * kMiB, 1, 1024 * kMiB);
+  runtime::check_keys(config, {"maxBytes", "maxPixels", "formats"});
+  const auto max_bytes = runtime::config_int(config, "maxBytes", 20 * kMiB, 1, 1024 * kMiB);
   const auto limits = limits_from(config);
   const auto dir = data_dir(runtime);
   const auto output = single_output(runtime);
-  if (output.empty()) throw worker::ConfigError("the upload step needs an output topic");
+  if (output.empty()) throw runtime::ConfigError("the upload step needs an output topic");
 
-  worker::RuntimeOptions options;
+  runtime::RuntimeOptions options;
   // Room for the multipart framing and form fields around a file of maxBytes; the file itself
   // is measured after parsing, so the 413 names maxBytes.
   options.max_body_bytes = static_cast<std::size_t>(max_bytes) + std::size_t{64} * 1024;
@@ -319,15 +320,15 @@ int run_upload(worker::Runtime& runtime) {
   return runtime.run();
 }
 
-int run_image_operation(worker::Runtime& runtime, const std::string& operation) {
+int run_image_operation(runtime::Runtime& runtime, const std::string& operation) {
   const auto& config = runtime.config();
   int angle = 90;
   if (operation == "rotate") {
-    worker::check_keys(config, {"angle"});
-    angle = static_cast<int>(worker::config_int(config, "angle", 90, 90, 270));
-    if (angle % 90 != 0) throw worker::ConfigError("config.angle: must be 90, 180 or 270");
+    runtime::check_keys(config, {"angle"});
+    angle = static_cast<int>(runtime::config_int(config, "angle", 90, 90, 270));
+    if (angle % 90 != 0) throw runtime::ConfigError("config.angle: must be 90, 180 or 270");
   } else {
-    worker::check_keys(config, {});
+    runtime::check_keys(config, {});
   }
   const auto dir = data_dir(runtime);
   const auto output = single_output(runtime);
@@ -337,13 +338,13 @@ int run_image_operation(worker::Runtime& runtime, const std::string& operation) 
 
   return runtime.run([&runtime, dir, output, operation, angle,
                       results](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
-    const auto in = worker::read_event(m);
-    if (!in.data.is_object()) throw worker::PermanentError("data: must be a JSON object");
+    const auto in = runtime::read_event(m);
+    if (!in.data.is_object()) throw runtime::PermanentError("data: must be a JSON object");
     const std::string file = in.data.value("file", "");
     try {
       check_stored_name(file);
     } catch (const NameError& e) {
-      throw worker::PermanentError("data.file '" + file + "': " + e.what());
+      throw runtime::PermanentError("data.file '" + file + "': " + e.what());
     }
     const auto result = result_name(file, operation);
     // Always written, also when a redelivered message finds its result there: a result is
@@ -354,7 +355,7 @@ int run_image_operation(worker::Runtime& runtime, const std::string& operation) 
     try {
       out = operation == "rotate" ? imaging::rotate(bytes, angle) : imaging::grayscale(bytes);
     } catch (const imaging::ImageError& e) {
-      throw worker::PermanentError(file + ": " + e.what());
+      throw runtime::PermanentError(file + ": " + e.what());
     }
     results->write(dir / result, out);
     log::info("processed", {{"id", in.id}, {"file", file}, {"result", result}});
@@ -376,8 +377,8 @@ int run_image_operation(worker::Runtime& runtime, const std::string& operation) 
 
 std::vector<Kind> image_workers() {
   return {{"upload", run_upload},
-          {"rotate", [](worker::Runtime& r) { return run_image_operation(r, "rotate"); }},
-          {"grayscale", [](worker::Runtime& r) { return run_image_operation(r, "grayscale"); }}};
+          {"rotate", [](runtime::Runtime& r) { return run_image_operation(r, "rotate"); }},
+          {"grayscale", [](runtime::Runtime& r) { return run_image_operation(r, "grayscale"); }}};
 }
 
 }  // namespace pipewright::workers

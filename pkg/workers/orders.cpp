@@ -29,7 +29,7 @@ std::string with_base(std::string text, const std::string& base) {
 }
 
 struct Api {
-  worker::Runtime& runtime;
+  runtime::Runtime& runtime;
   std::shared_ptr<OrderStore> store;
   bool notifies = false;  // the step has a `notifications` output: "order.received" goes there
 };
@@ -118,8 +118,8 @@ void create(const Api& api, const std::map<std::string, std::string>& headers,
 
 // A status from orders-valid / orders-rejected: {data: {id, status, reasons?, ...order}}.
 std::vector<kafka::OutMessage> learn_status(OrderStore& store, const kafka::InMessage& m) {
-  const auto e = worker::read_event(m);
-  if (!e.data.is_object()) throw worker::PermanentError("data: must be a JSON object");
+  const auto e = runtime::read_event(m);
+  if (!e.data.is_object()) throw runtime::PermanentError("data: must be a JSON object");
   const auto status = e.data.value("status", "");
   const auto id = e.data.value("id", "");
   if (id.empty() || (status != "valid" && status != "rejected")) {
@@ -133,7 +133,7 @@ std::vector<kafka::OutMessage> learn_status(OrderStore& store, const kafka::InMe
   return {};
 }
 
-void add_docs(worker::Runtime& runtime) {
+void add_docs(runtime::Runtime& runtime) {
   const auto& base = runtime.wiring().base_path;
   const auto doc = json::parse(with_base(kOpenApi, base)).dump(2);
   const auto page = with_base(kDocsPage, base);
@@ -153,13 +153,13 @@ void add_docs(worker::Runtime& runtime) {
 
 }  // namespace
 
-std::filesystem::path state_file(const worker::Runtime& runtime, const std::string& name) {
+std::filesystem::path state_file(const runtime::Runtime& runtime, const std::string& name) {
   const auto& w = runtime.wiring();
   if (w.data_dir.empty()) return {};
   return w.data_dir / ".pipewright" / (w.pipeline + "." + w.step + "." + name);
 }
 
-event::Envelope status_notification(const worker::Runtime& runtime, const json& order,
+event::Envelope status_notification(const runtime::Runtime& runtime, const json& order,
                                     const std::string& status, const json& reasons) {
   json texts = json::array();
   for (const auto& r : reasons)
@@ -175,12 +175,12 @@ event::Envelope status_notification(const worker::Runtime& runtime, const json& 
           runtime.wiring().source(), data};
 }
 
-int run_api(worker::Runtime& runtime) {
+int run_api(runtime::Runtime& runtime) {
   const auto& config = runtime.config();
-  worker::check_keys(config, {"maxBodyBytes"});
-  const auto max_body = worker::config_int(config, "maxBodyBytes", kMiB, 1, 64 * kMiB);
+  runtime::check_keys(config, {"maxBodyBytes"});
+  const auto max_body = runtime::config_int(config, "maxBodyBytes", kMiB, 1, 64 * kMiB);
   (void)runtime.wiring().output("orders");  // ConfigError when the step has no `orders` output
-  worker::RuntimeOptions options;
+  runtime::RuntimeOptions options;
   options.max_body_bytes = static_cast<std::size_t>(max_body);
   runtime.set_options(options);
   // A POST is checked on a pool thread (a repeat may wait there for the first one's outcome),

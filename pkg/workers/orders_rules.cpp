@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "pkg/worker/wiring.h"
+#include "pkg/runtime/wiring.h"
 
 namespace pipewright::workers::orders {
 namespace {
@@ -136,25 +136,25 @@ json to_json(const std::vector<Reason>& reasons) {
 }
 
 FraudConfig fraud_config(const json& config) {
-  worker::check_keys(config, {"maxAmount", "maxOrdersPerCustomer", "window", "blockedCustomers"});
+  runtime::check_keys(config, {"maxAmount", "maxOrdersPerCustomer", "window", "blockedCustomers"});
   FraudConfig out;
   if (const auto it = config.find("maxAmount"); it != config.end()) {
     if (!it->is_number() || it->get<double>() < 0) {
-      throw worker::ConfigError("config.maxAmount: must be a number, 0 or more");
+      throw runtime::ConfigError("config.maxAmount: must be a number, 0 or more");
     }
     out.max_amount = it->get<double>();
   }
   if (config.contains("maxOrdersPerCustomer")) {
-    out.max_per_customer = worker::config_int(config, "maxOrdersPerCustomer", 0, 1, 1'000'000'000);
+    out.max_per_customer = runtime::config_int(config, "maxOrdersPerCustomer", 0, 1, 1'000'000'000);
   }
   try {
-    out.window = worker::parse_duration(worker::config_string(config, "window", "60s"));
-  } catch (const worker::ConfigError& e) {
+    out.window = runtime::parse_duration(runtime::config_string(config, "window", "60s"));
+  } catch (const runtime::ConfigError& e) {
     const std::string what = e.what();
-    throw worker::ConfigError(what.starts_with("config.") ? what : "config.window: " + what);
+    throw runtime::ConfigError(what.starts_with("config.") ? what : "config.window: " + what);
   }
-  if (out.window.count() <= 0) throw worker::ConfigError("config.window: must be over 0");
-  for (const auto& c : worker::config_strings(config, "blockedCustomers", {}))
+  if (out.window.count() <= 0) throw runtime::ConfigError("config.window: must be over 0");
+  for (const auto& c : runtime::config_strings(config, "blockedCustomers", {}))
     out.blocked.insert(c);
   return out;
 }

@@ -53,7 +53,7 @@ struct FraudConfig {
   std::set<std::string> blocked;                 // customers
 };
 
-// From a step's config; throws worker::ConfigError naming the key (unknown keys included).
+// From a step's config; throws runtime::ConfigError naming the key (unknown keys included).
 FraudConfig fraud_config(const nlohmann::json& config);
 
 // The fraud rules with the per-customer window. Deterministic under redelivery: an order id

@@ -24,7 +24,7 @@ FraudChecker::Decision decision_from(const json& line) {
 }
 
 struct Fraud {
-  worker::Runtime& runtime;
+  runtime::Runtime& runtime;
   std::shared_ptr<FraudChecker> checker;
   std::shared_ptr<JsonLines> decisions;  // durable with storage: the same answer after a restart
   bool notifies = false;
@@ -32,12 +32,12 @@ struct Fraud {
 
 // The order of an orders message, with its id and receive time (epoch ms).
 std::pair<json, std::int64_t> order_of(const kafka::InMessage& m) {
-  const auto e = worker::read_event(m);
+  const auto e = runtime::read_event(m);
   json order;
   try {
     order = validate_order(e.data);
   } catch (const OrderError& ex) {
-    throw worker::PermanentError("not an order: data." + ex.field() + ": " + ex.what());
+    throw runtime::PermanentError("not an order: data." + ex.field() + ": " + ex.what());
   }
   order["id"] = e.data.value("id", e.id);
   order["receivedAt"] = e.data.value("receivedAt", e.time);
@@ -73,8 +73,8 @@ std::vector<kafka::OutMessage> decide(const Fraud& f, const kafka::InMessage& m)
   return messages;
 }
 
-fs::path audit_path(const worker::Runtime& runtime) {
-  fs::path configured = worker::config_string(runtime.config(), "logPath", "audit.jsonl");
+fs::path audit_path(const runtime::Runtime& runtime) {
+  fs::path configured = runtime::config_string(runtime.config(), "logPath", "audit.jsonl");
   if (configured.is_absolute()) return configured;
   const auto& dir = runtime.wiring().data_dir;
   return (dir.empty() ? fs::path("/data") : dir) / configured;
@@ -95,11 +95,11 @@ http::Response events(const AuditLog& audit, const http::Request& req) {
 
 }  // namespace
 
-int run_fraud(worker::Runtime& runtime) {
+int run_fraud(runtime::Runtime& runtime) {
   auto checker = std::make_shared<FraudChecker>(fraud_config(runtime.config()));
   (void)runtime.wiring().output("orders-valid");  // ConfigError naming a missing output
   (void)runtime.wiring().output("orders-rejected");
-  if (runtime.wiring().inputs.empty()) throw worker::ConfigError("the fraud step needs an input");
+  if (runtime.wiring().inputs.empty()) throw runtime::ConfigError("the fraud step needs an input");
   auto decisions = std::make_shared<JsonLines>(
       state_file(runtime, "decisions.jsonl"),
       [&](const json& line) {
@@ -110,14 +110,14 @@ int run_fraud(worker::Runtime& runtime) {
   const Fraud fraud{runtime, checker, decisions,
                     runtime.wiring().outputs.contains("notifications")};
   runtime.set_before_commit([decisions] { decisions->sync(); });
-  worker::RuntimeOptions options;
+  runtime::RuntimeOptions options;
   options.batch = 500;  // one acknowledgement wait, fsync and commit per 500 orders
   runtime.set_options(options);
   return runtime.run([fraud](const kafka::InMessage& m) { return decide(fraud, m); });
 }
 
-int run_audit(worker::Runtime& runtime) {
-  worker::check_keys(runtime.config(), {"logPath"});
+int run_audit(runtime::Runtime& runtime) {
+  runtime::check_keys(runtime.config(), {"logPath"});
   const auto path = audit_path(runtime);
   auto audit = std::make_shared<AuditLog>(path);
   log::info("audit log open", {{"path", path.string()}, {"entries", audit->size()}});

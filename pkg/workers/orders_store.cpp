@@ -12,8 +12,8 @@
 #include "pkg/event/envelope.h"
 #include "pkg/json/limited.h"
 #include "pkg/log/log.h"
+#include "pkg/runtime/runtime.h"
 #include "pkg/units/rfc3339.h"
-#include "pkg/worker/runtime.h"
 
 namespace pipewright::workers::orders {
 namespace {
@@ -263,8 +263,8 @@ bool AuditLog::append(const kafka::InMessage& m) {
   // (nesting bounded) and as text otherwise.
   std::optional<json> parsed;
   try {
-    parsed = event::to_structured(worker::read_event(m));
-  } catch (const worker::PermanentError&) {
+    parsed = event::to_structured(runtime::read_event(m));
+  } catch (const runtime::PermanentError&) {
     parsed = pipewright::json::try_parse(m.value);
   }
   json entry = {

@@ -5,22 +5,22 @@
 #include <filesystem>
 #include <string>
 
-#include "pkg/worker/runtime.h"
+#include "pkg/runtime/runtime.h"
 
 namespace pipewright::workers::orders {
 
-int run_api(worker::Runtime& runtime);
-int run_fraud(worker::Runtime& runtime);
-int run_audit(worker::Runtime& runtime);
+int run_api(runtime::Runtime& runtime);
+int run_fraud(runtime::Runtime& runtime);
+int run_audit(runtime::Runtime& runtime);
 
 // "<data dir>/.pipewright/<pipeline>.<step>.<name>" when the step has storage, else empty
 // (state in memory only).
-std::filesystem::path state_file(const worker::Runtime& runtime, const std::string& name);
+std::filesystem::path state_file(const runtime::Runtime& runtime, const std::string& name);
 
 // The status notification notify renders ("order.received", "order.valid", "order.rejected"
 // templates): {operation, order, customer, total, reasons: [text], notify}. Its id follows from
 // the order's, so a repeat is one notification.
-event::Envelope status_notification(const worker::Runtime& runtime, const nlohmann::json& order,
+event::Envelope status_notification(const runtime::Runtime& runtime, const nlohmann::json& order,
                                     const std::string& status, const nlohmann::json& reasons);
 
 }  // namespace pipewright::workers::orders

@@ -35,7 +35,7 @@ bool implemented(const std::string& type) {
   return contract::find_worker(type) != nullptr && find(type) != nullptr;
 }
 
-int run(const std::string& type, worker::Runtime& runtime) {
+int run(const std::string& type, runtime::Runtime& runtime) {
   if (const auto* kind = find(type)) return kind->run(runtime);
   throw std::invalid_argument("the " + type + " worker is not built in this version");
 }

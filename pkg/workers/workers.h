@@ -6,14 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "pkg/worker/runtime.h"
+#include "pkg/runtime/runtime.h"
 
 namespace pipewright::workers {
 
 // Sets up `type` on `runtime` and runs it until SIGTERM; returns the exit code. Throws
-// worker::ConfigError for a bad config (before anything is served), std::invalid_argument for
+// runtime::ConfigError for a bad config (before anything is served), std::invalid_argument for
 // a type that is not built in (yet).
-int run(const std::string& type, worker::Runtime& runtime);
+int run(const std::string& type, runtime::Runtime& runtime);
 
 // The worker types this build runs.
 bool implemented(const std::string& type);
@@ -22,7 +22,7 @@ bool implemented(const std::string& type);
 // calc.cpp, orders.cpp, events.cpp); workers.cpp only joins the lists.
 struct Kind {
   std::string type;
-  std::function<int(worker::Runtime&)> run;
+  std::function<int(runtime::Runtime&)> run;
 };
 std::vector<Kind> image_workers();   // upload, rotate, grayscale (images.cpp)
 std::vector<Kind> notify_workers();  // notify (notify.cpp)

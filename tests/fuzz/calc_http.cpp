@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "pkg/proc/net.h"
-#include "pkg/worker/runtime.h"
+#include "pkg/runtime/runtime.h"
 #include "pkg/workers/workers.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/loopback.h"
@@ -17,11 +17,11 @@ namespace {
 
 struct CalcWorker {
   int port = 0;
-  std::unique_ptr<pipewright::worker::Runtime> runtime;
+  std::unique_ptr<pipewright::runtime::Runtime> runtime;
   std::thread thread;
 
   CalcWorker() {
-    pipewright::worker::Wiring wiring;
+    pipewright::runtime::Wiring wiring;
     wiring.namespace_ = "fuzz";
     wiring.service = "calc";
     wiring.backend = "fuzz";
@@ -30,7 +30,7 @@ struct CalcWorker {
     wiring.http_port = pipewright::proc::free_port();
     wiring.metrics_port = pipewright::proc::free_port();
     port = wiring.http_port;
-    runtime = std::make_unique<pipewright::worker::Runtime>(wiring, nlohmann::json::object());
+    runtime = std::make_unique<pipewright::runtime::Runtime>(wiring, nlohmann::json::object());
     thread = std::thread([this] { pipewright::workers::run("calc", *runtime); });
     const bool up = pipewright::proc::poll_until(
         std::chrono::seconds(30), [this] { return pipewright::proc::port_open(port); });

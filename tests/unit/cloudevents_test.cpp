@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "pkg/event/envelope.h"
-#include "pkg/worker/runtime.h"
+#include "pkg/runtime/runtime.h"
 
 namespace pipewright {
 namespace {
@@ -158,11 +158,11 @@ TEST(CloudEventsRead, WhatIsNotACloudEventIsRefusedWithTheReason) {
 TEST(CloudEventsRead, TheRuntimeMakesARefusalAPermanentError) {
   kafka::InMessage m;
   m.value = "plain text";
-  EXPECT_THROW(worker::read_event(m), worker::PermanentError);
+  EXPECT_THROW(runtime::read_event(m), runtime::PermanentError);
   m.value = "{}";
   for (const auto& [k, v] : kBinary)
     m.headers.push_back({k, v});
-  EXPECT_EQ(worker::read_event(m).id, "A-1");
+  EXPECT_EQ(runtime::read_event(m).id, "A-1");
 }
 
 TEST(CloudEventsHttp, BinaryAndStructuredRequestsAreEventsAndOthersAreNot) {
@@ -211,7 +211,7 @@ TEST(CloudEventsNames, AttributeNamesAndTimesFollowTheSpec) {
   EXPECT_FALSE(event::valid_attribute_name("Upper"));
   EXPECT_FALSE(event::valid_attribute_name(std::string(21, 'a')));
   for (const auto* name :
-       {worker::kAttemptAttribute, worker::kErrorAttribute, worker::kOriginAttribute}) {
+       {runtime::kAttemptAttribute, runtime::kErrorAttribute, runtime::kOriginAttribute}) {
     EXPECT_TRUE(event::valid_attribute_name(name)) << name;
   }
   for (const auto* good :

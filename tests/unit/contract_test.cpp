@@ -24,7 +24,7 @@
 #include "pkg/contract/spec.h"
 #include "pkg/contract/workers.h"
 #include "pkg/plan/env.h"
-#include "pkg/worker/wiring.h"
+#include "pkg/runtime/wiring.h"
 #include "pkg/workers/workers.h"
 
 namespace pipewright {
@@ -201,7 +201,7 @@ TEST(EnvContract, WhatThePlanWritesTheWorkerReadsBack) {
     read.insert(name);
     return contract::lookup(env)(name);
   };
-  const auto w = worker::wiring_from_env(spy);
+  const auto w = runtime::wiring_from_env(spy);
   EXPECT_EQ(w.namespace_, "ns");
   EXPECT_EQ(w.pipeline, "shop");
   EXPECT_EQ(w.step, "s");
@@ -239,7 +239,7 @@ spec:
   const auto& ws = m.weighted_services.at(0);
   const auto env = plan::service_backend_env(ws, ws.backends[0], "/c.json");
   std::set<std::string> read;
-  const auto w = worker::wiring_from_env([&](const std::string& name) {
+  const auto w = runtime::wiring_from_env([&](const std::string& name) {
     read.insert(name);
     return contract::lookup(env)(name);
   });
@@ -267,8 +267,8 @@ TEST(EnvContract, ABadValueNamesItsVariable) {
   const auto bad = [](const char* name, const char* value) {
     contract::EnvVars env = {{name, value}};
     try {
-      (void)worker::wiring_from_env(contract::lookup(env));
-    } catch (const worker::ConfigError& e) {
+      (void)runtime::wiring_from_env(contract::lookup(env));
+    } catch (const runtime::ConfigError& e) {
       return std::string(e.what());
     }
     return std::string("accepted");
@@ -297,9 +297,9 @@ bool validate_accepts(const std::string& yaml) {
 bool worker_accepts_backoff(const std::string& text) {
   contract::EnvVars env = {{"PIPEWRIGHT_BACKOFF_INITIAL", text}};
   try {
-    (void)worker::wiring_from_env(contract::lookup(env));
+    (void)runtime::wiring_from_env(contract::lookup(env));
     return true;
-  } catch (const worker::ConfigError&) {
+  } catch (const runtime::ConfigError&) {
     return false;
   }
 }

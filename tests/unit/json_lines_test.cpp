@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "pkg/worker/seen.h"
+#include "pkg/runtime/seen.h"
 #include "pkg/workers/orders_store.h"
 #include "tests/support/suite_logs.h"
 
@@ -44,12 +44,12 @@ TEST(SeenLog, AKeyCutShortByACrashIsNotSeenAndTheNextKeyGetsItsOwnLine) {
   const auto file = fresh("notify.sent");
   std::ofstream(file, std::ios::binary) << "evt-1/smtp\nevt-2/sm";  // died mid-write
   {
-    worker::SeenLog log(file);
+    runtime::SeenLog log(file);
     EXPECT_TRUE(log.contains("evt-1/smtp"));
     EXPECT_FALSE(log.contains("evt-2/sm"));
     log.add("evt-3/smtp");
   }
-  worker::SeenLog again(file);
+  runtime::SeenLog again(file);
   EXPECT_TRUE(again.contains("evt-1/smtp"));
   EXPECT_TRUE(again.contains("evt-3/smtp")) << "appended to the torn fragment";
   EXPECT_FALSE(again.contains("evt-2/smevt-3/smtp"));

@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 
 // The data plane: what runs inside a worker pod. It never reads manifests or plans.
 const std::set<std::string> kDataPlane = {
-    "pkg/worker", "pkg/workers", "pkg/http", "pkg/kafka", "pkg/imaging",  "pkg/notify",
-    "pkg/event",  "pkg/json",    "pkg/log",  "pkg/units", "pkg/contract", "cmd/pipewright-worker"};
+    "pkg/runtime", "pkg/workers", "pkg/http", "pkg/kafka", "pkg/imaging",  "pkg/notify",
+    "pkg/event",   "pkg/json",    "pkg/log",  "pkg/units", "pkg/contract", "cmd/pipewright-worker"};
 const std::set<std::string> kControlPlane = {"pkg/api", "pkg/plan", "pkg/controller", "pkg/kube",
                                              "pkg/local"};
 

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-#include "pkg/worker/wiring.h"
+#include "pkg/runtime/wiring.h"
 #include "pkg/workers/orders_rules.h"
 #include "pkg/workers/orders_store.h"
 #include "tests/support/suite_logs.h"
@@ -162,7 +162,7 @@ TEST(FraudRules, ConfigErrorsNameTheKey) {
     try {
       fraud_config(config);
       return std::string();
-    } catch (const worker::ConfigError& e) {
+    } catch (const runtime::ConfigError& e) {
       return std::string(e.what());
     }
   };

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "pkg/kafka/lag.h"
-#include "pkg/worker/inflight.h"
-#include "pkg/worker/runtime.h"
+#include "pkg/runtime/inflight.h"
+#include "pkg/runtime/runtime.h"
 #include "tests/support/suite_logs.h"
 
 namespace pipewright {
@@ -206,8 +206,8 @@ class Broker {
   int polls_ = 0;
 };
 
-worker::Wiring wiring() {
-  worker::Wiring w;
+runtime::Wiring wiring() {
+  runtime::Wiring w;
   w.pipeline = "p";
   w.step = "s";
   w.inputs = {"in"};
@@ -223,8 +223,8 @@ worker::Wiring wiring() {
 }
 
 // Sends a test leaves unanswered do not hold the stop for the real 30 s.
-worker::RuntimeOptions options() {
-  worker::RuntimeOptions o;
+runtime::RuntimeOptions options() {
+  runtime::RuntimeOptions o;
   o.drain_timeout = 200ms;
   o.commit_interval = 0ms;  // every round: a commit too early shows at once
   return o;
@@ -233,9 +233,9 @@ worker::RuntimeOptions options() {
 // A Runtime on the doubles, run() on its own thread; stopped and joined at the end.
 class Running {
  public:
-  explicit Running(worker::Runtime::Handler handler, worker::Wiring w = wiring(),
-                   worker::RuntimeOptions options = ::pipewright::options(),
-                   const std::function<void(worker::Runtime&, Broker&)>& setup = {})
+  explicit Running(runtime::Runtime::Handler handler, runtime::Wiring w = wiring(),
+                   runtime::RuntimeOptions options = ::pipewright::options(),
+                   const std::function<void(runtime::Runtime&, Broker&)>& setup = {})
       : runtime(std::move(w), nlohmann::json::object(), options,
                 std::unique_ptr<kafka::Producer>(broker.producer),
                 std::unique_ptr<kafka::Consumer>(broker.consumer)) {
@@ -253,12 +253,12 @@ class Running {
   }
 
   Broker broker;
-  worker::Runtime runtime;
+  runtime::Runtime runtime;
   std::thread thread;
   int code = -1;
 };
 
-worker::Runtime::Handler echo() {
+runtime::Runtime::Handler echo() {
   return [](const InMessage& m) {
     return std::vector<OutMessage>{
         {"out", m.key, std::to_string(m.partition) + "/" + std::to_string(m.offset), {}}};
@@ -275,7 +275,7 @@ std::string header(const OutMessage& m, const std::string& key) {
 }
 
 TEST(InFlight, TheCommitPointIsTheLowestOffsetNotDone) {
-  worker::InFlight f;
+  runtime::InFlight f;
   f.begin(kP0, 10);
   f.begin(kP0, 11);
   f.begin(kP0, 12);
@@ -323,7 +323,7 @@ TEST(Runtime, CommitsAnOffsetOnlyOnceItAndEverythingBeforeItIsAcknowledged) {
 }
 
 TEST(Runtime, TheBeforeCommitHookRunsBeforeEveryCommit) {
-  Running r(echo(), wiring(), {}, [](worker::Runtime& rt, Broker& broker) {
+  Running r(echo(), wiring(), {}, [](runtime::Runtime& rt, Broker& broker) {
     rt.set_before_commit([&broker] { broker.event("hook"); });
   });
   r.broker.script(std::vector<InMessage>{in("in", 0, 0)});
@@ -504,7 +504,7 @@ TEST(Runtime, ExportsConsumerLagPerAssignedPartitionAndForgetsRevokedOnes) {
   o.lag_interval = 10ms;
   std::mutex mu;
   std::vector<kafka::PartitionPosition> positions = {{kP0, 5, 0, 12}, {kP1, -1, 3, 10}};
-  Running r(echo(), wiring(), o, [&](worker::Runtime&, Broker& broker) {
+  Running r(echo(), wiring(), o, [&](runtime::Runtime&, Broker& broker) {
     ON_CALL(*broker.consumer, positions(_)).WillByDefault([&](std::chrono::milliseconds) {
       const std::lock_guard lock(mu);
       return positions;

@@ -15,8 +15,8 @@
 
 #include "pkg/event/envelope.h"
 #include "pkg/plan/topics.h"
-#include "pkg/worker/seen.h"
-#include "pkg/worker/wiring.h"
+#include "pkg/runtime/seen.h"
+#include "pkg/runtime/wiring.h"
 #include "pkg/workers/files.h"
 #include "tests/support/suite_logs.h"
 
@@ -25,7 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-worker::Getenv env_of(std::map<std::string, std::string> vars) {
+runtime::Getenv env_of(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
     const auto it = vars.find(name);
     if (it == vars.end()) return std::nullopt;
@@ -64,20 +64,20 @@ TEST(Envelope, IdsAreUniqueAndSortByTime) {
 }
 
 TEST(Wiring, ReadsThePlansEnvironment) {
-  const auto w = worker::wiring_from_env(env_of({{"PIPEWRIGHT_NAMESPACE", "demo"},
-                                                 {"PIPEWRIGHT_PIPELINE", "images"},
-                                                 {"PIPEWRIGHT_STEP", "rotate"},
-                                                 {"PIPEWRIGHT_KAFKA_BOOTSTRAP", "k:9092"},
-                                                 {"PIPEWRIGHT_INPUTS", "demo.images.images"},
-                                                 {"PIPEWRIGHT_OUTPUTS", "notifications=demo.n"},
-                                                 {"PIPEWRIGHT_CONSUMER_GROUP", "g"},
-                                                 {"PIPEWRIGHT_MAX_ATTEMPTS", "3"},
-                                                 {"PIPEWRIGHT_BACKOFF_INITIAL", "50ms"},
-                                                 {"PIPEWRIGHT_BACKOFF_MAX", "2m"},
-                                                 {"PIPEWRIGHT_BASE_PATH", "/images/"}}));
+  const auto w = runtime::wiring_from_env(env_of({{"PIPEWRIGHT_NAMESPACE", "demo"},
+                                                  {"PIPEWRIGHT_PIPELINE", "images"},
+                                                  {"PIPEWRIGHT_STEP", "rotate"},
+                                                  {"PIPEWRIGHT_KAFKA_BOOTSTRAP", "k:9092"},
+                                                  {"PIPEWRIGHT_INPUTS", "demo.images.images"},
+                                                  {"PIPEWRIGHT_OUTPUTS", "notifications=demo.n"},
+                                                  {"PIPEWRIGHT_CONSUMER_GROUP", "g"},
+                                                  {"PIPEWRIGHT_MAX_ATTEMPTS", "3"},
+                                                  {"PIPEWRIGHT_BACKOFF_INITIAL", "50ms"},
+                                                  {"PIPEWRIGHT_BACKOFF_MAX", "2m"},
+                                                  {"PIPEWRIGHT_BASE_PATH", "/images/"}}));
   EXPECT_EQ(w.inputs, std::vector<std::string>{"demo.images.images"});
   EXPECT_EQ(w.output("notifications"), "demo.n");
-  EXPECT_THROW((void)w.output("nope"), worker::ConfigError);
+  EXPECT_THROW((void)w.output("nope"), runtime::ConfigError);
   EXPECT_EQ(w.max_attempts, 3);
   EXPECT_EQ(w.backoff_initial, std::chrono::milliseconds(50));
   EXPECT_EQ(w.backoff_max, std::chrono::minutes(2));
@@ -88,8 +88,8 @@ TEST(Wiring, ReadsThePlansEnvironment) {
 TEST(Wiring, NamesTheVariableThatIsWrong) {
   const auto message = [](std::map<std::string, std::string> vars) {
     try {
-      worker::wiring_from_env(env_of(std::move(vars)));
-    } catch (const worker::ConfigError& e) {
+      runtime::wiring_from_env(env_of(std::move(vars)));
+    } catch (const runtime::ConfigError& e) {
       return std::string(e.what());
     }
     return std::string("no error");
@@ -109,18 +109,18 @@ TEST(Wiring, NamesTheVariableThatIsWrong) {
 TEST(StepConfig, UnknownKeysAndWrongTypesNameTheKey) {
   const auto config = nlohmann::json{{"maxBytes", "big"}, {"angel", 90}};
   try {
-    worker::check_keys(config, {"maxBytes", "angle"});
+    runtime::check_keys(config, {"maxBytes", "angle"});
     FAIL();
-  } catch (const worker::ConfigError& e) {
+  } catch (const runtime::ConfigError& e) {
     EXPECT_EQ(std::string(e.what()), "config.angel: unknown key (known: angle, maxBytes)");
   }
-  EXPECT_THROW(worker::config_int(config, "maxBytes", 1, 0, 10), worker::ConfigError);
-  EXPECT_EQ(worker::config_int(config, "absent", 7, 0, 10), 7);
-  EXPECT_THROW(worker::config_int({{"n", 11}}, "n", 1, 0, 10), worker::ConfigError);
+  EXPECT_THROW(runtime::config_int(config, "maxBytes", 1, 0, 10), runtime::ConfigError);
+  EXPECT_EQ(runtime::config_int(config, "absent", 7, 0, 10), 7);
+  EXPECT_THROW(runtime::config_int({{"n", 11}}, "n", 1, 0, 10), runtime::ConfigError);
   const auto dir = testing::suite_dir();
   std::ofstream(dir / "bad.json") << "{not json";
-  EXPECT_THROW(worker::load_config(dir / "bad.json"), worker::ConfigError);
-  EXPECT_TRUE(worker::load_config(dir / "absent.json").empty());
+  EXPECT_THROW(runtime::load_config(dir / "bad.json"), runtime::ConfigError);
+  EXPECT_TRUE(runtime::load_config(dir / "absent.json").empty());
 }
 
 TEST(FileNames, PathTricksNulAndShellCharactersAreRefused) {
@@ -197,12 +197,12 @@ TEST(Files, BatchWriterSyncsEveryPendingFileAndKeepsThoseItCouldNot) {
 TEST(SeenLog, RemembersAcrossRestartsAndForgetsTheOldest) {
   const auto file = testing::suite_dir() / "seen" / "notify.sent";
   {
-    worker::SeenLog log(file, 3);
+    runtime::SeenLog log(file, 3);
     log.add("a/smtp");
     log.add("b/smtp");
     EXPECT_TRUE(log.contains("a/smtp"));
   }
-  worker::SeenLog again(file, 3);
+  runtime::SeenLog again(file, 3);
   EXPECT_TRUE(again.contains("a/smtp"));
   EXPECT_TRUE(again.contains("b/smtp"));
   EXPECT_FALSE(again.contains("c/smtp"));
@@ -218,10 +218,10 @@ TEST(SeenLog, AKeyWithANewlineSurvivesARestartWhole) {
   const auto file = testing::suite_dir() / "seen-newline" / "notify.sent";
   const std::string key = "evil\nb/smtp\r%0A";
   {
-    worker::SeenLog log(file);
+    runtime::SeenLog log(file);
     log.add(key);
   }
-  worker::SeenLog again(file);
+  runtime::SeenLog again(file);
   EXPECT_TRUE(again.contains(key));
   EXPECT_FALSE(again.contains("b/smtp"));
   EXPECT_FALSE(again.contains("evil"));
@@ -229,7 +229,7 @@ TEST(SeenLog, AKeyWithANewlineSurvivesARestartWhole) {
 
 TEST(SeenLog, AFailedWriteIsAnErrorNotSilence) {
   const auto file = testing::suite_dir() / "seen-full" / "notify.sent";
-  worker::SeenLog log(file);
+  runtime::SeenLog log(file);
   log.add("first/smtp");
   // The file may grow no further: the next write fails (EFBIG) as on a full disk.
   const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
@@ -253,15 +253,15 @@ TEST(SeenLog, AFailedWriteIsAnErrorNotSilence) {
 // Issue 14, defect 3: `validate` accepted durations the worker refused at start (exit 2); both
 // apply pkg/units now. A worker refuses 10 digits, and 100,000 digits are refused, not a crash.
 TEST(Wiring, DurationsFollowTheOneRuleAndLongValuesAreRefusedQuietly) {
-  EXPECT_EQ(worker::parse_duration("999999999ms").count(), 999999999);
-  EXPECT_EQ(worker::parse_duration("2h").count(), 7'200'000);
+  EXPECT_EQ(runtime::parse_duration("999999999ms").count(), 999999999);
+  EXPECT_EQ(runtime::parse_duration("2h").count(), 7'200'000);
   for (const std::string& bad :
        {std::string("10000000000ms"), std::string(100000, '9') + "s", std::string("5"),
         std::string("ms"), std::string("-5s"), std::string("5 s"), std::string("5sec")}) {
     try {
-      worker::parse_duration(bad);
+      runtime::parse_duration(bad);
       ADD_FAILURE() << bad.substr(0, 40) << " was accepted";
-    } catch (const worker::ConfigError& e) {
+    } catch (const runtime::ConfigError& e) {
       EXPECT_LT(std::string(e.what()).size(), 200u) << "the message quotes the value whole";
     }
   }
