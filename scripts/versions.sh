@@ -4,7 +4,6 @@ KAFKA_VERSION=3.9.1
 K8S_VERSION=v1.34.4
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.19.5
-KWOK_VERSION=v0.7.0
 PLAYWRIGHT_VERSION=1.65.1
 DOCKERFILELINT_VERSION=1.8.0
 # github.com/cloudevents/sdk-go/v2 (tests/infra/cloudevents/go.mod pins it; the Python SDK is

@@ -1,6 +1,6 @@
 #pragma once
 // Where the real components live: the cache scripts/install fills (Kafka jars, etcd,
-// kube-apiserver, kubectl, helm, kwok, playwright-core) and Debian's programs (nginx, prometheus).
+// kube-apiserver, kubectl, helm, playwright-core) and Debian's programs (nginx, prometheus).
 
 #include <filesystem>
 #include <string>
