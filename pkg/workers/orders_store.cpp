@@ -81,7 +81,13 @@ JsonLines::~JsonLines() {
 
 void JsonLines::append(const json& line) {
   if (file_ == nullptr) return;
-  const auto text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  // line.dump(replace) + "\n", written into one buffer sized for a line at once.
+  std::string text;
+  text.reserve(256);
+  nlohmann::detail::serializer<json> writer(nlohmann::detail::output_adapter<char>(text), ' ',
+                                            json::error_handler_t::replace);
+  writer.dump(line, false, false, 0);
+  text += '\n';
   if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() ||
       (flush_each_ && std::fflush(file_) != 0)) {
     throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
