@@ -73,6 +73,9 @@ JsonLines::JsonLines(const fs::path& file, const std::function<void(json)>& each
   if (file_ == nullptr) {
     throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
   }
+  // Lines kept until sync() go out in 64 KiB writes, not a write(2) per 4 KiB (fraud appends a
+  // line per order).
+  if (!flush_each_) std::setvbuf(file_, nullptr, _IOFBF, std::size_t{64} * 1024);
 }
 
 JsonLines::~JsonLines() {
