@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "bench/support/pipeline_bench.h"
@@ -181,13 +182,26 @@ bench::Rate hop_round(const std::string& bootstrap, const std::string& in,
 }
 
 // Rounds of the relay then `step` of `pipeline` (from `in` to `out`, logical names), recorded
-// as `name` with CPU per 10k messages of both.
+// as `name` with CPU per 10k messages of both. `side_output` (fraud's notifications): the step
+// also writes one message per input there, nobody waits for it; the peer then copies each message
+// to a second topic as well, so both hand Kafka as many messages, and a one-copy relay runs
+// beside it for reference (`peer_one_copy`, `ratio_one_copy`).
 void hop_bench(const std::string& name, const std::string& bootstrap, api::Pipeline pipeline,
                const std::string& step, const std::string& in, const std::vector<std::string>& out,
-               int n, int rounds) {
+               int n, int rounds, bool side_output = false) {
   const auto relay_in = "bench." + name + ".in", relay_out = "bench." + name + ".out";
-  bench::create_topics(bootstrap, {relay_in, relay_out}, kPartitions);
-  bench::Peer relay("bench_relay", {bootstrap, relay_in, relay_out, "bench-" + name + "-relay"});
+  const auto relay_also = "bench." + name + ".also";
+  bench::create_topics(bootstrap, {relay_in, relay_out, relay_also}, kPartitions);
+  std::vector<std::string> relay_args{bootstrap, relay_in, relay_out, "bench-" + name + "-relay"};
+  if (side_output) relay_args.push_back(relay_also);
+  bench::Peer relay("bench_relay", relay_args);
+  std::optional<bench::Peer> single;
+  const auto single_in = "bench." + name + ".in1", single_out = "bench." + name + ".out1";
+  if (side_output) {
+    bench::create_topics(bootstrap, {single_in, single_out}, kPartitions);
+    single.emplace("bench_relay", std::vector<std::string>{bootstrap, single_in, single_out,
+                                                           "bench-" + name + "-relay1"});
+  }
   testing::PipelineRun run(std::move(pipeline), bootstrap, "bench-" + name);
   run.create_topics();
   auto& worker = run.start(step);
@@ -197,29 +211,46 @@ void hop_bench(const std::string& name, const std::string& bootstrap, api::Pipel
   // Warm-up: both have joined their groups once one message made each trip.
   double ignored = 0;
   hop_round(bootstrap, relay_in, {relay_out}, "warm-relay-", 1, relay.pid(), ignored);
+  if (single)
+    hop_round(bootstrap, single_in, {single_out}, "warm-relay1-", 1, single->pid(), ignored);
   hop_round(bootstrap, run.topic(in), outputs, "warm-hop-", 1, worker.process.pid(), ignored);
 
-  Side ours, peer;
+  Side ours, peer, one;
   for (int r = 0; r < rounds; ++r) {
     const auto tag = std::to_string(r) + "-";
     double cpu = 0;
     peer.add(hop_round(bootstrap, relay_in, {relay_out}, "relay-" + tag, n, relay.pid(), cpu));
     peer.cpu_per_10k.push_back(cpu);
+    if (single) {
+      one.add(
+          hop_round(bootstrap, single_in, {single_out}, "relay1-" + tag, n, single->pid(), cpu));
+      one.cpu_per_10k.push_back(cpu);
+    }
     ours.add(
         hop_round(bootstrap, run.topic(in), outputs, "hop-" + tag, n, worker.process.pid(), cpu));
     ours.cpu_per_10k.push_back(cpu);
-    std::printf(
-        "%s round %d: %s %.0f/s (CPU %.0f ms per 10k), relay %.0f/s (CPU %.0f ms per 10k)\n",
-        name.c_str(), r + 1, step.c_str(), ours.rates.back(), ours.cpu_per_10k.back(),
-        peer.rates.back(), peer.cpu_per_10k.back());
+    std::printf("%s round %d: %s %.0f/s (CPU %.0f ms per 10k), relay %.0f/s (CPU %.0f ms per 10k)",
+                name.c_str(), r + 1, step.c_str(), ours.rates.back(), ours.cpu_per_10k.back(),
+                peer.rates.back(), peer.cpu_per_10k.back());
+    if (single)
+      std::printf(", one-copy relay %.0f/s (CPU %.0f ms per 10k)", one.rates.back(),
+                  one.cpu_per_10k.back());
+    std::printf("\n");
   }
-  bench::record(summary(name, ours, peer, "messages/s", n));
+  auto result = summary(name, ours, peer, "messages/s", n);
+  if (single) {
+    const auto vs_one = summary(name, ours, one, "messages/s", n);
+    result["peer_one_copy"] = vs_one["peer"];
+    result["ratio_one_copy"] = vs_one["ratio"];
+    result["peer_one_copy_cpu_per_10k_ms"] = vs_one["peer_cpu_per_10k_ms"];
+  }
+  bench::record(result);
 }
 
 // fraud: parse, rules, a decision and a notification per order, its decision log fsynced.
 TEST_F(OrdersBench, Hop) {
   hop_bench("hop", broker->bootstrap(), pipeline_, "fraud", "orders",
-            {"orders-valid", "orders-rejected"}, n_, rounds_);
+            {"orders-valid", "orders-rejected"}, n_, rounds_, true);
 }
 
 // enrich (examples/events.yaml): parse, a dictionary word, one enriched event per event.

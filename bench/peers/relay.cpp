@@ -3,7 +3,12 @@
 // partition are acknowledged (acks=all, idempotent producer), asynchronously, so consuming,
 // producing and committing overlap. No parsing, no rules: what librdkafka alone costs.
 //
-// Usage: bench_relay BOOTSTRAP IN OUT GROUP   (stops on SIGTERM/SIGINT, flushing and committing)
+// With ALSO, each message is copied to that topic too, for a step that writes two outputs per
+// input (fraud: its decision, and a notification to a topic nobody times), so both sides hand
+// Kafka the same number of messages.
+//
+// Usage: bench_relay BOOTSTRAP IN OUT GROUP [ALSO]   (stops on SIGTERM/SIGINT, flushing and
+// committing)
 
 #include <chrono>
 #include <cstdio>
@@ -22,7 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 struct Slot {
   std::int64_t offset = 0;
-  bool acked = false;
+  int unacked = 1;  // copies not acknowledged yet
+  bool acked() const { return unacked == 0; }
 };
 
 // One input partition's messages whose copies are in flight, oldest first. std::deque keeps
@@ -45,14 +51,14 @@ class Reports : public RdKafka::DeliveryReportCb {
                 << "\"}\n";
       std::_Exit(1);
     }
-    slot->acked = true;
+    --slot->unacked;
   }
 };
 
 // Moves each partition's commit point past its acknowledged prefix.
 void advance(Partitions& parts) {
   for (auto& [key, p] : parts) {
-    while (!p.in_flight.empty() && p.in_flight.front().acked) {
+    while (!p.in_flight.empty() && p.in_flight.front().acked()) {
       p.commit = p.in_flight.front().offset + 1;
       p.in_flight.pop_front();
     }
@@ -98,7 +104,7 @@ class Rebalance : public RdKafka::RebalanceCb {
 };
 
 int run(const std::string& bootstrap, const std::string& in, const std::string& out,
-        const std::string& group) {
+        const std::string& group, const std::string& also) {
   Partitions parts;
   RdKafka::Producer* producer_ptr = nullptr;
   Rebalance rebalance(producer_ptr, parts);
@@ -126,15 +132,19 @@ int run(const std::string& bootstrap, const std::string& in, const std::string& 
     producer->poll(0);
     if (m->err() == RdKafka::ERR_NO_ERROR) {
       auto& p = parts[{m->topic_name(), m->partition()}];
-      auto& slot = p.in_flight.emplace_back(Slot{m->offset(), false});
-      for (;;) {
-        const auto code = producer->produce(
-            out, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, m->payload(),
-            m->len(), m->key_pointer(), m->key_len(), m->timestamp().timestamp, &slot);
-        if (code == RdKafka::ERR_NO_ERROR) break;
-        if (code != RdKafka::ERR__QUEUE_FULL)
-          throw std::runtime_error("produce: " + RdKafka::err2str(code));
-        producer->poll(10);
+      std::vector<const std::string*> targets{&out};
+      if (!also.empty()) targets.push_back(&also);
+      auto& slot = p.in_flight.emplace_back(Slot{m->offset(), static_cast<int>(targets.size())});
+      for (const auto* target : targets) {
+        for (;;) {
+          const auto code = producer->produce(
+              *target, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, m->payload(),
+              m->len(), m->key_pointer(), m->key_len(), m->timestamp().timestamp, &slot);
+          if (code == RdKafka::ERR_NO_ERROR) break;
+          if (code != RdKafka::ERR__QUEUE_FULL)
+            throw std::runtime_error("produce: " + RdKafka::err2str(code));
+          producer->poll(10);
+        }
       }
     }
     // Commit every 20 ms at most, like a consumer with auto commit would, but only what is
@@ -157,15 +167,17 @@ int run(const std::string& bootstrap, const std::string& in, const std::string& 
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.size() != 4) {
-    std::cout << "usage: bench_relay BOOTSTRAP IN OUT GROUP\n"
-                 "Copies every message of IN to OUT (acks=all, idempotent) and commits an input\n"
-                 "offset only after its copy is acknowledged. Stops on SIGTERM or SIGINT.\n";
+  if (args.size() != 4 && args.size() != 5) {
+    std::cout << "usage: bench_relay BOOTSTRAP IN OUT GROUP [ALSO]\n"
+                 "Copies every message of IN to OUT (and to ALSO when given; acks=all,\n"
+                 "idempotent) and commits an input offset only after its copies are\n"
+                 "acknowledged. Stops on SIGTERM or SIGINT.\n";
     return args.size() == 1 && (args[0] == "--help" || args[0] == "-h") ? 0 : 2;
   }
   pipewright::bench::peer::install_stop_signals();
   try {
-    return pipewright::bench::peer::run(args[0], args[1], args[2], args[3]);
+    return pipewright::bench::peer::run(args[0], args[1], args[2], args[3],
+                                        args.size() == 5 ? args[4] : std::string());
   } catch (const std::exception& e) {
     std::cerr << R"({"level":"error","msg":"bench_relay failed","error":")" << e.what() << "\"}\n";
     return 1;

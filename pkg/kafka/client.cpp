@@ -42,44 +42,56 @@ bool permanent_error(RdKafka::ErrorCode code) {
   }
 }
 
-// One send_async call: a report per message, the callback once all are in.
-struct AsyncBatch {
-  std::mutex mutex;
-  std::vector<Delivery> results;
-  std::size_t pending = 0;
-  DeliveryCallback done;
-
-  // Records message i's report; the last one calls the callback (outside the lock).
-  void report(std::size_t i, Delivery d) {
-    DeliveryCallback call;
-    {
-      std::lock_guard lock(mutex);
-      results[i] = std::move(d);
-      if (--pending != 0) return;
-      call = std::move(done);
-    }
-    if (call) call(std::move(results));
-  }
-};
-
-// The opaque of one produced message: which batch and which slot.
-struct Slot {
-  std::shared_ptr<AsyncBatch> batch;
-  std::size_t index = 0;
-};
-
 Delivery delivery_of(RdKafka::ErrorCode code, const std::string& topic, const std::string& text) {
   if (code == RdKafka::ERR_NO_ERROR) return {};
   return {topic + ": " + text, permanent_error(code)};
 }
 
+struct AsyncBatch;
+
+// The opaque of one produced message: which batch and which slot.
+struct Slot {
+  AsyncBatch* batch = nullptr;
+  std::size_t index = 0;
+};
+
+// One send_async call: a report per message, the callback once all are in. One allocation for
+// the whole call (its slots inside); the last report frees it.
+struct AsyncBatch {
+  explicit AsyncBatch(std::size_t n, DeliveryCallback d)
+      : results(n), slots(n), pending(n), done(std::move(d)) {
+    for (std::size_t i = 0; i < n; ++i)
+      slots[i] = {this, i};
+  }
+  std::vector<Delivery> results;
+  std::vector<Slot> slots;  // never resized: librdkafka holds pointers into it
+  std::atomic<std::size_t> pending;
+  DeliveryCallback done;
+
+  // Records message i's report; the last one calls the callback and frees the batch. Reports
+  // come from the producer's thread and, for a refused produce, the caller's: each writes only
+  // its own slot, and the decrement publishes it to whoever is last.
+  void report(std::size_t i, Delivery d) {
+    results[i] = std::move(d);
+    if (pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    auto call = std::move(done);
+    auto out = std::move(results);
+    delete this;
+    if (call) call(std::move(out));
+  }
+};
+
 class DeliveryReports : public RdKafka::DeliveryReportCb {
  public:
   void dr_cb(RdKafka::Message& message) override {
-    std::unique_ptr<Slot> slot(static_cast<Slot*>(message.msg_opaque()));
-    if (!slot) return;
+    auto* slot = static_cast<Slot*>(message.msg_opaque());
+    if (slot == nullptr) return;
+    // The topic's name and the error text only for a failure: per message they cost two strings.
+    const auto code = message.err();
     slot->batch->report(slot->index,
-                        delivery_of(message.err(), message.topic_name(), message.errstr()));
+                        code == RdKafka::ERR_NO_ERROR
+                            ? Delivery{}
+                            : delivery_of(code, message.topic_name(), message.errstr()));
   }
 };
 
@@ -119,32 +131,29 @@ class RdProducer : public Producer {
       if (done) done({});
       return;
     }
-    auto batch = std::make_shared<AsyncBatch>();
-    batch->results.resize(messages.size());
-    batch->pending = messages.size();
-    batch->done = std::move(done);
+    // Freed by its last report, which may come before this loop ends: after a message is
+    // produced, only the slots of the messages after it are touched here.
+    auto* batch = new AsyncBatch(messages.size(), std::move(done));
+    const auto n = messages.size();
     // A full queue waits (the caller is faster than Kafka) but not past the message timeout.
     const auto deadline = std::chrono::steady_clock::now() + kMessageTimeout;
-    for (std::size_t i = 0; i < messages.size(); ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
       auto& m = messages[i];
-      RdKafka::Headers* headers = RdKafka::Headers::create();
+      Slot* slot = &batch->slots[i];
+      RdKafka::Headers* headers = m.headers.empty() ? nullptr : RdKafka::Headers::create();
       for (const auto& h : m.headers)
         headers->add(h.key, h.value);
-      auto slot = std::make_unique<Slot>(Slot{batch, i});
       for (;;) {
         const auto code = producer_->produce(
             m.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, m.value.data(),
-            m.value.size(), m.key.data(), m.key.size(), 0, headers, slot.get());
-        if (code == RdKafka::ERR_NO_ERROR) {
-          (void)slot.release();  // librdkafka owns the headers, the report deletes the slot
-          break;
-        }
+            m.value.size(), m.key.data(), m.key.size(), 0, headers, slot);
+        if (code == RdKafka::ERR_NO_ERROR) break;  // librdkafka owns the headers now
         if (code == RdKafka::ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline) {
           std::this_thread::sleep_for(std::chrono::milliseconds(2));
           continue;
         }
         delete headers;
-        batch->report(i, delivery_of(code, m.topic, RdKafka::err2str(code)));
+        slot->batch->report(i, delivery_of(code, m.topic, RdKafka::err2str(code)));
         break;
       }
     }
@@ -287,6 +296,7 @@ class RdConsumer : public Consumer {
         log::warn("kafka consume", {{"error", m->errstr()}});
         break;
       }
+      if (out.empty()) out.reserve(std::min<std::size_t>(max, 64));  // one allocation per poll
       out.push_back(detail::to_in_message(*m));
     }
     // A revoke between two consume() calls: what was fetched before it is not ours any more.

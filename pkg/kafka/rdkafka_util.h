@@ -2,6 +2,7 @@
 // Inside pkg/kafka only: librdkafka configuration and messages, shared by the data plane's
 // clients (client.cpp) and the tools' reader and transactional producer (topic_reader.cpp).
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <memory>
@@ -47,15 +48,24 @@ inline InMessage to_in_message(RdKafka::Message& m) {
   in.topic = m.topic_name();
   in.partition = m.partition();
   in.offset = m.offset();
-  if (m.key() != nullptr) in.key = *m.key();
+  // Key and headers straight from the C message: the C++ accessors build a string (the key)
+  // and a vector of copied headers per message first, copied again here.
+  if (m.key_pointer() != nullptr)
+    in.key.assign(static_cast<const char*>(m.key_pointer()), m.key_len());
   in.value.assign(static_cast<const char*>(m.payload()), m.len());
   in.timestamp_ms = m.timestamp().timestamp;
-  if (const RdKafka::Headers* headers = m.headers(); headers != nullptr) {
-    for (const auto& h : headers->get_all()) {
-      in.headers.push_back(
-          {h.key(), h.value() == nullptr
-                        ? std::string()
-                        : std::string(static_cast<const char*>(h.value()), h.value_size())});
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(m.c_ptr(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    in.headers.reserve(rd_kafka_header_cnt(headers));
+    for (std::size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      in.headers.push_back({name, value == nullptr
+                                      ? std::string()
+                                      : std::string(static_cast<const char*>(value), size)});
     }
   }
   return in;

@@ -275,8 +275,9 @@ int run_enrich(runtime::Runtime& runtime) {
   // Competing consumers: the step's own group, so replicas share the partitions.
   return runtime.run([&runtime, words = std::move(words),
                       output](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
-    const auto in = runtime::read_event(m);
-    json data = in.data.is_object() ? in.data : json{{"payload", in.data}};
+    auto in = runtime::read_event(m);
+    // The event's data is moved, not copied: it is not read again.
+    json data = in.data.is_object() ? std::move(in.data) : json{{"payload", std::move(in.data)}};
     data["word"] = word_for(words, in.id);
     // Same id: a redelivery repeats the same event with the same word.
     const event::Envelope out{in.id, kEnrichedType, event::now_rfc3339(), runtime.wiring().source(),

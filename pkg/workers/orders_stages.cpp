@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <memory>
+#include <optional>
 
 #include "pkg/log/log.h"
 #include "pkg/workers/orders_rules.h"
@@ -49,27 +50,30 @@ std::vector<kafka::OutMessage> decide(const Fraud& f, const kafka::InMessage& m)
   auto [order, time] = order_of(m);
   const auto id = order["id"].get<std::string>();
   const auto d = f.checker->check(order, time);
+  auto reasons = to_json(d.reasons);
   if (!d.repeated) {
     f.decisions->append({{"id", id},
                          {"customer", order["customer"]},
                          {"time", time},
                          {"valid", d.valid},
-                         {"reasons", to_json(d.reasons)}});
+                         {"reasons", reasons}});
   }
   const std::string status = d.valid ? "valid" : "rejected";
-  const auto reasons = to_json(d.reasons);
-  auto data = order;
+  // The order becomes the decision's data (moved, not copied); the notification reads it first.
+  auto& data = order;
   data["status"] = status;
   if (!d.valid) data["reasons"] = reasons;
-  const event::Envelope out{id + "." + status, "pipewright.order." + status, event::now_rfc3339(),
-                            f.runtime.wiring().source(), data};
-  std::vector<kafka::OutMessage> messages{f.runtime.message("orders-" + status, id, out)};
+  std::optional<kafka::OutMessage> notification;
   if (f.notifies) {
-    messages.push_back(f.runtime.message("notifications", id,
-                                         status_notification(f.runtime, data, status, reasons)));
+    notification = f.runtime.message("notifications", id,
+                                     status_notification(f.runtime, data, status, reasons));
   }
-  log::debug("order checked",
-             {{"id", id}, {"status", status}, {"reasons", reasons}, {"repeated", d.repeated}});
+  const event::Envelope out{id + "." + status, "pipewright.order." + status, event::now_rfc3339(),
+                            f.runtime.wiring().source(), std::move(data)};
+  std::vector<kafka::OutMessage> messages;
+  messages.reserve(2);
+  messages.push_back(f.runtime.message("orders-" + status, id, out));
+  if (notification) messages.push_back(std::move(*notification));
   return messages;
 }
 
@@ -111,7 +115,10 @@ int run_fraud(runtime::Runtime& runtime) {
                     runtime.wiring().outputs.contains("notifications")};
   runtime.set_before_commit([decisions] { decisions->sync(); });
   runtime::RuntimeOptions options;
-  options.batch = 500;  // one acknowledgement wait, fsync and commit per 500 orders
+  // Each commit first fsyncs the decision log, on the loop's thread (1-20 ms on a shared disk):
+  // once a second, not every 100 ms, keeps that stall off the throughput. Outputs go out as
+  // soon as decided; only the commit (what a restart re-reads and decides alike) is later.
+  options.commit_interval = std::chrono::milliseconds(1000);
   runtime.set_options(options);
   return runtime.run([fraud](const kafka::InMessage& m) { return decide(fraud, m); });
 }

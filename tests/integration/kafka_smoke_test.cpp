@@ -4,7 +4,12 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
 #include "pkg/kafka/admin.h"
+#include "pkg/kafka/client.h"
 #include "pkg/local/kafka_broker.h"
 #include "pkg/proc/net.h"
 #include "tests/support/kafka_suite.h"
@@ -91,6 +96,48 @@ TEST_F(KafkaSmoke, RefusesToProduceToATopicThatDoesNotExist) {
   producer->flush(15000);
   EXPECT_NE(report.result, RdKafka::ERR_NO_ERROR);
   EXPECT_NE(report.result, RdKafka::ERR__IN_PROGRESS) << "no delivery report within 15 s";
+}
+
+// The project's producer: one send_async of several messages gets one callback with one
+// Delivery per message in their order, whether a message is acknowledged by the broker or refused
+// at once by librdkafka (too large: reported from the caller's thread, not the producer's).
+TEST_F(KafkaSmoke, SendAsyncReportsEveryMessageOfABatchOnceInItsOrder) {
+  kafka::TopicSpec topic;
+  topic.name = "smoke.batch";
+  topic.partitions = 3;
+  const auto created = kafka::make_admin(broker->bootstrap())->create({topic});
+  ASSERT_EQ(created.size(), 1u);
+  ASSERT_EQ(created[0].outcome, kafka::TopicOutcome::created) << created[0].error;
+  auto producer = kafka::make_producer(kafka::client_properties(broker->bootstrap()));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;
+  std::vector<kafka::Delivery> got;
+  std::vector<kafka::OutMessage> batch{
+      {"smoke.batch", "a", R"({"n":1})", {{"ce_type", "t"}, {"content-type", "application/json"}}},
+      {"smoke.batch", "b", R"({"n":2})", {}},
+      {"smoke.batch", "c", std::string(std::size_t{2} << 20, 'x'), {{"ce_type", "t"}}},
+      {"smoke.batch", "d", R"({"n":4})", {{"ce_type", "t"}}}};
+  producer->send_async(std::move(batch), [&](std::vector<kafka::Delivery> results) {
+    const std::lock_guard lock(mu);
+    ++calls;
+    got = std::move(results);
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return calls > 0; }))
+      << "no callback within 60 s";
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_TRUE(got[0].ok()) << got[0].error;
+  EXPECT_TRUE(got[1].ok()) << got[1].error;
+  EXPECT_FALSE(got[2].ok()) << "a 2 MiB message was accepted";
+  EXPECT_TRUE(got[2].permanent) << got[2].error;
+  EXPECT_NE(got[2].error.find("smoke.batch"), std::string::npos) << got[2].error;
+  EXPECT_TRUE(got[3].ok()) << got[3].error;
+  lock.unlock();
+  producer.reset();  // flushes; nothing may call back a second time
+  EXPECT_EQ(calls, 1);
 }
 
 }  // namespace

@@ -540,5 +540,52 @@ TEST(Runtime, ExportsConsumerLagPerAssignedPartitionAndForgetsRevokedOnes) {
   r.stop();
 }
 
+// The message counters are looked up once per topic and then reused (no label lookup per
+// message): each topic's count must still be its own, over many messages and both directions.
+TEST(Runtime, CountsConsumedAndProducedMessagesPerTopic) {
+  auto w = wiring();
+  w.inputs = {"in", "in2"};
+  w.outputs = {{"out", "out"}, {"side", "side"}};
+  Running r(
+      [](const InMessage& m) {
+        std::vector<OutMessage> out{{"out", m.key, m.value, {}}};
+        if (m.topic == "in2") out.push_back({"side", m.key, m.value, {}});
+        return out;
+      },
+      w);
+  std::vector<InMessage> batch;
+  for (int i = 0; i < 5; ++i)
+    batch.push_back(in("in", 0, i));
+  for (int i = 0; i < 3; ++i)
+    batch.push_back(in("in2", 0, i));
+  r.broker.script(batch);
+  ASSERT_TRUE(r.broker.sends_at_least(8));
+  for (std::size_t i = 0; i < 8; ++i)
+    r.broker.ack(i);
+  const auto count = [&](const std::string& name, const std::string& topic) -> double {
+    for (const auto& family : r.runtime.registry()->Collect()) {
+      if (family.name != name) continue;
+      for (const auto& metric : family.metric) {
+        std::map<std::string, std::string> labels;
+        for (const auto& l : metric.label)
+          labels[l.name] = l.value;
+        if (labels["topic"] == topic && labels["pipeline"] == "p" && labels["step"] == "s")
+          return metric.counter.value;
+      }
+    }
+    return 0;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((count("pipewright_messages_produced_total", "out") != 8 ||
+          count("pipewright_messages_produced_total", "side") != 3) &&
+         std::chrono::steady_clock::now() < deadline)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_EQ(count("pipewright_messages_consumed_total", "in"), 5);
+  EXPECT_EQ(count("pipewright_messages_consumed_total", "in2"), 3);
+  EXPECT_EQ(count("pipewright_messages_produced_total", "out"), 8);
+  EXPECT_EQ(count("pipewright_messages_produced_total", "side"), 3);
+  r.stop();
+}
+
 }  // namespace
 }  // namespace pipewright
