@@ -42,4 +42,8 @@ std::pair<int, int> check_jpeg(std::string_view bytes);
 // takes the decode path, which also says what is wrong with a damaged file.
 std::optional<std::string> transform_jpeg(std::string_view bytes, int angle, bool gray);
 
+// The output buffer transform_jpeg keeps for a width x height image (the most a transform of it
+// can write), or 0 when that is over the size a thread keeps and the transform allocates its own.
+std::size_t scratch_size(int width, int height);
+
 }  // namespace pipewright::imaging::detail

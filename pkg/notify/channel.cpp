@@ -39,16 +39,39 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
-// POSTs a JSON body (with `extra` headers); throws ChannelError when no HTTP answer came.
-// `shown_url` is the URL as errors may show it (the Telegram token is part of the real one).
-HttpReply post_json(const std::string& channel, const std::string& url,
+// One channel's HTTP connection, kept between posts: libcurl keeps a finished request's
+// connection open in its easy handle and reuses it for the next one to the same host (a closed
+// or dead one is replaced by a new connection), instead of a TCP (and TLS) handshake per
+// notification. One post at a time per channel.
+class HttpConnection {
+ public:
+  HttpConnection() {
+    static std::once_flag init;
+    std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    handle_.reset(curl_easy_init());
+  }
+  // The handle (options cleared after each post; its connection and caches stay), with the lock
+  // held for the post.
+  CURL* lock(std::unique_lock<std::mutex>& held) {
+    held = std::unique_lock(mu_);
+    return handle_.get();
+  }
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle_{nullptr, curl_easy_cleanup};
+};
+
+// POSTs a JSON body (with `extra` headers) on `connection`; throws ChannelError when no HTTP
+// answer came. `shown_url` is the URL as errors may show it (the Telegram token is part of the
+// real one).
+HttpReply post_json(HttpConnection& connection, const std::string& channel, const std::string& url,
                     const std::string& shown_url, const std::string& body,
                     std::chrono::seconds timeout,
                     const std::map<std::string, std::string>& extra = {}) {
-  static std::once_flag init;
-  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) throw ChannelError(channel, "curl_easy_init failed", true);
+  std::unique_lock<std::mutex> held;
+  CURL* c = connection.lock(held);
+  if (c == nullptr) throw ChannelError(channel, "curl_easy_init failed", true);
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> guard(headers, curl_slist_free_all);
   for (const auto& [name, value] : extra) {
@@ -60,7 +83,11 @@ HttpReply post_json(const std::string& channel, const std::string& url,
   }
   HttpReply reply;
   char errbuf[CURL_ERROR_SIZE] = {0};
-  CURL* c = curl.get();
+  // The handle outlives this frame: it must not keep pointing at errbuf (or the headers).
+  struct Forget {
+    CURL* c;
+    ~Forget() { curl_easy_reset(c); }
+  } forget{c};
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
@@ -126,7 +153,8 @@ class TelegramChannel : public Channel {
     const std::string url = config_.base_url + "/bot" + config_.token + "/sendMessage";
     const std::string shown = config_.base_url + "/bot***/sendMessage";
     const json body = {{"chat_id", n.telegram_chat}, {"text", n.text}};
-    const HttpReply r = post_json("telegram", url, shown, body.dump(), config_.timeout);
+    const HttpReply r =
+        post_json(connection_, "telegram", url, shown, body.dump(), config_.timeout);
     const json answer = pipewright::json::try_parse(r.body).value_or(json());
     if (r.status == 200 && answer.is_object() && answer.value("ok", false)) return;
     std::string why = "HTTP " + std::to_string(r.status);
@@ -147,6 +175,7 @@ class TelegramChannel : public Channel {
 
  private:
   TelegramConfig config_;
+  HttpConnection connection_;
 };
 
 }  // namespace
@@ -184,7 +213,7 @@ class WebhookChannel : public Channel {
     // The URL often holds a secret (Slack, Discord, Teams): logs and dead-letter headers, which
     // carry this error, show only its scheme and host.
     const auto shown = redact_url(config_.url);
-    const HttpReply r = post_json("webhook", config_.url, shown, event::kafka_value(e),
+    const HttpReply r = post_json(connection_, "webhook", config_.url, shown, event::kafka_value(e),
                                   config_.timeout, event::http_headers(e));
     if (r.status >= 200 && r.status < 300) return;
     throw ChannelError("webhook",
@@ -195,6 +224,7 @@ class WebhookChannel : public Channel {
 
  private:
   WebhookConfig config_;
+  HttpConnection connection_;
 };
 
 class LogChannel : public Channel {

@@ -4,10 +4,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <map>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "pkg/notify/channel.h"
 #include "pkg/notify/settings.h"
@@ -275,6 +280,100 @@ TEST(NotifyWebhook, TheHookReceivesTheEventAsJson) {
   EXPECT_EQ(body["operation"], "rotate");
   EXPECT_EQ(body["text"], "The file perfil.jpg was rotated.");
   EXPECT_EQ(body["data"]["file"], "perfil.jpg");
+}
+
+// A bare HTTP/1.1 server that counts the TCP connections it accepts and answers every request
+// 204, keeping the connection open unless `close_each` (then it answers and closes).
+class ConnectionCounter {
+ public:
+  explicit ConnectionCounter(bool close_each) : close_each_(close_each) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(::bind(listen_, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    EXPECT_EQ(::listen(listen_, 16), 0);
+    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ConnectionCounter() {
+    stop_ = true;
+    thread_.join();
+    ::close(listen_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  int connections() const { return connections_; }
+  int requests() const { return requests_; }
+
+ private:
+  void serve() {
+    std::vector<pollfd> fds{{listen_, POLLIN, 0}};
+    std::map<int, std::string> input;
+    while (!stop_) {
+      if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
+      for (std::size_t i = fds.size(); i-- > 0;) {
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        if (fds[i].fd == listen_) {
+          const int fd = ::accept(listen_, nullptr, nullptr);
+          if (fd >= 0) {
+            ++connections_;
+            fds.push_back({fd, POLLIN, 0});
+          }
+          continue;
+        }
+        char buf[4096];
+        const auto n = ::read(fds[i].fd, buf, sizeof buf);
+        auto& in = input[fds[i].fd];
+        if (n > 0) in.append(buf, static_cast<std::size_t>(n));
+        bool close_it = n <= 0;
+        // One request: headers, then Content-Length bytes of body.
+        for (auto end = in.find("\r\n\r\n"); !close_it && end != std::string::npos;
+             end = in.find("\r\n\r\n")) {
+          const auto cl = in.find("Content-Length: ");
+          const std::size_t body = cl < end ? std::stoul(in.substr(cl + 16)) : 0;
+          if (in.size() < end + 4 + body) break;
+          in.erase(0, end + 4 + body);
+          ++requests_;
+          const std::string reply = close_each_
+                                        ? "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+                                        : "HTTP/1.1 204 No Content\r\n\r\n";
+          EXPECT_EQ(::write(fds[i].fd, reply.data(), reply.size()),
+                    static_cast<ssize_t>(reply.size()));
+          close_it = close_each_;
+        }
+        if (close_it) {
+          ::close(fds[i].fd);
+          input.erase(fds[i].fd);
+          fds.erase(fds.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+      }
+    }
+    for (std::size_t i = 1; i < fds.size(); ++i)
+      ::close(fds[i].fd);
+  }
+
+  bool close_each_;
+  int listen_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0}, requests_{0};
+  std::thread thread_;
+};
+
+TEST(NotifyWebhook, NotificationsReuseOneConnectionAndSurviveItsClosing) {
+  for (const bool close_each : {false, true}) {
+    ConnectionCounter hook(close_each);
+    const auto s =
+        notify::parse_settings({{"channels", {"webhook"}}, {"webhook", {{"url", hook.url()}}}});
+    const auto channels = notify::make_channels(s);
+    for (int i = 0; i < 3; ++i)
+      channels.at(0)->send(notify::make_notification(s, kEvent));  // throws on failure
+    EXPECT_EQ(hook.requests(), 3) << close_each;
+    // Kept open, one connection carries all three; closed by the server, each gets a new one.
+    EXPECT_EQ(hook.connections(), close_each ? 3 : 1);
+  }
 }
 
 TEST(NotifyWebhook, A4xxIsFinalAnd5xxIsWorthRetrying) {

@@ -12,6 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pkg/imaging/image.h"
@@ -345,6 +346,26 @@ TEST(ImagingRotate, JpegDecodesToTheRotatedPixelsAtEverySize) {
             << size << " by " << angle;
       }
     }
+  }
+}
+
+TEST(ImagingRotate, ReusedTransformBufferStaysLosslessAcrossSizes) {
+  // One thread keeps TurboJPEG's output buffer between images: growing it for a bigger image,
+  // and leaving an image over the kept size (2048x1536) its own, must still take the lossless
+  // path; a quarter turn there and back gives the very same pixels (re-encoding would not).
+  for (const cv::Size size : {cv::Size(64, 48), cv::Size(640, 480), cv::Size(16, 16),
+                              cv::Size(2048, 1536), cv::Size(640, 480)}) {
+    const std::string in = encode(photo(size.width, size.height), ".jpg");
+    const std::string turned = rotate(in, 90);
+    EXPECT_EQ(probe(turned).width, size.height) << size;
+    const cv::Mat back = decode(rotate(turned, 270), cv::IMREAD_COLOR);
+    const cv::Mat original = decode(in, cv::IMREAD_COLOR);
+    ASSERT_EQ(back.size(), original.size()) << size;
+    EXPECT_EQ(cv::norm(back, original, cv::NORM_INF), 0) << size << ": not the lossless path";
+    // Grayscale (the same buffer) gives what a thread of its own gives, byte for byte.
+    std::string fresh;
+    std::thread([&] { fresh = grayscale(in); }).join();
+    EXPECT_EQ(grayscale(in), fresh) << size;
   }
 }
 
