@@ -17,6 +17,7 @@ environment that the operator or `pipewright up` sets:
 
   PIPEWRIGHT_KAFKA_BOOTSTRAP   host:port of the Kafka brokers
   PIPEWRIGHT_INPUTS            Kafka topics to consume (comma-separated)
+  PIPEWRIGHT_INPUT_TOPICS      logical=topic pairs of those inputs (comma-separated)
   PIPEWRIGHT_OUTPUTS           logical=topic pairs to produce to (comma-separated)
   PIPEWRIGHT_CONSUMER_GROUP    the step's consumer group
   PIPEWRIGHT_MAX_ATTEMPTS, PIPEWRIGHT_BACKOFF_INITIAL, PIPEWRIGHT_BACKOFF_MAX,

@@ -22,7 +22,7 @@ namespace pipewright::contract {
 using EnvVars = std::vector<std::pair<std::string, std::string>>;
 // How a reader looks a variable up (the process environment, or an EnvVars in tests).
 using Getenv = std::function<std::optional<std::string>(const std::string&)>;
-// (logical output, Kafka topic) pairs.
+// (logical name, Kafka topic) pairs, of outputs or inputs.
 using Outputs = std::vector<std::pair<std::string, std::string>>;
 
 // A variable that is missing its form, named in the message ("PIPEWRIGHT_MAX_ATTEMPTS=0: ...").
@@ -65,7 +65,10 @@ inline constexpr Text kBackend{"PIPEWRIGHT_BACKEND"};  // the X-Served-By value
 inline constexpr Text kWorker{"PIPEWRIGHT_WORKER"};    // empty for custom images
 // Kafka.
 inline constexpr Text kKafkaBootstrap{"PIPEWRIGHT_KAFKA_BOOTSTRAP"};
-inline constexpr List kInputs{"PIPEWRIGHT_INPUTS"};     // Kafka topic names
+inline constexpr List kInputs{"PIPEWRIGHT_INPUTS"};  // Kafka topic names
+// logical=Kafka topic of each input, so a step finds an input by the name the manifest gives
+// it (the events gateway's config.topic); PIPEWRIGHT_INPUTS stays the list to consume.
+inline constexpr Pairs kInputTopics{"PIPEWRIGHT_INPUT_TOPICS"};
 inline constexpr Pairs kOutputs{"PIPEWRIGHT_OUTPUTS"};  // logical=Kafka topic
 inline constexpr Text kConsumerGroup{"PIPEWRIGHT_CONSUMER_GROUP"};
 inline constexpr Text kKafkaSecretDir{"PIPEWRIGHT_KAFKA_SECRET_DIR"};

@@ -4,6 +4,7 @@
 // websocket stream). Every connection has a bounded queue of outgoing messages, so one slow
 // client never holds back the code that sends to many.
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -28,6 +29,11 @@ struct WebSocketOptions {
   std::size_t max_message_bytes = std::size_t{64} * 1024;  // larger: closed with 1009
   std::size_t max_queue = 1000;  // messages not yet written; one more: closed with 1008
   bool accept_binary = false;    // binary messages: closed with 1003
+  // How long the first message queued to an idle connection waits for others before it is
+  // written, so that a fan-out writes many frames per syscall even to a client that keeps up
+  // (without it, each message to a fast client costs a wake-up of the I/O thread and a write of
+  // its own). Zero: written at once (answers, such as /produce's).
+  std::chrono::microseconds coalesce{0};
 };
 
 enum class SendResult {

@@ -24,9 +24,12 @@ EnvVars step_env(const api::Pipeline& pipeline, const api::Step& step, const Ren
                  const std::string& config_path) {
   namespace env = contract::env;
   std::vector<std::string> inputs;
+  contract::Outputs input_topics;
   contract::Outputs outputs;
-  for (const auto& in : step.inputs)
+  for (const auto& in : step.inputs) {
     inputs.push_back(kafka_topic(pipeline, in));
+    input_topics.emplace_back(in, inputs.back());
+  }
   for (const auto& out : step.outputs)
     outputs.emplace_back(out, kafka_topic(pipeline, out));
   const api::Delivery& delivery = step.delivery ? *step.delivery : pipeline.delivery;
@@ -41,6 +44,7 @@ EnvVars step_env(const api::Pipeline& pipeline, const api::Step& step, const Ren
   contract::set(vars, env::kWorker, step.worker);
   contract::set(vars, env::kKafkaBootstrap, bootstrap);
   contract::set(vars, env::kInputs, inputs);
+  if (!input_topics.empty()) contract::set(vars, env::kInputTopics, input_topics);
   contract::set(vars, env::kOutputs, outputs);
   contract::set(vars, env::kConsumerGroup, consumer_group(pipeline, step));
   contract::set(vars, env::kMaxAttempts, delivery.max_attempts);

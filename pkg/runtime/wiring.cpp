@@ -56,6 +56,8 @@ Wiring wiring_from_env(const Getenv& getenv) {
     w.backend = get(getenv, env::kBackend);
     w.bootstrap = get(getenv, env::kKafkaBootstrap);
     w.inputs = get(getenv, env::kInputs);
+    for (auto& [logical, topic] : get(getenv, env::kInputTopics))
+      w.input_topics[logical] = topic;
     for (auto& [logical, topic] : get(getenv, env::kOutputs))
       w.outputs[logical] = topic;
     w.group = get(getenv, env::kConsumerGroup);

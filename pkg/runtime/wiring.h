@@ -27,8 +27,9 @@ struct Wiring {
   std::string namespace_, pipeline, step, worker;
   std::string service, backend;  // WeightedService backends instead of pipeline/step
   std::string bootstrap;
-  std::vector<std::string> inputs;             // Kafka topic names
-  std::map<std::string, std::string> outputs;  // logical name -> Kafka topic
+  std::vector<std::string> inputs;                  // Kafka topic names
+  std::map<std::string, std::string> input_topics;  // logical name -> Kafka topic, per input
+  std::map<std::string, std::string> outputs;       // logical name -> Kafka topic
   std::string group;
   // Defaults: the keys' (pkg/contract/env.h), which are the manifest's.
   int max_attempts = contract::env::kMaxAttempts.fallback;

@@ -32,6 +32,8 @@ constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
 // them (each may be a body of maxBodyBytes), whichever comes first.
 constexpr std::size_t kKeepEvents = 100'000;
 constexpr std::size_t kKeepEventBytes = std::size_t{256} << 20;
+// How long a /consume-events frame may wait for others to share its socket write.
+constexpr std::chrono::microseconds kFanoutCoalesce{1000};
 
 // The step's one output (the topic events are created on or enriched to); a ConfigError if the
 // step has none or several.
@@ -289,29 +291,6 @@ int run_enrich(runtime::Runtime& runtime) {
 // ---------------------------------------------------------------------------------------------
 // events-gateway
 
-// The Kafka topic of config.topic: one of the step's inputs, by Kafka name or logical name
-// (inputs are "<namespace>.<pipeline>.<name>" unless a topic sets topicName); the only input
-// when not set.
-std::string gateway_topic(const runtime::Wiring& wiring, const std::string& topic) {
-  const auto& inputs = wiring.inputs;
-  if (topic.empty()) {
-    if (inputs.size() == 1) return inputs.front();
-    throw runtime::ConfigError("config.topic: name the topic to fan out (the step has " +
-                               std::to_string(inputs.size()) + " inputs)");
-  }
-  for (const auto& i : inputs) {
-    if (i == topic) return i;
-  }
-  for (const auto& i : inputs) {
-    if (i.ends_with("." + topic)) return i;
-  }
-  std::string known;
-  for (const auto& i : inputs)
-    known += (known.empty() ? "" : ", ") + i;
-  throw runtime::ConfigError("config.topic: '" + topic + "' is not an input of the step (inputs: " +
-                             (known.empty() ? "none" : known) + ")");
-}
-
 struct GatewayMetrics {
   explicit GatewayMetrics(prometheus::Registry& r, const std::map<std::string, std::string>& l)
       : clients(prometheus::BuildGauge()
@@ -488,6 +467,9 @@ int run_gateway(runtime::Runtime& shared) {
   // are not expected; a binary or oversized one closes the connection like on /produce.
   auto consume = std::make_shared<http::WebSocketHandler>();
   consume->options = ws_options;
+  // A client that keeps up gets its frames many per write instead of one wake-up and one
+  // syscall each; a frame waits at most this long for company.
+  consume->options.coalesce = kFanoutCoalesce;
   consume->on_open = [&fanout](const std::shared_ptr<http::WebSocket>& ws) { fanout.add(ws); };
   consume->on_close = [&fanout](const std::shared_ptr<http::WebSocket>& ws, int code,
                                 const std::string& reason) {
@@ -512,8 +494,9 @@ int run_gateway(runtime::Runtime& shared) {
             {{"topic", topic}, {"clientQueue", queue}, {"maxFrameBytes", max_frame}});
   return runtime.run([&fanout, started_ms](const kafka::InMessage& m) {
     if (m.timestamp_ms > 0 && m.timestamp_ms < started_ms) return std::vector<kafka::OutMessage>{};
-    // Clients get the structured form (JSON event format) whichever mode the message used.
-    fanout.broadcast(event::to_structured(runtime::read_event(m)).dump());
+    // Clients get the structured form (JSON event format) whichever mode the message used,
+    // built once for all of them.
+    fanout.broadcast(client_frame(runtime::read_event(m)));
     return std::vector<kafka::OutMessage>{};
   });
 }

@@ -1,5 +1,6 @@
 #include "pkg/workers/events_model.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "pkg/json/limited.h"
@@ -8,6 +9,40 @@
 namespace pipewright::workers::events {
 
 using nlohmann::json;
+
+std::string gateway_topic(const runtime::Wiring& wiring, const std::string& topic) {
+  const auto& inputs = wiring.inputs;
+  if (topic.empty()) {
+    if (inputs.size() == 1) return inputs.front();
+    throw runtime::ConfigError("config.topic: name the topic to fan out (the step has " +
+                               std::to_string(inputs.size()) + " inputs)");
+  }
+  const auto is_input = [&](const std::string& kafka) {
+    return std::find(inputs.begin(), inputs.end(), kafka) != inputs.end();
+  };
+  if (is_input(topic)) return topic;
+  if (const auto it = wiring.input_topics.find(topic);
+      it != wiring.input_topics.end() && is_input(it->second)) {
+    return it->second;
+  }
+  std::string known;
+  for (const auto& i : inputs) {
+    const auto named = std::find_if(wiring.input_topics.begin(), wiring.input_topics.end(),
+                                    [&](const auto& n) { return n.second == i; });
+    known += (known.empty() ? "" : ", ") +
+             (named == wiring.input_topics.end() ? i : named->first + " (" + i + ")");
+  }
+  throw runtime::ConfigError("config.topic: '" + topic + "' is not an input of the step (inputs: " +
+                             (known.empty() ? "none" : known) + ")");
+}
+
+std::string client_frame(event::Envelope e) {
+  auto data = std::move(e.data);
+  e.data = nullptr;  // to_structured copies a null instead of the whole document
+  auto j = event::to_structured(e);
+  j["data"] = std::move(data);
+  return j.dump();
+}
 
 json parse_create_body(const std::string& body) {
   json in;

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "pkg/event/envelope.h"
+#include "pkg/runtime/wiring.h"
+
 namespace pipewright::workers::events {
 
 inline constexpr const char* kCreatedType = "pipewright.event.created";
@@ -36,6 +39,16 @@ nlohmann::json parse_create_body(const std::string& body);
 // One WebSocket /produce frame as event data: {"name": "message", "payload": the frame parsed as
 // JSON, or the frame as a string when it is not JSON}.
 nlohmann::json frame_data(const std::string& frame);
+
+// The Kafka topic of the gateway's config.topic: one of the step's inputs, named by its logical
+// name (the manifest's, from wiring.input_topics) or its Kafka name; the only input when
+// `topic` is empty. Throws runtime::ConfigError naming the inputs otherwise.
+std::string gateway_topic(const runtime::Wiring& wiring, const std::string& topic);
+
+// What a /consume-events client gets for an event: its structured form, exactly
+// event::to_structured(e).dump(), without a copy of `data` (it is moved into the frame's JSON;
+// the gateway builds one frame per event for all its clients).
+std::string client_frame(event::Envelope e);
 
 // `?wait=` of a synchronous create: a duration ("5s", "500ms") above zero and at most
 // `max_wait`. Throws FieldError("wait").

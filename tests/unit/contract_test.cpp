@@ -208,6 +208,8 @@ TEST(EnvContract, WhatThePlanWritesTheWorkerReadsBack) {
   EXPECT_EQ(w.worker, "enrich");
   EXPECT_EQ(w.bootstrap, "k1:9092");
   EXPECT_EQ(w.inputs, (std::vector<std::string>{contract::topic_name("ns", "shop", "a")}));
+  EXPECT_EQ(w.input_topics,
+            (std::map<std::string, std::string>{{"a", contract::topic_name("ns", "shop", "a")}}));
   EXPECT_EQ(w.outputs, (std::map<std::string, std::string>{{"b", "custom.b"}}));
   EXPECT_EQ(w.group, contract::consumer_group("ns", "shop", "s"));
   EXPECT_EQ(w.max_attempts, 7);

@@ -89,5 +89,53 @@ TEST(Dictionary, TheInstalledPortugueseListLoads) {
   EXPECT_FALSE(word_for(words, "01JDEXAMPLE").empty());
 }
 
+// The gateway's frame is the event's structured form, byte for byte what clients got before it
+// stopped copying `data`: every attribute, an event without time, and data of any JSON type.
+TEST(ClientFrame, IsTheStructuredFormOfTheEvent) {
+  const std::vector<event::Envelope> events = {
+      {"e1", "t", "2026-12-01T08:15:20Z", "/s", {{"seq", 1}, {"pad", std::string(300, 'x')}}},
+      {"e2", "t", "", "/s", json::array({1, "two", nullptr}), {{"subject", "a"}, {"zz", "b"}}},
+      {"e3", "t", "2026-12-01T08:15:20.5+01:00", "/s", json("text \u00e9 \"quoted\"")},
+      {"e4", "t", "2026-12-01T08:15:20Z", "/s", json::object()},
+      {"e5", "t", "2026-12-01T08:15:20Z", "/s", nullptr, {{"aaa", "first"}}},
+  };
+  for (const auto& e : events) {
+    EXPECT_EQ(client_frame(e), event::to_structured(e).dump()) << e.id;
+    EXPECT_EQ(event::from_structured(json::parse(client_frame(e))).data, e.data) << e.id;
+  }
+}
+
+// config.topic names an input by its logical name (the manifest's) or its Kafka name, from the
+// wiring the plan wrote, not by guessing from the Kafka name: a topic with its own topicName
+// is found by its logical name too.
+TEST(GatewayTopic, FindsAnInputByItsLogicalOrKafkaName) {
+  runtime::Wiring w;
+  w.inputs = {"demo.events.enriched", "legacy-feed"};
+  w.input_topics = {{"enriched", "demo.events.enriched"}, {"feed", "legacy-feed"}};
+  EXPECT_EQ(gateway_topic(w, "enriched"), "demo.events.enriched");
+  EXPECT_EQ(gateway_topic(w, "feed"), "legacy-feed");
+  EXPECT_EQ(gateway_topic(w, "demo.events.enriched"), "demo.events.enriched");
+  EXPECT_EQ(gateway_topic(w, "legacy-feed"), "legacy-feed");
+  try {
+    gateway_topic(w, "events");  // a suffix of nothing, and "events.enriched" is no name either
+    ADD_FAILURE() << "no error";
+  } catch (const runtime::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("enriched (demo.events.enriched), feed (legacy-feed)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(gateway_topic(w, "events.enriched"), runtime::ConfigError);
+  EXPECT_THROW(gateway_topic(w, ""), runtime::ConfigError);  // two inputs: say which
+
+  runtime::Wiring one;
+  one.inputs = {"ns.p.only"};
+  one.input_topics = {{"only", "ns.p.only"}};
+  EXPECT_EQ(gateway_topic(one, ""), "ns.p.only");
+  EXPECT_EQ(gateway_topic(one, "only"), "ns.p.only");
+  // A name that maps to a topic the step does not consume is not an input.
+  one.input_topics["other"] = "ns.p.other";
+  EXPECT_THROW(gateway_topic(one, "other"), runtime::ConfigError);
+}
+
 }  // namespace
 }  // namespace pipewright::workers::events

@@ -123,9 +123,11 @@ TEST(WebSocket, BinaryAndOversizedMessagesCloseWithACodeAndAReason) {
 // must arrive whole, as its own message and in order, whatever its size (small ones are copied
 // beside their headers, large ones written from the shared payload, 16- and 64-bit lengths),
 // and a close asked for after them comes after the last.
-TEST(WebSocket, ABurstOfQueuedMessagesArrivesWholeAndInOrderThenTheClose) {
+// `coalesce`: how long a write waits for company (WebSocketOptions::coalesce, the gateway's).
+void burst_arrives_whole_and_in_order_then_the_close(std::chrono::microseconds coalesce) {
   Echo echo;
   echo.handler->options.max_queue = 100000;
+  echo.handler->options.coalesce = coalesce;
   Router router;
   router.get("/ws", [&](const Request& r) { return websocket_upgrade(r, echo.handler); });
   Server server(local(), router.handler());
@@ -163,12 +165,22 @@ TEST(WebSocket, ABurstOfQueuedMessagesArrivesWholeAndInOrderThenTheClose) {
     ASSERT_EQ(got[static_cast<std::size_t>(i)], message(i)) << i;
 }
 
+TEST(WebSocket, ABurstOfQueuedMessagesArrivesWholeAndInOrderThenTheClose) {
+  burst_arrives_whole_and_in_order_then_the_close(std::chrono::microseconds(0));
+}
+
+TEST(WebSocket, ABurstArrivesWholeWhenWritesWaitToCoalesce) {
+  burst_arrives_whole_and_in_order_then_the_close(std::chrono::milliseconds(2));
+}
+
 // Many sockets fed by one loop, as the gateway's fan-out does: the one that does not read is cut
 // off once its queue is full (payloads copied into the coalesced writes, `payload_bytes` each),
 // the others get everything in order, and the loop never waits for the slow one.
-void slow_one_is_cut_off_among_readers(std::size_t payload_bytes) {
+void slow_one_is_cut_off_among_readers(std::size_t payload_bytes,
+                                       std::chrono::microseconds coalesce = {}) {
   Echo echo;
   echo.handler->options.max_queue = 50;
+  echo.handler->options.coalesce = coalesce;
   Router router;
   router.get("/ws", [&](const Request& r) { return websocket_upgrade(r, echo.handler); });
   Server server(local(), router.handler());
@@ -237,6 +249,12 @@ void slow_one_is_cut_off_among_readers(std::size_t payload_bytes) {
 
 TEST(WebSocket, ASlowClientAmongReadersIsCutOffWithSmallCoalescedFrames) {
   slow_one_is_cut_off_among_readers(600);
+}
+
+// As the gateway runs it: each message to an idle reader waits for company first, and is
+// still delivered (one at a time here: the loop waits for the readers after each).
+TEST(WebSocket, ASlowClientIsCutOffWhenWritesWaitToCoalesce) {
+  slow_one_is_cut_off_among_readers(600, std::chrono::microseconds(200));
 }
 
 TEST(WebSocket, AClientThatDoesNotReadIsCutOffAndTheOthersKeepUp) {

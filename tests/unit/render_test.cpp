@@ -139,6 +139,7 @@ TEST(StepEnv, TheWorkerContract) {
                             {"PIPEWRIGHT_WORKER", "rotate"},
                             {"PIPEWRIGHT_KAFKA_BOOTSTRAP", "kafka:9092"},
                             {"PIPEWRIGHT_INPUTS", "demo.images.images"},
+                            {"PIPEWRIGHT_INPUT_TOPICS", "images=demo.images.images"},
                             {"PIPEWRIGHT_OUTPUTS", "notifications=demo.images.notifications"},
                             {"PIPEWRIGHT_CONSUMER_GROUP", "demo.images.rotate"},
                             {"PIPEWRIGHT_MAX_ATTEMPTS", "5"},
@@ -187,6 +188,7 @@ spec:
   EXPECT_EQ(env_value(env, "PIPEWRIGHT_WORKER"), "");
   EXPECT_EQ(env_value(env, "PIPEWRIGHT_KAFKA_BOOTSTRAP"), "b1:9092,b2:9092");
   EXPECT_EQ(env_value(env, "PIPEWRIGHT_INPUTS"), "custom.a,ns.p.b");
+  EXPECT_EQ(env_value(env, "PIPEWRIGHT_INPUT_TOPICS"), "a=custom.a,b=ns.p.b");
   EXPECT_EQ(env_value(env, "PIPEWRIGHT_OUTPUTS"), "c=ns.p.c,d=ns.p.d");
   EXPECT_EQ(env_value(env, "PIPEWRIGHT_MAX_ATTEMPTS"), "2");
   EXPECT_EQ(env_value(env, "PIPEWRIGHT_DEAD_LETTER"), "false");

@@ -64,18 +64,21 @@ TEST(Envelope, IdsAreUniqueAndSortByTime) {
 }
 
 TEST(Wiring, ReadsThePlansEnvironment) {
-  const auto w = runtime::wiring_from_env(env_of({{"PIPEWRIGHT_NAMESPACE", "demo"},
-                                                  {"PIPEWRIGHT_PIPELINE", "images"},
-                                                  {"PIPEWRIGHT_STEP", "rotate"},
-                                                  {"PIPEWRIGHT_KAFKA_BOOTSTRAP", "k:9092"},
-                                                  {"PIPEWRIGHT_INPUTS", "demo.images.images"},
-                                                  {"PIPEWRIGHT_OUTPUTS", "notifications=demo.n"},
-                                                  {"PIPEWRIGHT_CONSUMER_GROUP", "g"},
-                                                  {"PIPEWRIGHT_MAX_ATTEMPTS", "3"},
-                                                  {"PIPEWRIGHT_BACKOFF_INITIAL", "50ms"},
-                                                  {"PIPEWRIGHT_BACKOFF_MAX", "2m"},
-                                                  {"PIPEWRIGHT_BASE_PATH", "/images/"}}));
+  const auto w =
+      runtime::wiring_from_env(env_of({{"PIPEWRIGHT_NAMESPACE", "demo"},
+                                       {"PIPEWRIGHT_PIPELINE", "images"},
+                                       {"PIPEWRIGHT_STEP", "rotate"},
+                                       {"PIPEWRIGHT_KAFKA_BOOTSTRAP", "k:9092"},
+                                       {"PIPEWRIGHT_INPUTS", "demo.images.images"},
+                                       {"PIPEWRIGHT_INPUT_TOPICS", "images=demo.images.images"},
+                                       {"PIPEWRIGHT_OUTPUTS", "notifications=demo.n"},
+                                       {"PIPEWRIGHT_CONSUMER_GROUP", "g"},
+                                       {"PIPEWRIGHT_MAX_ATTEMPTS", "3"},
+                                       {"PIPEWRIGHT_BACKOFF_INITIAL", "50ms"},
+                                       {"PIPEWRIGHT_BACKOFF_MAX", "2m"},
+                                       {"PIPEWRIGHT_BASE_PATH", "/images/"}}));
   EXPECT_EQ(w.inputs, std::vector<std::string>{"demo.images.images"});
+  EXPECT_EQ(w.input_topics, (std::map<std::string, std::string>{{"images", "demo.images.images"}}));
   EXPECT_EQ(w.output("notifications"), "demo.n");
   EXPECT_THROW((void)w.output("nope"), runtime::ConfigError);
   EXPECT_EQ(w.max_attempts, 3);
@@ -99,6 +102,8 @@ TEST(Wiring, NamesTheVariableThatIsWrong) {
   EXPECT_NE(message({{"PIPEWRIGHT_BACKOFF_MAX", "soon"}}).find("PIPEWRIGHT_BACKOFF"),
             std::string::npos);
   EXPECT_NE(message({{"PIPEWRIGHT_OUTPUTS", "x"}}).find("PIPEWRIGHT_OUTPUTS"), std::string::npos);
+  EXPECT_NE(message({{"PIPEWRIGHT_INPUT_TOPICS", "x"}}).find("PIPEWRIGHT_INPUT_TOPICS"),
+            std::string::npos);
   EXPECT_NE(message({{"PIPEWRIGHT_INPUTS", "t"}, {"PIPEWRIGHT_KAFKA_BOOTSTRAP", "k"}})
                 .find("PIPEWRIGHT_CONSUMER_GROUP"),
             std::string::npos);
