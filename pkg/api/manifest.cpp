@@ -627,6 +627,15 @@ bool too_many_documents(const std::string& yaml) {
 
 void parse_into(const std::string& yaml, const std::string& file, Manifests& out,
                 std::vector<FieldError>& errors) {
+  // Every string of a manifest ends up in JSON (objects, their hashes): text that is not UTF-8
+  // is refused here, naming the file, not thrown from deep in the renderer (a fuzz finding; files
+  // read by load() too, which `pipewright render -f` aborted on).
+  try {
+    (void)nlohmann::json(yaml).dump();
+  } catch (const nlohmann::json::type_error&) {
+    errors.push_back({{file, 0}, "", "is not UTF-8 text"});
+    return;
+  }
   std::vector<YAML::Node> docs;
   try {
     if (too_many_documents(yaml)) {
@@ -674,13 +683,6 @@ void parse_into(const std::string& yaml, const std::string& file, Manifests& out
 Manifests parse(const std::string& yaml, const std::string& file) {
   Manifests out;
   std::vector<FieldError> errors;
-  // Every string of a manifest ends up in JSON (objects, their hashes): text that is not UTF-8
-  // is refused here, naming the file, not thrown from deep in the renderer (a fuzz finding).
-  try {
-    (void)nlohmann::json(yaml).dump();
-  } catch (const nlohmann::json::type_error&) {
-    throw ManifestError({{{file, 0}, "", "is not UTF-8 text"}});
-  }
   parse_into(yaml, file, out, errors);
   if (!errors.empty()) throw ManifestError(std::move(errors));
   return out;
