@@ -1,7 +1,8 @@
 // bench/weighted: the microservices seed under wrk, each against nginx in the same run with the
 // same core budget.
 //   A. one `mult` backend (2 HTTP threads) against nginx `return 200` (2 workers);
-//   B. /mult through the router (local::Router: Debian's nginx, 1 worker, the plan's upstream,
+//   B. /mult through the router (local::WeightedRouter: Debian's nginx, 1 worker, the plan's
+//   upstream,
 //      weights 3 and 1 and a backup) in front of three mult backends, against the same router
 //      in front of three nginx `return 200` backends (2 workers each): the ceiling of any
 //      backend behind nginx on this machine.
@@ -19,7 +20,7 @@
 
 #include "bench/support/wrk.h"
 #include "pkg/api/manifest.h"
-#include "pkg/local/router.h"
+#include "pkg/local/weighted_router.h"
 #include "tests/support/suite_logs.h"
 #include "tests/support/weighted.h"
 
@@ -55,14 +56,14 @@ int run() {
   for (std::size_t i = 0; i < ws.backends.size(); ++i)
     peers.push_back(std::make_unique<bench::StaticNginx>(2));
   const auto peer_router =
-      local::Router::start(ws,
-                           [&](const api::Backend& b) {
-                             for (std::size_t i = 0; i < ws.backends.size(); ++i)
-                               if (ws.backends[i].name == b.name)
-                                 return "127.0.0.1:" + std::to_string(peers[i]->port());
-                             return std::string("127.0.0.1:1");
-                           },
-                           {testing::component_dir("peer-router"), 0, 1});
+      local::WeightedRouter::start(ws,
+                                   [&](const api::Backend& b) {
+                                     for (std::size_t i = 0; i < ws.backends.size(); ++i)
+                                       if (ws.backends[i].name == b.name)
+                                         return "127.0.0.1:" + std::to_string(peers[i]->port());
+                                     return std::string("127.0.0.1:1");
+                                   },
+                                   {testing::component_dir("peer-router"), 0, 1});
 
   const auto url = [](int port, const std::string& path) {
     return "http://127.0.0.1:" + std::to_string(port) + path;

@@ -4,24 +4,16 @@
 #include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 #include <algorithm>
-#include <cctype>
 #include <fstream>
-#include <functional>
 #include <set>
 #include <sstream>
 
-#include "pkg/contract/duration.h"
+#include "pkg/api/validation.h"
 #include "pkg/contract/names.h"
-#include "pkg/contract/quantity.h"
 #include "pkg/contract/spec.h"
 #include "pkg/contract/workers.h"
 
 namespace pipewright::api {
-
-bool outputs_follow_inputs(const Step& step) {
-  const auto* worker = contract::find_worker(step.worker);
-  return worker == nullptr || !worker->http_source;
-}
 
 std::string FieldError::to_string() const {
   std::string out = source.file;
@@ -54,17 +46,6 @@ bool is_null(const YAML::Node& n) {
   return n.IsDefined() && n.IsNull();
 }
 
-std::string at_most(std::size_t n) {
-  return "must be at most " + std::to_string(n) + " characters";
-}
-
-std::string quoted_list(const auto& names) {
-  std::string out;
-  for (const auto& n : names)
-    out += (out.empty() ? "" : ", ") + std::string(n);
-  return out;
-}
-
 // A mapping key as text. YAML allows any node as a key (`? [a, b] : 1`); we accept plain strings
 // only, so anything else is shown as YAML and refused as an unknown field (as<std::string>()
 // would throw out of the parser).
@@ -80,6 +61,10 @@ class Reader {
 
   void error(const YAML::Node& at, const std::string& path, const std::string& message) {
     errors_.push_back({{file_, line(at)}, path, message});
+  }
+  // A semantic check's verdict (validation.h): its problem, if any, filed at the field.
+  void check(const YAML::Node& at, const std::string& path, const std::string& problem) {
+    if (!problem.empty()) error(at, path, problem);
   }
   int line(const YAML::Node& n) const {
     return n.IsDefined() && n.Mark().line >= 0 ? n.Mark().line + 1 : doc_line_;
@@ -125,7 +110,7 @@ class Reader {
                    bool required = false) {
     auto v = str(n, path, required);
     if (v.size() > max) {
-      error(n, path, at_most(max));
+      error(n, path, validation::at_most(max));
       return {};
     }
     return v;
@@ -203,66 +188,20 @@ class Reader {
     return false;
   }
 
-  // A built-in worker's config: the keys, types and bounds the worker itself checks at start
-  // (pkg/contract/workers.h), so validate refuses what the worker would exit on.
+  // A built-in worker's config, checked against the catalogue.
   void worker_config(const YAML::Node& n, const std::string& path,
                      const contract::WorkerTraits& worker, const nlohmann::json& config) {
-    for (const auto& item : config.items()) {
-      // Not a structured binding: clang 14 (the ASan tier) cannot capture one in a lambda.
-      const std::string& key = item.key();
-      const auto& value = item.value();
-      const auto& keys = worker.config;
-      const auto it = std::find_if(keys.begin(), keys.end(),
-                                   [&](const contract::ConfigKey& k) { return k.name == key; });
-      const auto at = path + "." + key;
-      if (it == keys.end()) {
-        std::vector<std::string_view> names;
-        for (const auto& k : keys)
-          names.push_back(k.name);
-        error(n[key], at,
-              "unknown key of the " + std::string(worker.name) + " worker (known: " +
-                  (names.empty() ? std::string("none") : quoted_list(names)) + ")");
-        continue;
-      }
-      contract::ConfigValue v;
-      std::string text_value;
-      if (value.is_number_integer()) {
-        v.json_type = "integer";
-        v.integer = value.get<long long>();
-        v.number = static_cast<double>(v.integer);
-      } else if (value.is_number()) {
-        v.json_type = "number";
-        v.number = value.get<double>();
-      } else if (value.is_string()) {
-        v.json_type = "string";
-        text_value = value.get<std::string>();
-        v.text = text_value;
-      } else if (value.is_array()) {
-        v.json_type = "array";
-        v.all_strings =
-            std::all_of(value.begin(), value.end(), [](const auto& e) { return e.is_string(); });
-      } else if (value.is_object()) {
-        v.json_type = "object";
-      } else {
-        v.json_type = value.is_boolean() ? "boolean" : "null";
-      }
-      if (const auto problem = contract::check_config_value(*it, v); !problem.empty())
-        error(n[key], at, problem);
-    }
+    for (const auto& p : validation::worker_config(worker, config))
+      error(n[p.field], path + "." + p.field, p.message);
   }
 
-  // The rule the worker applies to the same value (pkg/units): no value validate accepts makes a
-  // worker refuse to start.
   std::string duration(const YAML::Node& n, const std::string& path) {
     auto v = str(n, path);
-    if (!v.empty() && !contract::parse_duration(v)) {
-      error(n, path, "must be " + std::string(contract::kDurationRule));
-    }
+    check(n, path, validation::duration(v));
     return v;
   }
 
-  // `resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {memory: 256Mi}}`; a request above
-  // its limit is refused here rather than by the API server at pod creation.
+  // `resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {memory: 256Mi}}`.
   std::optional<Resources> resources(const YAML::Node& n, const std::string& path) {
     if (!n.IsDefined() || is_null(n)) return std::nullopt;
     if (!map(n, path, {"requests", "limits"})) return std::nullopt;
@@ -275,22 +214,15 @@ class Reader {
       for (const auto& kv : list) {
         const auto key = key_text(kv.first);
         const auto value = int_or_string(kv.second, at + "." + key, true);
-        if (!value.empty() && !contract::is_resource_quantity(value)) {
-          error(kv.second, at + "." + key,
-                "must be " + std::string(contract::kResourceQuantityRule));
+        if (const auto problem = validation::resource_quantity(value); !problem.empty()) {
+          error(kv.second, at + "." + key, problem);
           continue;
         }
         if (!value.empty()) out[key] = value;
       }
     }
-    for (const auto& [key, request] : r.requests) {
-      const auto limit = r.limits.find(key);
-      if (limit != r.limits.end() &&
-          contract::quantity_value(request) > contract::quantity_value(limit->second)) {
-        error(n["requests"][key], path + ".requests." + key,
-              "must not exceed limits." + key + " (" + limit->second + ")");
-      }
-    }
+    for (const auto& p : validation::requests_within_limits(r))
+      error(n["requests"][p.field], path + ".requests." + p.field, p.message);
     return r;
   }
 
@@ -343,14 +275,10 @@ class Reader {
     m.deleting = md["deletionTimestamp"].IsDefined() && !is_null(md["deletionTimestamp"]);
     m.finalizers = strings(md["finalizers"], "metadata.finalizers");
     m.name = str(md["name"], "metadata.name", true);
-    if (!m.name.empty() && !contract::is_dns_label(m.name)) {
-      error(md["name"], "metadata.name",
-            "must be a DNS label: lowercase letters, digits and '-', at most 63");
-    }
+    check(md["name"], "metadata.name", validation::object_name(m.name));
     if (md["namespace"].IsDefined()) {
       m.namespace_ = str(md["namespace"], "metadata.namespace");
-      if (!contract::is_dns_label(m.namespace_))
-        error(md["namespace"], "metadata.namespace", "must be a DNS label");
+      check(md["namespace"], "metadata.namespace", validation::namespace_name(m.namespace_));
     }
     return m;
   }
@@ -379,29 +307,18 @@ class Reader {
     return base;
   }
 
-  // Children are named "<resource>-<part>"; Kubernetes refuses names over 63 characters, and a
-  // Service name must start with a letter. Catch it here rather than as a failed apply.
+  // Children are named "<resource>-<part>".
   void child_name(const YAML::Node& at, const std::string& path, const std::string& owner,
                   const std::string& part, bool service) {
-    if (owner.empty() || part.empty()) return;
-    const std::string name = contract::child_name(owner, part);
-    if (name.size() > contract::kMaxObjectName) {
-      error(at, path, "'" + name + "' (the name of its Deployment) is longer than 63 characters");
-    }
-    if (service && std::isalpha(static_cast<unsigned char>(name[0])) == 0) {
-      error(at, path, "'" + name + "' names a Service, which must start with a letter");
-    }
+    for (const auto& problem : validation::child_name(owner, part, service))
+      error(at, path, problem);
   }
 
   std::string expose(const YAML::Node& n, const std::string& path) {
     if (!n.IsDefined() || is_null(n)) return {};
     if (!map(n, path, {"path"})) return {};
     auto p = str(n["path"], path + ".path", true);
-    if (!p.empty() && !contract::is_expose_path(p)) {
-      error(n["path"], path + ".path",
-            p.size() > contract::kMaxExposePath ? at_most(contract::kMaxExposePath)
-                                                : std::string(contract::kExposePathRule));
-    }
+    check(n["path"], path + ".path", validation::expose_path(p));
     return p;
   }
 
@@ -438,17 +355,13 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
   if (const auto st = spec["storage"];
       st.IsDefined() && map(st, "spec.storage", {"size", "storageClassName", "accessMode"})) {
     p.storage.size = int_or_string(st["size"], "spec.storage.size", true);
-    if (!p.storage.size.empty() && !contract::is_storage_size(p.storage.size)) {
-      error(st["size"], "spec.storage.size", "must be " + std::string(contract::kStorageSizeRule));
-    }
+    check(st["size"], "spec.storage.size", validation::storage_size(p.storage.size));
     p.storage.storage_class_name =
         text(st["storageClassName"], "spec.storage.storageClassName", contract::kMaxObjectRef);
     if (st["accessMode"].IsDefined()) {
       p.storage.access_mode = str(st["accessMode"], "spec.storage.accessMode");
-      const auto& modes = contract::kAccessModes;
-      if (std::find(modes.begin(), modes.end(), p.storage.access_mode) == modes.end()) {
-        error(st["accessMode"], "spec.storage.accessMode", "must be " + quoted_list(modes));
-      }
+      check(st["accessMode"], "spec.storage.accessMode",
+            validation::access_mode(p.storage.access_mode));
     }
   }
   if (const auto d = spec["delivery"]; d.IsDefined())
@@ -462,16 +375,12 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
                               contract::kMaxKafkaCidrs, contract::kMaxCidr),
                       text(np["ingressNamespace"], "spec.networkPolicy.ingressNamespace",
                            contract::kMaxNamespace)};
-    // What the API server would refuse in the NetworkPolicy, refused here with its field path.
     for (std::size_t i = 0; i < p.network_policy->kafka_cidrs.size(); ++i) {
-      if (!contract::is_cidr(p.network_policy->kafka_cidrs[i]))
-        error(np["kafkaCIDRs"][i], "spec.networkPolicy.kafkaCIDRs[" + std::to_string(i) + "]",
-              "must be a CIDR like 10.0.0.0/8");
+      check(np["kafkaCIDRs"][i], "spec.networkPolicy.kafkaCIDRs[" + std::to_string(i) + "]",
+            validation::cidr(p.network_policy->kafka_cidrs[i]));
     }
-    if (const auto& ns = p.network_policy->ingress_namespace;
-        !ns.empty() && !contract::is_dns_label(ns))
-      error(np["ingressNamespace"], "spec.networkPolicy.ingressNamespace",
-            "must be a namespace name");
+    check(np["ingressNamespace"], "spec.networkPolicy.ingressNamespace",
+          validation::ingress_namespace(p.network_policy->ingress_namespace));
   }
 
   std::set<std::string> topic_names;
@@ -486,19 +395,11 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
       continue;
     Topic t;
     t.name = text(n["name"], path + ".name", contract::kMaxTopicLogical, true);
-    if (!t.name.empty() && !contract::is_topic_name(t.name)) {
-      error(n["name"], path + ".name", "may hold only letters, digits, '.', '_' and '-'");
-    }
-    if (!t.name.empty() && !topic_names.insert(t.name).second) {
-      error(n["name"], path + ".name", "duplicate topic name '" + t.name + "'");
-    }
+    check(n["name"], path + ".name", validation::logical_topic(t.name));
+    if (!t.name.empty() && !topic_names.insert(t.name).second)
+      error(n["name"], path + ".name", validation::duplicate("topic", t.name));
     t.topic_name = str(n["topicName"], path + ".topicName");
-    if (!t.topic_name.empty() && !contract::is_topic_name(t.topic_name)) {
-      error(n["topicName"], path + ".topicName", "is not a valid Kafka topic name");
-    } else if (contract::is_internal_topic(t.topic_name)) {
-      error(n["topicName"], path + ".topicName",
-            "names starting with '__' are Kafka's internal topics");
-    }
+    check(n["topicName"], path + ".topicName", validation::kafka_topic(t.topic_name));
     t.partitions = integer(n["partitions"], path + ".partitions", contract::kPartitions);
     t.replication_factor =
         integer(n["replicationFactor"], path + ".replicationFactor", contract::kReplicationFactor);
@@ -517,10 +418,8 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
     }
     if (n["deletionPolicy"].IsDefined()) {
       t.deletion_policy = str(n["deletionPolicy"], path + ".deletionPolicy");
-      const auto& policies = contract::kDeletionPolicies;
-      if (std::find(policies.begin(), policies.end(), t.deletion_policy) == policies.end()) {
-        error(n["deletionPolicy"], path + ".deletionPolicy", "must be " + quoted_list(policies));
-      }
+      check(n["deletionPolicy"], path + ".deletionPolicy",
+            validation::deletion_policy(t.deletion_policy));
     }
     p.topics.push_back(std::move(t));
   }
@@ -540,49 +439,42 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
       continue;
     Step s;
     s.name = text(n["name"], path + ".name", contract::kMaxPartName, true);
-    if (!s.name.empty() && !contract::is_dns_label(s.name)) {
-      error(n["name"], path + ".name", "must be a DNS label");
-    }
-    if (!s.name.empty() && !step_names.insert(s.name).second) {
-      error(n["name"], path + ".name", "duplicate step name '" + s.name + "'");
-    }
+    check(n["name"], path + ".name", validation::part_name(s.name));
+    if (!s.name.empty() && !step_names.insert(s.name).second)
+      error(n["name"], path + ".name", validation::duplicate("step", s.name));
     s.worker = str(n["worker"], path + ".worker");
     s.image = text(n["image"], path + ".image", contract::kMaxImage);
     const contract::WorkerTraits* traits = nullptr;
-    if (s.worker.empty() == s.image.empty()) {
-      error(n, path, "needs exactly one of worker or image");
-    } else if (!s.worker.empty() && (traits = contract::find_worker(s.worker)) == nullptr) {
-      error(n["worker"], path + ".worker", "unknown worker '" + s.worker + "'");
+    if (const auto problem = validation::worker_or_image(s.worker, s.image); !problem.empty()) {
+      error(n, path, problem);
+    } else if (const auto unknown = validation::known_worker(s.worker); !unknown.empty()) {
+      error(n["worker"], path + ".worker", unknown);
+    } else {
+      traits = contract::find_worker(s.worker);
     }
     s.replicas = integer(n["replicas"], path + ".replicas", contract::kStepReplicas);
     s.inputs =
         strings(n["inputs"], path + ".inputs", contract::kMaxTopicRefs, contract::kMaxTopicLogical);
     s.outputs = strings(n["outputs"], path + ".outputs", contract::kMaxTopicRefs,
                         contract::kMaxTopicLogical);
-    // What the worker refuses to start with (pkg/contract/workers.h).
     if (traits != nullptr) {
-      if (const auto problem = contract::check_inputs(*traits, s.inputs.size()); !problem.empty())
-        error(n["inputs"].IsDefined() ? n["inputs"] : n, path + ".inputs", problem);
-      if (const auto problem = contract::check_outputs(*traits, s.outputs.size()); !problem.empty())
-        error(n["outputs"].IsDefined() ? n["outputs"] : n, path + ".outputs", problem);
-      else if (const auto named = contract::check_named_outputs(*traits, s.outputs); !named.empty())
-        error(n["outputs"].IsDefined() ? n["outputs"] : n, path + ".outputs", named);
+      check(n["inputs"].IsDefined() ? n["inputs"] : n, path + ".inputs",
+            validation::step_inputs(*traits, s));
+      check(n["outputs"].IsDefined() ? n["outputs"] : n, path + ".outputs",
+            validation::step_outputs(*traits, s));
     }
     for (const auto* list : {&s.inputs, &s.outputs}) {
       const char* field = list == &s.inputs ? ".inputs" : ".outputs";
       for (std::size_t j = 0; j < list->size(); ++j) {
         if (!(*list)[j].empty() && !topic_names.contains((*list)[j])) {
           error(n[field + 1], path + field + "[" + std::to_string(j) + "]",
-                "topic '" + (*list)[j] + "' is not declared in spec.topics");
+                validation::undeclared_topic((*list)[j]));
         }
       }
     }
     s.expose_path = expose(n["expose"], path + ".expose");
     s.storage = boolean(n["storage"], path + ".storage", false);
-    if (traits != nullptr && traits->needs_storage && !s.storage) {
-      error(n, path + ".storage",
-            "the " + s.worker + " worker keeps files: it needs storage: true (and spec.storage)");
-    }
+    if (traits != nullptr) check(n, path + ".storage", validation::step_storage(*traits, s));
     if (const auto c = n["config"]; c.IsDefined()) {
       if (is_map(c)) {
         s.config = to_json(c);
@@ -601,52 +493,21 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
   for (std::size_t i = 0; i < p.steps.size(); ++i) {
     const std::string path = "spec.steps[" + std::to_string(i) + "]";
     if (p.steps[i].storage && p.storage.size.empty()) {
-      error(steps[i], path + ".storage",
-            "a step with storage: true needs spec.storage (the shared volume's size)");
+      error(steps[i], path + ".storage", validation::storage_without_volume());
     }
     child_name(steps[i], path + ".name", p.meta.name, p.steps[i].name,
                !p.steps[i].expose_path.empty());
   }
 
-  // A cycle through topics (a step that feeds, at any distance, its own input) is refused;
-  // only steps whose outputs follow their inputs carry messages along an edge.
-  std::map<std::string, std::vector<std::size_t>> readers;
-  for (std::size_t i = 0; i < p.steps.size(); ++i) {
-    for (const auto& t : p.steps[i].inputs)
-      readers[t].push_back(i);
-  }
-  std::vector<int> state(p.steps.size(), 0);  // 0 new, 1 on the path, 2 done
-  std::function<bool(std::size_t)> cyclic = [&](std::size_t i) {
-    state[i] = 1;
-    if (!outputs_follow_inputs(p.steps[i])) {
-      state[i] = 2;
-      return false;
-    }
-    for (const auto& t : p.steps[i].outputs) {
-      for (auto j : readers[t]) {
-        if (state[j] == 1 || (state[j] == 0 && cyclic(j))) return true;
-      }
-    }
-    state[i] = 2;
-    return false;
-  };
-  for (std::size_t i = 0; i < p.steps.size(); ++i) {
-    if (state[i] == 0 && cyclic(i)) {
-      error(steps[i], "spec.steps",
-            "the steps form a cycle through their topics (step '" + p.steps[i].name + "')");
-      break;
-    }
-  }
+  if (const auto cycle = validation::topic_cycle(p))
+    error(steps[cycle->first], "spec.steps", cycle->second);
   return p;
 }
 
 WeightedService Reader::weighted_service(const YAML::Node& doc) {
   WeightedService w;
   w.meta = meta(doc);
-  if (!w.meta.name.empty() && std::isalpha(static_cast<unsigned char>(w.meta.name[0])) == 0) {
-    error(doc["metadata"]["name"], "metadata.name",
-          "names the router's Service, which must start with a letter");
-  }
+  check(doc["metadata"]["name"], "metadata.name", validation::router_service_name(w.meta.name));
   const auto spec = doc["spec"];
   if (!spec.IsDefined()) {
     error(doc, "spec", "is required");
@@ -659,17 +520,16 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
   w.worker = str(spec["worker"], "spec.worker");
   w.image = text(spec["image"], "spec.image", contract::kMaxImage);
   const contract::WorkerTraits* traits = nullptr;
-  if (w.worker.empty() == w.image.empty()) {
-    error(spec, "spec", "needs exactly one of worker or image");
-  } else if (!w.worker.empty() && (traits = contract::find_worker(w.worker)) == nullptr) {
-    error(spec["worker"], "spec.worker", "unknown worker '" + w.worker + "'");
-  } else if (traits != nullptr && !traits->weighted) {
+  if (const auto problem = validation::worker_or_image(w.worker, w.image); !problem.empty()) {
+    error(spec, "spec", problem);
+  } else if (const auto unknown = validation::known_worker(w.worker); !unknown.empty()) {
+    error(spec["worker"], "spec.worker", unknown);
+  } else if ((traits = contract::find_worker(w.worker)) != nullptr) {
     // A backend gets no topics and no volume (plan::service_backend_env).
-    error(spec["worker"], "spec.worker",
-          "the " + w.worker +
-              " worker needs topics or storage and cannot back a WeightedService (" +
-              quoted_list(contract::weighted_worker_names()) + " can)");
-    traits = nullptr;
+    if (const auto weighted = validation::weighted_worker(*traits); !weighted.empty()) {
+      error(spec["worker"], "spec.worker", weighted);
+      traits = nullptr;
+    }
   }
   w.port = integer(spec["port"], "spec.port", contract::kServicePort);
   const auto backends = spec["backends"];
@@ -685,26 +545,20 @@ WeightedService Reader::weighted_service(const YAML::Node& doc) {
     if (!map(n, path, {"name", "weight", "backup", "replicas", "resources"})) continue;
     Backend b;
     b.name = text(n["name"], path + ".name", contract::kMaxPartName, true);
-    if (!b.name.empty() && !contract::is_dns_label(b.name))
-      error(n["name"], path + ".name", "must be a DNS label");
+    check(n["name"], path + ".name", validation::part_name(b.name));
     if (!b.name.empty() && !names.insert(b.name).second)
-      error(n["name"], path + ".name", "duplicate backend name '" + b.name + "'");
+      error(n["name"], path + ".name", validation::duplicate("backend", b.name));
     b.weight = integer(n["weight"], path + ".weight", contract::kBackendWeight);
     b.backup = boolean(n["backup"], path + ".backup", false);
     b.replicas = integer(n["replicas"], path + ".replicas", contract::kBackendReplicas);
     b.resources = resources(n["resources"], path + ".resources");
-    if (b.name == contract::kRouterPart) {
-      error(n["name"], path + ".name", "'router' is taken by the WeightedService's nginx router");
-    }
+    check(n["name"], path + ".name", validation::reserved_backend(b.name));
     child_name(n["name"], path + ".name", w.meta.name, b.name, true);
     if (b.backup && n["weight"].IsDefined())
-      error(n["weight"], path + ".weight", "a backup backend takes no weight");
+      error(n["weight"], path + ".weight", validation::backup_weight());
     w.backends.push_back(b);
   }
-  if (!w.backends.empty() && std::all_of(w.backends.begin(), w.backends.end(),
-                                         [](const Backend& b) { return b.backup; })) {
-    error(backends, "spec.backends", "needs at least one backend that is not a backup");
-  }
+  check(backends, "spec.backends", validation::all_backups(w.backends));
   if (const auto hc = spec["healthCheck"];
       hc.IsDefined() &&
       map(hc, "spec.healthCheck", {"maxFails", "failTimeout", "connectTimeout", "readTimeout"})) {
@@ -773,6 +627,15 @@ bool too_many_documents(const std::string& yaml) {
 
 void parse_into(const std::string& yaml, const std::string& file, Manifests& out,
                 std::vector<FieldError>& errors) {
+  // Every string of a manifest ends up in JSON (objects, their hashes): text that is not UTF-8
+  // is refused here, naming the file, not thrown from deep in the renderer (a fuzz finding; files
+  // read by load() too, which `pipewright render -f` aborted on).
+  try {
+    (void)nlohmann::json(yaml).dump();
+  } catch (const nlohmann::json::type_error&) {
+    errors.push_back({{file, 0}, "", "is not UTF-8 text"});
+    return;
+  }
   std::vector<YAML::Node> docs;
   try {
     if (too_many_documents(yaml)) {
@@ -820,13 +683,6 @@ void parse_into(const std::string& yaml, const std::string& file, Manifests& out
 Manifests parse(const std::string& yaml, const std::string& file) {
   Manifests out;
   std::vector<FieldError> errors;
-  // Every string of a manifest ends up in JSON (objects, their hashes): text that is not UTF-8
-  // is refused here, naming the file, not thrown from deep in the renderer (a fuzz finding).
-  try {
-    (void)nlohmann::json(yaml).dump();
-  } catch (const nlohmann::json::type_error&) {
-    throw ManifestError({{{file, 0}, "", "is not UTF-8 text"}});
-  }
   parse_into(yaml, file, out, errors);
   if (!errors.empty()) throw ManifestError(std::move(errors));
   return out;

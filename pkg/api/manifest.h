@@ -1,6 +1,7 @@
 #pragma once
 // Reading manifests: YAML files (several documents each) or folders of them → api values.
-// Every problem names the file, the line and the field path.
+// Every problem names the file, the line and the field path. manifest.cpp decodes (shapes,
+// types, defaults); the semantic checks it applies on the way are validation.h's.
 
 #include <filesystem>
 #include <stdexcept>

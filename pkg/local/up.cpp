@@ -21,10 +21,10 @@
 #include "pkg/local/gateway.h"
 #include "pkg/local/kafka_broker.h"
 #include "pkg/local/prometheus.h"
-#include "pkg/local/router.h"
 #include "pkg/local/smtp_catcher.h"
 #include "pkg/local/supervisor.h"
 #include "pkg/local/tools.h"
+#include "pkg/local/weighted_router.h"
 #include "pkg/log/log.h"
 #include "pkg/plan/env.h"
 #include "pkg/plan/topics.h"
@@ -93,7 +93,7 @@ struct Running {
   std::unique_ptr<KafkaBroker> broker;
   std::unique_ptr<SmtpCatcher> smtp;
   std::unique_ptr<Supervisor> supervisor;
-  std::vector<std::unique_ptr<Router>> routers;
+  std::vector<std::unique_ptr<WeightedRouter>> routers;
   std::unique_ptr<Dashboard> dashboard;
   std::unique_ptr<Prometheus> prometheus;
   std::unique_ptr<Gateway> gateway;
@@ -307,7 +307,7 @@ int run(const api::Manifests& manifests, const UpOptions& options,
           launch(w.meta.name + "/" + b.name, w.worker,
                  plan::service_backend_env(w, b, config_path.string()), "service", w.meta.name);
     }
-    running.routers.push_back(Router::start(
+    running.routers.push_back(WeightedRouter::start(
         w, [&](const api::Backend& b) { return "127.0.0.1:" + std::to_string(ports.at(b.name)); },
         {dir / "router", 0, 1}));
     say("[" + w.meta.name + "] router (nginx) on " + running.routers.back()->url() + ", config " +

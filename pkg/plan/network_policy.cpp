@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 
+#include "pkg/contract/names.h"
 #include "pkg/plan/render.h"
 
 namespace pipewright::plan {
@@ -187,7 +188,7 @@ std::vector<std::pair<std::string, json>> network_policies(const api::Pipeline& 
         {{{"namespaceSelector",
            {{"matchLabels", {{"kubernetes.io/metadata.name", settings.ingress_namespace}}}}}}});
   }
-  out.emplace_back(pipeline.meta.name + "-exposed",
+  out.emplace_back(contract::child_name(pipeline.meta.name, "exposed"),
                    json{{"podSelector",
                          {{"matchLabels", {{kPipelineLabel, pipeline.meta.name}}},
                           {"matchExpressions", json::array({{{"key", "app.kubernetes.io/component"},

@@ -2,24 +2,26 @@
 // Resource -> the Kubernetes objects that make it exist (SPEC section 2). Pure: the same input
 // gives byte-identical output, so a spec-hash annotation decides whether a child needs an update.
 // Used by the operator (pkg/controller) and by `pipewright render`.
+//
+// The objects are built in render.cpp; what they carry comes from one file each: the hashes
+// (hash.h), the router's nginx configuration (nginx_config.h), and `pipewright render`'s YAML
+// (yaml.h). Those headers are included here, so a caller of the renderer needs only this one.
 
-#include <functional>
 #include <nlohmann/json.hpp>
-#include <string>
 #include <vector>
 
 #include "pkg/api/types.h"
 #include "pkg/plan/env.h"
+#include "pkg/plan/hash.h"          // IWYU pragma: export
+#include "pkg/plan/nginx_config.h"  // IWYU pragma: export
+#include "pkg/plan/yaml.h"          // IWYU pragma: export
 
 namespace pipewright::plan {
 
-// Label and annotation keys every child carries.
+// Label keys every child carries (and the spec-hash annotation of hash.h).
 inline constexpr const char* kManagedBy = "app.kubernetes.io/managed-by";
-inline constexpr const char* kSpecHash = "pipewright.io/spec-hash";
 inline constexpr const char* kPipelineLabel = "pipewright.io/pipeline";
 inline constexpr const char* kWeightedServiceLabel = "pipewright.io/weightedservice";
-// On pod templates: a hash of the mounted ConfigMap data, so a config edit rolls the pods.
-inline constexpr const char* kConfigHash = "pipewright.io/config-hash";
 
 // Children of a Pipeline: per step a ConfigMap and a Deployment "<pipeline>-<step>"; per exposed
 // step a Service; one Ingress "<pipeline>" when any step is exposed; a PVC "<pipeline>-data"
@@ -34,21 +36,5 @@ std::vector<nlohmann::json> render(const api::Pipeline& pipeline, const RenderOp
 // holds nginx.conf and the backends' config.json (each pod mounts only its key).
 std::vector<nlohmann::json> render(const api::WeightedService& service,
                                    const RenderOptions& options);
-
-// The nginx `upstream` and `server` blocks that route a WeightedService (weights, backup,
-// max_fails, fail_timeout, connect/read timeouts, proxy_next_upstream). `address(backend)`
-// says where a backend listens ("host:port"); the operator passes Service DNS names, local mode
-// 127.0.0.1 ports. `listen` is the router's own "host:port" or port.
-std::string nginx_config(const api::WeightedService& service,
-                         const std::function<std::string(const api::Backend&)>& address,
-                         const std::string& listen);
-
-// The spec hash of an object: sha256 (hex) of its canonical JSON without
-// metadata.annotations[kSpecHash] (and without annotations left empty by that) and status.
-std::string spec_hash(const nlohmann::json& object);
-
-// Objects as a YAML stream ("---" between documents) that any YAML parser reads back as the same
-// JSON: strings that would parse as numbers, booleans or null are quoted.
-std::string to_yaml(const std::vector<nlohmann::json>& objects);
 
 }  // namespace pipewright::plan

@@ -25,7 +25,7 @@ ServiceRun::ServiceRun(api::WeightedService service) : service_(std::move(servic
   std::ofstream(dir_ / "config.json") << service_.config.dump();
   for (const auto& b : service_.backends)
     launch(b.name);
-  router_ = local::Router::start(service_, address(), {dir_ / "router", 0, 1});
+  router_ = local::WeightedRouter::start(service_, address(), {dir_ / "router", 0, 1});
 }
 
 ServiceRun::~ServiceRun() {

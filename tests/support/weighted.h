@@ -1,7 +1,7 @@
 #pragma once
 // A WeightedService run on this machine as local mode runs it: each backend a
 // `pipewright-worker` process wired by plan::service_backend_env on a port from the OS, the
-// router Debian's nginx with the plan's upstream (local::Router), 127.0.0.1 only.
+// router Debian's nginx with the plan's upstream (local::WeightedRouter), 127.0.0.1 only.
 
 #include <filesystem>
 #include <map>
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "pkg/api/types.h"
-#include "pkg/local/router.h"
+#include "pkg/local/weighted_router.h"
 #include "pkg/proc/process.h"
 
 namespace pipewright::testing {
@@ -23,7 +23,7 @@ class ServiceRun {
   ServiceRun& operator=(const ServiceRun&) = delete;
 
   const api::WeightedService& service() const { return service_; }
-  local::Router& router() { return *router_; }
+  local::WeightedRouter& router() { return *router_; }
   int router_port() const { return router_->port(); }
 
   // SIGTERM and wait: the port refuses connections afterwards.
@@ -54,7 +54,7 @@ class ServiceRun {
   api::WeightedService service_;
   std::filesystem::path dir_;
   std::map<std::string, Backend> backends_;
-  std::unique_ptr<local::Router> router_;
+  std::unique_ptr<local::WeightedRouter> router_;
 };
 
 }  // namespace pipewright::testing

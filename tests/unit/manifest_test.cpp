@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "pkg/api/manifest.h"
 #include "pkg/plan/topics.h"
@@ -215,6 +219,29 @@ TEST(Manifest, ResourcesAreQuantitiesAndARequestStaysWithinItsLimit) {
   errors = errors_of(head + "    resources: {requests: {gpu: 1}}\n");
   EXPECT_TRUE(has_error(errors, "spec.steps[0].resources.requests.gpu", "unknown field"))
       << dump(errors);
+}
+
+// `pipewright render -f` a file with a byte that is not UTF-8 aborted (an uncaught JSON error
+// from the renderer) while `validate -f` called it valid: files are refused as parse() refuses
+// text.
+TEST(Manifest, AFileThatIsNotUtf8IsRefusedByName) {
+  const auto file = std::filesystem::temp_directory_path() /
+                    ("pipewright-not-utf8-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(file, std::ios::binary) << "apiVersion: pipewright.io/v1alpha1\n"
+                                           "kind: WeightedService\n"
+                                           "metadata: {name: w, namespace: demo}\n"
+                                           "spec:\n"
+                                           "  image: example/custom:1\n"
+                                           "  backends: [{name: a}]\n"
+                                           "  config: {note: \"\xff\"}\n";
+  std::string what;
+  try {
+    load({file});
+  } catch (const ManifestError& e) {
+    what = e.what();
+  }
+  std::filesystem::remove(file);
+  EXPECT_EQ(what, file.string() + ": is not UTF-8 text");
 }
 
 TEST(Manifest, MissingFilesAndFoldersAreNamed) {
