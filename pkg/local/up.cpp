@@ -79,34 +79,35 @@ bool lock_is_held(const std::filesystem::path& dir) {
 
 // Local mode brings topics to their plan by the operator's policy (kafka::reconcile_topics):
 // create, grow, put back the settings the plan names, refuse a decrease. Its record of the
-// topics it created (what it may alter) is <state_dir>/topics.created, "bootstrap<TAB>topic"
-// lines: a topic on a broker that `up` did not create it on is used as it is.
+// topics it created (what it may alter) is <state_dir>/topics.created, "broker<TAB>topic" lines,
+// the broker being "local" (the one `up` runs, whatever its port) or the --bootstrap given: a
+// topic `up` did not create on that broker is used as it is.
 std::set<std::string> created_topics(const std::filesystem::path& record,
-                                     const std::string& bootstrap) {
+                                     const std::string& broker) {
   std::set<std::string> out;
   std::ifstream in(record);
   for (std::string line; std::getline(in, line);) {
     const auto tab = line.find('\t');
-    if (tab != std::string::npos && line.substr(0, tab) == bootstrap)
-      out.insert(line.substr(tab + 1));
+    if (tab != std::string::npos && line.substr(0, tab) == broker) out.insert(line.substr(tab + 1));
   }
   return out;
 }
 
 // Returns the number of topics that are not usable (`up` stops); a refused decrease only warns,
 // as the operator keeps the workloads running on the larger topic.
-int reconcile_local_topics(const std::string& bootstrap, const std::filesystem::path& record,
+int reconcile_local_topics(const std::string& bootstrap, const std::string& broker,
+                           const std::filesystem::path& record,
                            const std::vector<api::Pipeline>& pipelines,
                            const std::function<void(const std::string&)>& say) {
   auto admin = kafka::make_admin(bootstrap);
-  auto created = created_topics(record, bootstrap);
+  auto created = created_topics(record, broker);
   int failed = 0;
   for (const auto& p : pipelines) {
     const auto result = kafka::reconcile_topics(*admin, plan::topics(p), {created, {}});
     std::ofstream out(record, std::ios::app);
     for (const auto& name : result.created) {
       created.insert(name);
-      out << bootstrap << '\t' << name << '\n';
+      out << broker << '\t' << name << '\n';
     }
     for (const auto& t : result.topics) {
       const bool fresh =
@@ -261,8 +262,9 @@ int run(const api::Manifests& manifests, const UpOptions& options,
   }
 
   try {
-    if (const int failed = reconcile_local_topics(bootstrap, options.state_dir / "topics.created",
-                                                  manifests.pipelines, say);
+    const std::string broker = running.broker ? "local" : bootstrap;
+    if (const int failed = reconcile_local_topics(
+            bootstrap, broker, options.state_dir / "topics.created", manifests.pipelines, say);
         failed > 0) {
       err << "pipewright up: " << failed << " topic(s) could not be brought to their plan\n";
       cleanup();

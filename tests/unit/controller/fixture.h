@@ -74,10 +74,9 @@ struct ReconcilerTest : ::testing::Test {
             Invoke([this](const kube::Resource& r, const std::string& ns, const std::string& name,
                           const json& patch, const std::string& sub) {
               auto object = cache.get(r, ns, name);
-              if (object) {
-                object->merge_patch(patch);
-                cache.put(r, *object);
-              }
+              if (!object) throw kube::ApiError(404, "NotFound", name + " not found");
+              object->merge_patch(patch);
+              cache.put(r, *object);
               if (sub == "status") written_status = (*object)["status"];
               return patch;
             }));
