@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "pkg/api/manifest.h"
@@ -76,16 +77,55 @@ bool lock_is_held(const std::filesystem::path& dir) {
   return held;
 }
 
-const char* outcome_text(kafka::TopicOutcome o) {
-  switch (o) {
-    case kafka::TopicOutcome::created:
-      return "created";
-    case kafka::TopicOutcome::exists:
-      return "exists";
-    case kafka::TopicOutcome::failed:
-      return "FAILED";
+// Local mode brings topics to their plan by the operator's policy (kafka::reconcile_topics):
+// create, grow, put back the settings the plan names, refuse a decrease. Its record of the
+// topics it created (what it may alter) is <state_dir>/topics.created, "broker<TAB>topic" lines,
+// the broker being "local" (the one `up` runs, whatever its port) or the --bootstrap given: a
+// topic `up` did not create on that broker is used as it is.
+std::set<std::string> created_topics(const std::filesystem::path& record,
+                                     const std::string& broker) {
+  std::set<std::string> out;
+  std::ifstream in(record);
+  for (std::string line; std::getline(in, line);) {
+    const auto tab = line.find('\t');
+    if (tab != std::string::npos && line.substr(0, tab) == broker) out.insert(line.substr(tab + 1));
   }
-  return "?";
+  return out;
+}
+
+// Returns the number of topics that are not usable (`up` stops); a refused decrease only warns,
+// as the operator keeps the workloads running on the larger topic.
+int reconcile_local_topics(const std::string& bootstrap, const std::string& broker,
+                           const std::filesystem::path& record,
+                           const std::vector<api::Pipeline>& pipelines,
+                           const std::function<void(const std::string&)>& say) {
+  auto admin = kafka::make_admin(bootstrap);
+  auto created = created_topics(record, broker);
+  int failed = 0;
+  for (const auto& p : pipelines) {
+    const auto result = kafka::reconcile_topics(*admin, plan::topics(p), {created, {}});
+    std::ofstream out(record, std::ios::app);
+    for (const auto& name : result.created) {
+      created.insert(name);
+      out << broker << '\t' << name << '\n';
+    }
+    for (const auto& t : result.topics) {
+      const bool fresh =
+          std::find(result.created.begin(), result.created.end(), t.name) != result.created.end();
+      std::string line = "[" + p.meta.name + "] topic " + t.name + ": ";
+      if (t.ready) {
+        line += fresh ? "created" : "ready";
+      } else {
+        line += (t.problem == kafka::TopicProblem::partition_decrease_refused ? "WARNING "
+                                                                              : "FAILED ") +
+                t.reason();
+        failed += t.problem != kafka::TopicProblem::partition_decrease_refused &&
+                  t.problem != kafka::TopicProblem::created_elsewhere;
+      }
+      say(line + (t.message.empty() ? "" : " (" + t.message + ")"));
+    }
+  }
+  return failed;
 }
 
 // Everything a run starts, in the order it is stopped (reverse of start).
@@ -221,18 +261,17 @@ int run(const api::Manifests& manifests, const UpOptions& options,
     return 1;
   }
 
-  auto admin = kafka::make_admin(bootstrap);
-  int failed = 0;
-  for (const auto& p : manifests.pipelines) {
-    for (const auto& r : admin->create(plan::topics(p))) {
-      say("[" + p.meta.name + "] topic " + r.name + ": " + outcome_text(r.outcome) +
-          (r.error.empty() ? "" : " (" + r.error + ")"));
-      failed += r.outcome == kafka::TopicOutcome::failed;
+  try {
+    const std::string broker = running.broker ? "local" : bootstrap;
+    if (const int failed = reconcile_local_topics(
+            bootstrap, broker, options.state_dir / "topics.created", manifests.pipelines, say);
+        failed > 0) {
+      err << "pipewright up: " << failed << " topic(s) could not be brought to their plan\n";
+      cleanup();
+      return 1;
     }
-  }
-  admin.reset();
-  if (failed > 0) {
-    err << "pipewright up: " << failed << " topic(s) could not be created\n";
+  } catch (const std::exception& e) {
+    err << "pipewright up: Kafka at " << bootstrap << ": " << e.what() << "\n";
     cleanup();
     return 1;
   }
