@@ -20,3 +20,5 @@ export PW_CACHE
 # The real node of `scripts/cluster`
 COREDNS_VERSION=v1.12.1
 TRAEFIK_VERSION=v3.6.12
+# sigs.k8s.io/kube-network-policies: the node's NetworkPolicy enforcement (tests/infra/kube-network-policies)
+KNP_VERSION=v0.8.0
