@@ -19,3 +19,7 @@ export PW_CACHE
 # The real node of `scripts/cluster`
 COREDNS_VERSION=v1.12.1
 TRAEFIK_VERSION=v3.6.12
+# github.com/cloudnativelabs/kube-router/v2, firewall only: the node's NetworkPolicy enforcement. The
+# only version the Go module proxy serves; security flaws are reported for it: it runs on the test
+# node's own bridge only.
+KUBE_ROUTER_VERSION=v2.1.0

@@ -807,5 +807,160 @@ spec:
   }
 }
 
+// A pod of `namespace` opens a TCP connection to ip:port (bash's /dev/tcp, in the image): "open",
+// "refused ..." (kube-router rejects what no policy allows) or "timeout" (no answer in 3 s).
+std::string connect_from(const std::string& ns, const std::string& pod, const std::string& ip,
+                         int port) {
+  const auto r = kubectl({"exec", "-n", ns, pod, "--", "timeout", "3", "bash", "-c",
+                          "exec 3<>/dev/tcp/$0/$1", ip, std::to_string(port)},
+                         seconds(20));
+  if (r.exit_code == 0) return "open";
+  if (r.exit_code == 124) return "timeout";
+  return "refused (exit " + std::to_string(r.exit_code) + ": " + r.output + ")";
+}
+
+struct PodAddress {
+  std::string name, ip;
+  int http = 0, metrics = 0;
+};
+
+// The first running pod of a step, with its address and named container ports.
+PodAddress step_pod(const std::string& ns, const std::string& pipeline, const std::string& step) {
+  const auto list =
+      kubectl_json({"get", "pods", "-n", ns, "-l",
+                    "pipewright.io/pipeline=" + pipeline + ",app.kubernetes.io/component=" + step,
+                    "--field-selector=status.phase=Running"});
+  PodAddress out;
+  if (!list.is_object() || list["items"].empty()) return out;
+  const auto& pod = list["items"][0];
+  out.name = field(pod["metadata"], "name").get<std::string>();
+  const auto ip = field(pod["status"], "podIP");
+  if (ip.is_string()) out.ip = ip.get<std::string>();
+  for (const auto& c : pod["spec"]["containers"])
+    for (const auto& port : c.value("ports", json::array())) {
+      if (port.value("name", "") == "http") out.http = port.value("containerPort", 0);
+      if (port.value("name", "") == "metrics") out.metrics = port.value("containerPort", 0);
+    }
+  return out;
+}
+
+// spec.networkPolicy on a node that enforces it (kube-router's firewall in `scripts/cluster`): a
+// pod of the same namespace is refused at a step's HTTP port but reaches its metrics port, the
+// step itself is refused another pod's HTTP port but reaches Kafka, and the pipeline still works
+// end to end through the Ingress. The same probes against a pipeline without the policy connect,
+// so the refusals are the policy's, not a broken network.
+TEST_F(OnTheCluster, ANetworkPolicyRefusesWhatItDoesNotAllowAndThePipelineStillWorks) {
+  const std::string manifest = R"(
+apiVersion: pipewright.io/v1alpha1
+kind: Pipeline
+metadata: {name: fenced, namespace: demo}
+spec:
+  networkPolicy: {enabled: true}
+  topics: [{name: events, partitions: 1}, {name: enriched, partitions: 1}]
+  steps:
+  - {name: api, worker: events-api, outputs: [events], inputs: [enriched], expose: {path: /fenced}}
+  - {name: enrich, worker: enrich, inputs: [events], outputs: [enriched],
+     config: {dictionary: /usr/share/dict/brazilian}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: netpol-probe, namespace: demo}
+spec:
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 0
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65532
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+  - name: probe
+    image: localhost/pipewright/smtp:1
+    imagePullPolicy: Never
+    command: [sleep, "900"]
+    resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
+    securityContext:
+      allowPrivilegeEscalation: false
+      readOnlyRootFilesystem: true
+      capabilities: {drop: [ALL]}
+)";
+  const auto file = testing::suite_dir() / "fenced.yaml";
+  std::ofstream(file) << manifest;
+  struct Cleanup {
+    fs::path file;
+    ~Cleanup() { kubectl({"delete", "-f", file.string(), "--wait=false"}); }
+  } cleanup{file};
+  const auto applied = kubectl({"apply", "-f", file.string()});
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  json pipeline;
+  ASSERT_TRUE(proc::poll_until(
+      minutes(4),
+      [&] {
+        pipeline = kubectl_json({"get", "pipeline", "fenced", "-n", kDemo});
+        return condition_true(pipeline, "Ready");
+      },
+      seconds(2)))
+      << pipeline.dump(2) << describe_not_ready();
+  ASSERT_EQ(
+      kubectl({"wait", "pod/netpol-probe", "-n", kDemo, "--for=condition=Ready", "--timeout=120s"},
+              seconds(130))
+          .exit_code,
+      0)
+      << describe_not_ready();
+  const auto np = kubectl({"get", "networkpolicies", "-n", kDemo, "-o", "name"}).output;
+  ASSERT_NE(np.find("networkpolicy.networking.k8s.io/fenced\n"), std::string::npos) << np;
+
+  const auto fenced = step_pod(kDemo, "fenced", "enrich");
+  const auto fenced_api = step_pod(kDemo, "fenced", "api");
+  // The events example, which sets no policy.
+  const auto open = step_pod(kDemo, "events", "enrich");
+  const auto open_api = step_pod(kDemo, "events", "api");
+  const auto kafka =
+      kubectl({"get", "pod", "kafka-0", "-n", "kafka", "-o", "jsonpath={.status.podIP}"});
+  ASSERT_FALSE(fenced.ip.empty() || fenced_api.ip.empty() || open.ip.empty() ||
+               open_api.ip.empty() || kafka.output.empty());
+  for (const int port : {fenced.http, fenced.metrics, open.http, open_api.http})
+    ASSERT_GT(port, 0);
+
+  // The step listens on its HTTP port (from inside its own pod, no firewall between).
+  EXPECT_EQ(connect_from(kDemo, fenced.name, fenced.ip, fenced.http), "open");
+  // kube-router applies a policy shortly after it sees it and the pod's address: poll.
+  std::string http;
+  EXPECT_TRUE(proc::poll_until(
+      minutes(1),
+      [&] {
+        http = connect_from(kDemo, "netpol-probe", fenced.ip, fenced.http);
+        return http != "open";
+      },
+      seconds(1)))
+      << "another pod reached the fenced step's HTTP port";
+  log::info("netpol probe to a fenced step's http port", {{"result", http}});
+  // What the policy allows, and the same port where no policy applies.
+  EXPECT_EQ(connect_from(kDemo, "netpol-probe", fenced.ip, fenced.metrics), "open")
+      << "the metrics port (Prometheus) must stay reachable";
+  EXPECT_EQ(connect_from(kDemo, "netpol-probe", fenced_api.ip, fenced_api.http), "open")
+      << "an exposed step's HTTP port is open to every namespace when ingressNamespace is empty";
+  EXPECT_EQ(connect_from(kDemo, "netpol-probe", open.ip, open.http), "open")
+      << "a pod that no policy selects is reachable";
+  // Egress: the fenced step reaches Kafka, not another pod's HTTP port.
+  EXPECT_EQ(connect_from(kDemo, fenced.name, kafka.output, 9092), "open");
+  EXPECT_NE(connect_from(kDemo, fenced.name, open_api.ip, open_api.http), "open")
+      << "the fenced step reached a port its policy does not name";
+  EXPECT_EQ(connect_from(kDemo, open.name, open_api.ip, open_api.http), "open")
+      << "a step without a policy reaches the same port";
+
+  // And the pipeline works under its policy: Ingress -> api -> Kafka -> enrich -> Kafka -> api.
+  std::string body;
+  EXPECT_TRUE(proc::poll_until(
+      minutes(1),
+      [&] {
+        const auto r = testing::http_request("POST", url("/fenced/events?wait=10s"),
+                                             R"({"name": "fenced"})", "application/json");
+        body = r.body;
+        return r.status == 200 && r.body.find("word") != std::string::npos;
+      },
+      seconds(2)))
+      << body;
+}
+
 }  // namespace
 }  // namespace pipewright
