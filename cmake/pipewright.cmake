@@ -49,6 +49,9 @@ function(pw_test name)
   target_compile_options(${name} PRIVATE ${PIPEWRIGHT_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
   add_test(NAME ${name} COMMAND ${name} --gtest_color=no)
+  # One test at a time (they start real components and some measure outages); only the lint,
+  # which holds no lock, runs beside them (scripts/test runs ctest -j2).
   set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+    RESOURCE_LOCK pipewright_suite
     ENVIRONMENT "PIPEWRIGHT_SOURCE_DIR=${PROJECT_SOURCE_DIR};PIPEWRIGHT_TEST_LOGS=${PROJECT_BINARY_DIR}/test-logs")
 endfunction()
