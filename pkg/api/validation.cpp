@@ -230,6 +230,10 @@ void config_level(const std::vector<contract::ConfigKey>& keys, const nlohmann::
     const std::string field = prefix + key;
     const auto it = std::find_if(keys.begin(), keys.end(),
                                  [&](const contract::ConfigKey& k) { return k.name == key; });
+    if (it == keys.end() && contract::is_credential_key(key)) {
+      out.push_back({field, std::string(contract::kCredentialHint)});
+      continue;
+    }
     if (it == keys.end()) {
       std::vector<std::string_view> names;
       for (const auto& k : keys)

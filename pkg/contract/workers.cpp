@@ -259,6 +259,10 @@ std::string check_text(TextForm form, std::string_view text) {
   return {};
 }
 
+bool is_credential_key(std::string_view key) {
+  return key == "password" || key == "username" || key == "token";
+}
+
 const ConfigKey* find_config_key(const WorkerTraits& worker, std::string_view path) {
   const std::vector<ConfigKey>* keys = &worker.config;
   const ConfigKey* found = nullptr;

@@ -94,6 +94,12 @@ std::string check_outputs(const WorkerTraits& worker, std::size_t count);
 std::string check_named_outputs(const WorkerTraits& worker,
                                 const std::vector<std::string>& outputs);
 
+// A key no config may hold because it would carry a credential (password, username, token):
+// refused with kCredentialHint, by validation and by the worker.
+bool is_credential_key(std::string_view key);
+inline constexpr std::string_view kCredentialHint =
+    "credentials are not accepted in the config; put them in a Secret and name it in secretRef";
+
 // The key at a dotted path of a worker's config ("smtp.port"), or nullptr.
 const ConfigKey* find_config_key(const WorkerTraits& worker, std::string_view path);
 // "a, b, c": the names of keys or choices, for messages.

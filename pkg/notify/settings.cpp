@@ -63,11 +63,8 @@ ConfigError wrong_type(const std::string& path, const std::string& want, const j
 void check_keys(const json& obj, const std::string& path, const std::set<std::string>& known) {
   for (const auto& [key, value] : obj.items()) {
     if (known.count(key) != 0) continue;
-    if (key == "password" || key == "username" || key == "token") {
-      throw ConfigError(path + "." + key,
-                        "credentials are not accepted in the config; put them in a Secret and "
-                        "name it in secretRef");
-    }
+    if (contract::is_credential_key(key))
+      throw ConfigError(path + "." + key, std::string(contract::kCredentialHint));
     throw ConfigError(path + "." + key, "unknown key");
   }
 }

@@ -276,7 +276,8 @@ std::vector<Case> generated() {
             for (const auto& c : key.choices)
               at(std::string(c), std::string(c));
             if (!key.choices.empty()) at("no-such-choice", "no-such-choice");
-            for (const std::string v : {"", "a b", "h:1", "ftp://x", "http://127.0.0.1:9/", "a@b.c"})
+            for (const std::string v :
+                 {"", "a b", "h:1", "ftp://x", "http://127.0.0.1:9/", "a@b.c"})
               if (key.form != contract::TextForm::any) at("\"" + v + "\"", v);
             break;
           case T::boolean:
@@ -377,7 +378,7 @@ std::vector<Case> from_files() {
           return a;
         }
         if (n.IsNull()) return nullptr;
-        const auto s = n.Scalar();
+        const auto& s = n.Scalar();
         if (n.Tag() == "!") return s;
         long l = 0;
         double d = 0;

@@ -435,6 +435,19 @@ TEST(Settled, NotifysNestedConfigIsJudgedAsTheWorkerJudgesIt) {
       {{{"templates", {{"rotate", ""}}}}, "templates.rotate"},
       {{{"templates", "x"}}, "templates"},
   };
+  // A credential gets the worker's hint, from validate too.
+  {
+    const auto yaml = notify_step({{"smtp", {{"password", "hunter2"}}}});
+    std::string what;
+    try {
+      (void)api::parse(yaml, "t.yaml");
+    } catch (const api::ManifestError& e) {
+      what = e.what();
+    }
+    EXPECT_NE(what.find("config.smtp.password: credentials are not accepted"), std::string::npos)
+        << what;
+    EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
+  }
   for (const auto& [config, path] : refused) {
     SCOPED_TRACE(config.dump());
     const auto worker = worker_refuses(config);
@@ -461,6 +474,23 @@ TEST(Settled, NotifysNestedConfigIsJudgedAsTheWorkerJudgesIt) {
     EXPECT_FALSE(worker_refuses(config).has_value());
     EXPECT_EQ(error_paths(notify_step(config)), std::vector<std::string>{});
   }
+}
+
+TEST(Settled, ANestedConfigProblemPointsAtItsLine) {
+  const std::string yaml =
+      "apiVersion: pipewright.io/v1alpha1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n"
+      "  topics: [{name: a}]\n  steps:\n    - name: tell\n      worker: notify\n"
+      "      inputs: [a]\n      config:\n        smtp:\n          host: mail\n"
+      "          port: 70000\n";
+  std::vector<api::FieldError> errors;
+  try {
+    (void)api::parse(yaml, "t.yaml");
+  } catch (const api::ManifestError& e) {
+    errors = e.errors();
+  }
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_EQ(errors[0].path, "spec.steps[0].config.smtp.port");
+  EXPECT_EQ(errors[0].source.line, 13);
 }
 
 // The contract said notify's locale falls back to "en"; the worker and SPEC section 3 say pt-BR,
