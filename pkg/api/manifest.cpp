@@ -191,8 +191,18 @@ class Reader {
   // A built-in worker's config, checked against the catalogue.
   void worker_config(const YAML::Node& n, const std::string& path,
                      const contract::WorkerTraits& worker, const nlohmann::json& config) {
-    for (const auto& p : validation::worker_config(worker, config))
-      error(n[p.field], path + "." + p.field, p.message);
+    for (const auto& p : validation::worker_config(worker, config)) {
+      // A nested key ("smtp.port"): the deepest node of its path that exists, for the line.
+      YAML::Node at(n);
+      for (std::size_t from = 0; from < p.field.size();) {
+        const auto dot = std::min(p.field.find('.', from), p.field.size());
+        const YAML::Node& cur = at;
+        if (!is_map(cur) || !cur[p.field.substr(from, dot - from)]) break;
+        at.reset(cur[p.field.substr(from, dot - from)]);
+        from = dot + 1;
+      }
+      error(at, path + "." + p.field, p.message);
+    }
   }
 
   std::string duration(const YAML::Node& n, const std::string& path) {

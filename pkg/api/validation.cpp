@@ -182,50 +182,122 @@ std::string storage_without_volume() {
   return "a step with storage: true needs spec.storage (the shared volume's size)";
 }
 
-// The keys, types and bounds the worker itself checks at start (pkg/contract/workers.h), so
-// validate refuses what the worker would exit on.
-std::vector<SubProblem> worker_config(const contract::WorkerTraits& traits,
-                                      const nlohmann::json& config) {
-  std::vector<SubProblem> out;
+namespace {
+
+contract::ConfigValue config_value(const nlohmann::json& value, std::string& text) {
+  contract::ConfigValue v;
+  if (value.is_number_integer()) {
+    v.json_type = "integer";
+    v.integer = value.get<long long>();
+    v.number = static_cast<double>(v.integer);
+  } else if (value.is_number()) {
+    v.json_type = "number";
+    v.number = value.get<double>();
+  } else if (value.is_string()) {
+    v.json_type = "string";
+    text = value.get<std::string>();
+    v.text = text;
+  } else if (value.is_array()) {
+    v.json_type = "array";
+    v.all_strings =
+        std::all_of(value.begin(), value.end(), [](const auto& e) { return e.is_string(); });
+    if (v.all_strings) {
+      for (const auto& e : value)
+        v.items.push_back(e.get_ref<const std::string&>());
+    }
+  } else if (value.is_object()) {
+    v.json_type = "object";
+  } else {
+    v.json_type = value.is_boolean() ? "boolean" : "null";
+  }
+  return v;
+}
+
+bool left_out(const nlohmann::json& object, std::string_view key, const contract::ConfigKey* k) {
+  const auto it = object.find(std::string(key));
+  return it == object.end() || (it->is_null() && (k == nullptr || k->nullable));
+}
+
+// One object level of a config: each key against `keys`, an object's fields one level down.
+// `prefix` is the path of this level below `config` ("" or "smtp."); `owner` names it.
+void config_level(const std::vector<contract::ConfigKey>& keys, const nlohmann::json& config,
+                  const std::string& prefix, const std::string& owner,
+                  std::vector<SubProblem>& out) {
   for (const auto& item : config.items()) {
     // Not a structured binding: clang 14 (the ASan tier) cannot capture one in a lambda.
     const std::string& key = item.key();
     const auto& value = item.value();
-    const auto& keys = traits.config;
+    const std::string field = prefix + key;
     const auto it = std::find_if(keys.begin(), keys.end(),
                                  [&](const contract::ConfigKey& k) { return k.name == key; });
+    if (it == keys.end() && contract::is_credential_key(key)) {
+      out.push_back({field, std::string(contract::kCredentialHint)});
+      continue;
+    }
     if (it == keys.end()) {
       std::vector<std::string_view> names;
       for (const auto& k : keys)
         names.push_back(k.name);
-      out.push_back({key, "unknown key of the " + std::string(traits.name) + " worker (known: " +
-                              (names.empty() ? std::string("none") : quoted_list(names)) + ")"});
+      out.push_back({field, "unknown key of " + owner + " (known: " +
+                                (names.empty() ? std::string("none") : quoted_list(names)) + ")"});
       continue;
     }
-    contract::ConfigValue v;
-    std::string text_value;
-    if (value.is_number_integer()) {
-      v.json_type = "integer";
-      v.integer = value.get<long long>();
-      v.number = static_cast<double>(v.integer);
-    } else if (value.is_number()) {
-      v.json_type = "number";
-      v.number = value.get<double>();
-    } else if (value.is_string()) {
-      v.json_type = "string";
-      text_value = value.get<std::string>();
-      v.text = text_value;
-    } else if (value.is_array()) {
-      v.json_type = "array";
-      v.all_strings =
-          std::all_of(value.begin(), value.end(), [](const auto& e) { return e.is_string(); });
-    } else if (value.is_object()) {
-      v.json_type = "object";
-    } else {
-      v.json_type = value.is_boolean() ? "boolean" : "null";
+    if (value.is_null() && it->nullable) continue;
+    std::string text;
+    if (auto problem = contract::check_config_value(*it, config_value(value, text));
+        !problem.empty()) {
+      out.push_back({field, std::move(problem)});
+      continue;
     }
-    if (auto problem = contract::check_config_value(*it, v); !problem.empty())
-      out.push_back({key, std::move(problem)});
+    using T = contract::ConfigKey::Type;
+    if (it->type == T::object && !it->fields.empty()) {
+      config_level(it->fields, value, field + ".", "config." + field, out);
+    } else if (it->type == T::string_map) {
+      for (const auto& entry : value.items()) {
+        const std::string at = field + "." + entry.key();
+        if (!entry.value().is_string()) {
+          out.push_back({at, "must be a string"});
+        } else if (auto problem =
+                       contract::check_text(it->form, entry.value().get_ref<const std::string&>());
+                   !problem.empty()) {
+          out.push_back({at, std::move(problem)});
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// The keys, types and bounds the worker itself checks at start (pkg/contract/workers.h), as deep
+// as it reads them, and its rules across keys, so validate refuses what the worker would exit on.
+std::vector<SubProblem> worker_config(const contract::WorkerTraits& traits,
+                                      const nlohmann::json& config) {
+  std::vector<SubProblem> out;
+  config_level(traits.config, config, "", "the " + std::string(traits.name) + " worker", out);
+  if (!out.empty() || !config.is_object()) return out;
+  for (const auto& rule : traits.config_requires) {
+    const auto list = config.find(std::string(rule.list));
+    if (list == config.end() || !list->is_array() ||
+        std::find(list->begin(), list->end(), nlohmann::json(rule.value)) == list->end())
+      continue;
+    // The required key: walk its path; any level left out (or null) means it is missing.
+    const nlohmann::json* at = &config;
+    std::string_view rest = rule.path;
+    bool missing = false;
+    std::string walked;
+    while (!rest.empty() && !missing) {
+      const auto dot = rest.find('.');
+      const auto name = rest.substr(0, dot);
+      walked += (walked.empty() ? "" : ".") + std::string(name);
+      if (!at->is_object() || left_out(*at, name, contract::find_config_key(traits, walked))) {
+        missing = true;
+        break;
+      }
+      at = &(*at)[std::string(name)];
+      rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+    }
+    if (missing) out.push_back({std::string(rule.path), std::string(rule.message)});
   }
   return out;
 }

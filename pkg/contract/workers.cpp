@@ -49,13 +49,75 @@ const std::vector<WorkerTraits>& workers() {
        false,
        any(),
        any(),
-       {{"channels", T::strings, "[log]"},
-        {"locale", T::string, "en"},
-        {"to", T::string, ""},
-        {"smtp", T::object, ""},
-        {"telegram", T::object, ""},
-        {"webhook", T::object, ""},
-        {"templates", T::object, ""}}},
+       // As pkg/notify/settings.cpp reads it (SPEC section 3); null is "left out" there.
+       {{.name = "channels",
+         .type = T::strings,
+         .fallback = "[log]",
+         .min = 1,
+         .choices = {"smtp", "telegram", "webhook", "log"},
+         .unique = true,
+         .nullable = true},
+        {.name = "locale",
+         .type = T::string,
+         .fallback = "pt-BR",
+         .choices = {"pt-BR", "en"},
+         .nullable = true},
+        {.name = "to",
+         .type = T::string,
+         .fallback = "",
+         .form = TextForm::address,
+         .nullable = true},
+        {.name = "smtp",
+         .type = T::object,
+         .fallback = "",
+         .fields = {{.name = "host",
+                     .type = T::string,
+                     .fallback = "127.0.0.1",
+                     .form = TextForm::host,
+                     .nullable = true},
+                    // 1025 without a host (the local catcher), else 587 with STARTTLS, 25 without.
+                    {.name = "port",
+                     .type = T::integer,
+                     .fallback = "1025",
+                     .min = 1,
+                     .max = 65535,
+                     .nullable = true},
+                    {.name = "from",
+                     .type = T::string,
+                     .fallback = "pipewright@localhost",
+                     .form = TextForm::email,
+                     .nullable = true},
+                    // true when a host is given, false for the local catcher.
+                    {.name = "starttls", .type = T::boolean, .fallback = "", .nullable = true},
+                    {.name = "secretRef", .type = T::string, .fallback = "", .nullable = true}},
+         .nullable = true},
+        {.name = "telegram",
+         .type = T::object,
+         .fallback = "",
+         .fields = {{.name = "baseUrl",
+                     .type = T::string,
+                     .fallback = "https://api.telegram.org",
+                     .form = TextForm::http_url,
+                     .nullable = true},
+                    {.name = "chatId", .type = T::id, .fallback = "", .nullable = true},
+                    {.name = "secretRef", .type = T::string, .fallback = "", .nullable = true}},
+         .nullable = true},
+        {.name = "webhook",
+         .type = T::object,
+         .fallback = "",
+         .fields = {{.name = "url",
+                     .type = T::string,
+                     .fallback = "",
+                     .form = TextForm::http_url,
+                     .nullable = true}},
+         .nullable = true},
+        {.name = "templates",
+         .type = T::string_map,
+         .fallback = "",
+         .form = TextForm::nonempty,
+         .nullable = true}},
+       {},
+       {{"channels", "webhook", "webhook.url", "required when channels lists webhook"}}},
       {"orders-api",
        true,
        false,
@@ -171,7 +233,73 @@ std::string check_named_outputs(const WorkerTraits& worker,
   return {};
 }
 
+std::string check_text(TextForm form, std::string_view text) {
+  const auto has_any = [&](std::string_view chars) {
+    return text.find_first_of(chars) != std::string_view::npos;
+  };
+  switch (form) {
+    case TextForm::any:
+      return {};
+    case TextForm::nonempty:
+      return text.empty() ? "must not be empty" : std::string();
+    case TextForm::host:
+      return has_any(" /:\r\n") ? "must be a host name or address, without a port" : std::string();
+    case TextForm::email:
+      return text.empty() || has_any("\r\n<> ") || text.find('@') == std::string_view::npos
+                 ? "must be an e-mail address like name@example.com"
+                 : std::string();
+    case TextForm::address:
+      return has_any("\r\n<> ") ? "must be one e-mail address like name@example.com"
+                                : std::string();
+    case TextForm::http_url:
+      return text.rfind("http://", 0) == 0 || text.rfind("https://", 0) == 0
+                 ? std::string()
+                 : "must start with http:// or https://";
+  }
+  return {};
+}
+
+bool is_credential_key(std::string_view key) {
+  return key == "password" || key == "username" || key == "token";
+}
+
+const ConfigKey* find_config_key(const WorkerTraits& worker, std::string_view path) {
+  const std::vector<ConfigKey>* keys = &worker.config;
+  const ConfigKey* found = nullptr;
+  while (!path.empty()) {
+    const auto dot = path.find('.');
+    const auto name = path.substr(0, dot);
+    const auto it = std::find_if(keys->begin(), keys->end(),
+                                 [&](const ConfigKey& k) { return k.name == name; });
+    if (it == keys->end()) return nullptr;
+    found = &*it;
+    keys = &it->fields;
+    path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+  }
+  return found;
+}
+
+std::string name_list(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (const auto& n : names)
+    out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+std::vector<std::string_view> field_names(const ConfigKey& key) {
+  std::vector<std::string_view> out;
+  for (const auto& f : key.fields)
+    out.push_back(f.name);
+  return out;
+}
+
 std::string check_config_value(const ConfigKey& key, const ConfigValue& value) {
+  const auto one_of = [&](std::string_view text) {
+    if (key.choices.empty() ||
+        std::find(key.choices.begin(), key.choices.end(), text) != key.choices.end())
+      return std::string();
+    return "'" + std::string(text) + "' is not one of " + name_list(key.choices);
+  };
   switch (key.type) {
     case T::integer: {
       if (value.json_type != "integer") return "must be a whole number";
@@ -194,10 +322,22 @@ std::string check_config_value(const ConfigKey& key, const ConfigValue& value) {
         return "must be a number, " + std::to_string(key.min) + " or more";
       return {};
     case T::string:
-      return value.json_type == "string" ? std::string() : "must be a string";
-    case T::strings:
-      return value.json_type == "array" && value.all_strings ? std::string()
-                                                             : "must be a list of strings";
+      if (value.json_type != "string") return "must be a string";
+      if (auto problem = one_of(value.text); !problem.empty()) return problem;
+      return check_text(key.form, value.text);
+    case T::strings: {
+      if (value.json_type != "array" || !value.all_strings) return "must be a list of strings";
+      if (static_cast<long long>(value.items.size()) < key.min)
+        return "must list at least " + std::to_string(key.min);
+      for (std::size_t i = 0; i < value.items.size(); ++i) {
+        if (auto problem = one_of(value.items[i]); !problem.empty()) return problem;
+        if (key.unique &&
+            std::find(value.items.begin(), value.items.begin() + static_cast<std::ptrdiff_t>(i),
+                      value.items[i]) != value.items.begin() + static_cast<std::ptrdiff_t>(i))
+          return "lists '" + std::string(value.items[i]) + "' twice";
+      }
+      return {};
+    }
     case T::duration:
       if (value.json_type != "string") return "must be " + std::string(kDurationRule);
       if (const auto d = parse_duration(value.text); !d) {
@@ -207,7 +347,14 @@ std::string check_config_value(const ConfigKey& key, const ConfigValue& value) {
       }
       return {};
     case T::object:
+    case T::string_map:
       return value.json_type == "object" ? std::string() : "must be a mapping";
+    case T::boolean:
+      return value.json_type == "boolean" ? std::string() : "must be true or false";
+    case T::id:
+      return value.json_type == "string" || value.json_type == "integer"
+                 ? std::string()
+                 : "must be a string or a whole number";
   }
   return {};
 }

@@ -6,12 +6,44 @@
 #include <set>
 
 #include "pkg/contract/env.h"
-#include "pkg/notify/template.h"
+#include "pkg/contract/workers.h"
 
 namespace pipewright::notify {
 namespace {
 
 using nlohmann::json;
+
+// The keys, choices and bounds are the contract's (pkg/contract/workers.cpp), the table
+// `pipewright validate` checks manifests against; this file keeps only how they are read.
+const contract::WorkerTraits& notify_traits() {
+  static const contract::WorkerTraits& traits = *contract::find_worker("notify");
+  return traits;
+}
+
+const contract::ConfigKey& key_at(std::string_view path) {
+  const auto* key = contract::find_config_key(notify_traits(), path);
+  if (key == nullptr) throw std::logic_error("the contract has no notify key " + std::string(path));
+  return *key;
+}
+
+std::set<std::string> names_of(const std::vector<contract::ConfigKey>& keys) {
+  std::set<std::string> out;
+  for (const auto& k : keys)
+    out.emplace(k.name);
+  return out;
+}
+
+std::string in_parentheses(const std::vector<std::string_view>& choices) {
+  return " (" + contract::name_list(choices) + ")";
+}
+
+// The contract's rule for the form of a text, with this worker's error.
+void check_form(const std::string& path, const std::string& text) {
+  if (auto problem =
+          contract::check_text(key_at(path.substr(std::string("config.").size())).form, text);
+      !problem.empty())
+    throw ConfigError(path, problem);
+}
 
 std::string type_name(const json& v) {
   if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
@@ -31,11 +63,8 @@ ConfigError wrong_type(const std::string& path, const std::string& want, const j
 void check_keys(const json& obj, const std::string& path, const std::set<std::string>& known) {
   for (const auto& [key, value] : obj.items()) {
     if (known.count(key) != 0) continue;
-    if (key == "password" || key == "username" || key == "token") {
-      throw ConfigError(path + "." + key,
-                        "credentials are not accepted in the config; put them in a Secret and "
-                        "name it in secretRef");
-    }
+    if (contract::is_credential_key(key))
+      throw ConfigError(path + "." + key, std::string(contract::kCredentialHint));
     throw ConfigError(path + "." + key, "unknown key");
   }
 }
@@ -64,18 +93,12 @@ std::optional<std::string> id_at(const json& obj, const std::string& key, const 
   return it->get<std::string>();
 }
 
-bool http_url(const std::string& url) {
-  return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
-}
-
 void parse_smtp(const json& config, Settings& s) {
   const std::string path = "config.smtp";
   const json smtp = object_at(config, "smtp", path);
-  check_keys(smtp, path, {"host", "port", "from", "starttls", "secretRef"});
+  check_keys(smtp, path, names_of(key_at("smtp").fields));
   if (auto host = string_at(smtp, "host", path + ".host"); host && !host->empty()) {
-    if (host->find_first_of(" /:\r\n") != std::string::npos) {
-      throw ConfigError(path + ".host", "must be a host name or address, without a port");
-    }
+    check_form(path + ".host", *host);
     s.smtp.host = *host;
     s.smtp.starttls = true;
     s.smtp.port = 0;  // decided below, once starttls is known
@@ -87,15 +110,16 @@ void parse_smtp(const json& config, Settings& s) {
   if (const auto it = smtp.find("port"); it != smtp.end() && !it->is_null()) {
     if (!it->is_number_integer()) throw wrong_type(path + ".port", "an integer", *it);
     const auto port = it->get<long long>();
-    if (port < 1 || port > 65535) throw ConfigError(path + ".port", "must be 1 to 65535");
+    const auto& rule = key_at("smtp.port");
+    if (port < rule.min || port > rule.max) {
+      throw ConfigError(path + ".port",
+                        "must be " + std::to_string(rule.min) + " to " + std::to_string(rule.max));
+    }
     s.smtp.port = static_cast<int>(port);
   }
   if (s.smtp.port == 0) s.smtp.port = s.smtp.starttls ? 587 : 25;
   if (auto from = string_at(smtp, "from", path + ".from")) {
-    if (from->empty() || from->find_first_of("\r\n<> ") != std::string::npos ||
-        from->find('@') == std::string::npos) {
-      throw ConfigError(path + ".from", "must be an e-mail address like name@example.com");
-    }
+    check_form(path + ".from", *from);
     s.smtp.from = *from;
   }
   if (auto ref = string_at(smtp, "secretRef", path + ".secretRef")) s.smtp.secret_ref = *ref;
@@ -104,10 +128,9 @@ void parse_smtp(const json& config, Settings& s) {
 void parse_telegram(const json& config, Settings& s) {
   const std::string path = "config.telegram";
   const json tg = object_at(config, "telegram", path);
-  check_keys(tg, path, {"baseUrl", "chatId", "secretRef"});
+  check_keys(tg, path, names_of(key_at("telegram").fields));
   if (auto url = string_at(tg, "baseUrl", path + ".baseUrl")) {
-    if (!http_url(*url))
-      throw ConfigError(path + ".baseUrl", "must start with http:// or https://");
+    check_form(path + ".baseUrl", *url);
     while (!url->empty() && url->back() == '/')
       url->pop_back();
     s.telegram.base_url = *url;
@@ -120,7 +143,8 @@ void parse_channels(const json& config, Settings& s) {
   const auto it = config.find("channels");
   if (it == config.end() || it->is_null()) return;
   if (!it->is_array()) throw wrong_type("config.channels", "a list", *it);
-  if (it->empty()) throw ConfigError("config.channels", "must name at least one channel");
+  if (it->size() < static_cast<std::size_t>(key_at("channels").min))
+    throw ConfigError("config.channels", "must name at least one channel");
   s.channels.clear();
   const auto& names = channel_names();
   for (std::size_t i = 0; i < it->size(); ++i) {
@@ -129,7 +153,8 @@ void parse_channels(const json& config, Settings& s) {
     if (!v.is_string()) throw wrong_type(path, "a string", v);
     const auto name = v.get<std::string>();
     if (std::find(names.begin(), names.end(), name) == names.end()) {
-      throw ConfigError(path, "unknown channel '" + name + "' (smtp, telegram, webhook, log)");
+      throw ConfigError(
+          path, "unknown channel '" + name + "'" + in_parentheses(key_at("channels").choices));
     }
     if (s.uses(name)) throw ConfigError(path, "channel '" + name + "' is listed twice");
     s.channels.push_back(name);
@@ -143,50 +168,53 @@ bool Settings::uses(const std::string& channel) const {
 }
 
 const std::vector<std::string>& channel_names() {
-  static const std::vector<std::string> names = {"smtp", "telegram", "webhook", "log"};
+  static const std::vector<std::string> names = [] {
+    const auto& choices = key_at("channels").choices;
+    return std::vector<std::string>(choices.begin(), choices.end());
+  }();
   return names;
 }
 
 Settings parse_settings(const json& config) {
   Settings s;
+  s.locale = std::string(key_at("locale").fallback);
   if (config.is_null()) return s;
   if (!config.is_object()) throw wrong_type("config", "an object", config);
-  check_keys(config, "config",
-             {"channels", "locale", "to", "smtp", "telegram", "webhook", "templates"});
+  check_keys(config, "config", names_of(notify_traits().config));
   parse_channels(config, s);
   if (auto locale = string_at(config, "locale", "config.locale")) {
-    const auto& all = locales();
+    const auto& all = key_at("locale").choices;
     if (std::find(all.begin(), all.end(), *locale) == all.end()) {
-      throw ConfigError("config.locale", "unknown locale '" + *locale + "' (pt-BR, en)");
+      throw ConfigError("config.locale", "unknown locale '" + *locale + "'" + in_parentheses(all));
     }
     s.locale = *locale;
   }
   if (auto to = string_at(config, "to", "config.to")) {
-    if (to->find_first_of("\r\n<> ") != std::string::npos) {
-      throw ConfigError("config.to", "must be one e-mail address like name@example.com");
-    }
+    check_form("config.to", *to);
     s.to = *to;
   }
   parse_smtp(config, s);
   parse_telegram(config, s);
 
   const json webhook = object_at(config, "webhook", "config.webhook");
-  check_keys(webhook, "config.webhook", {"url"});
+  check_keys(webhook, "config.webhook", names_of(key_at("webhook").fields));
   if (auto url = string_at(webhook, "url", "config.webhook.url")) {
-    if (!http_url(*url)) {
-      throw ConfigError("config.webhook.url", "must start with http:// or https://");
-    }
+    check_form("config.webhook.url", *url);
     s.webhook.url = *url;
   }
-  if (s.uses("webhook") && s.webhook.url.empty()) {
-    throw ConfigError("config.webhook.url", "required when channels lists webhook");
+  // The contract's rules across keys: the one there is names webhook.url.
+  for (const auto& rule : notify_traits().config_requires) {
+    if (rule.path == "webhook.url" && s.uses(std::string(rule.value)) && s.webhook.url.empty())
+      throw ConfigError("config." + std::string(rule.path), std::string(rule.message));
   }
 
   const json templates = object_at(config, "templates", "config.templates");
   for (const auto& [operation, text] : templates.items()) {
     const std::string path = "config.templates." + operation;
     if (!text.is_string()) throw wrong_type(path, "a string", text);
-    if (text.get<std::string>().empty()) throw ConfigError(path, "must not be empty");
+    if (auto problem = contract::check_text(key_at("templates").form, text.get<std::string>());
+        !problem.empty())
+      throw ConfigError(path, problem);
     s.templates[operation] = text.get<std::string>();
   }
   return s;

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -227,28 +228,95 @@ std::vector<Case> generated() {
     }
     add(name + " with an unknown config key", with(base, "/spec/steps/0/config/noSuchKey", 1), true,
         Server::accepts);
-    for (const auto& key : w.config) {
-      const std::string ptr = "/spec/steps/0/config/" + std::string(key.name);
-      const std::string label = name + " config." + std::string(key.name);
-      using T = contract::ConfigKey::Type;
-      if (key.type == T::integer) {
-        std::vector<long long> values = key.allowed;
-        if (values.empty())
-          values = {key.min - 1, key.min, key.max, key.max + 1};
-        else
-          values.push_back(key.allowed.front() + 1);
-        for (const auto v : values)
-          add(label + "=" + std::to_string(v), with(base, ptr, v), true, Server::accepts);
-        add(label + "=\"text\"", with(base, ptr, "text"), true, Server::accepts);
-      } else if (key.type == T::duration) {
-        for (const std::string d : {"1ms", "0s", "10000000000ms", "soon"})
-          add(label + "=" + d, with(base, ptr, d), true, Server::accepts);
-      } else if (key.type == T::strings) {
-        add(label + "=[1]", with(base, ptr, json::array({1})), true, Server::accepts);
-      } else if (key.type == T::number) {
-        for (const double v : {-1.0, 0.0, 12.5})
-          add(label + "=" + std::to_string(v), with(base, ptr, v), true, Server::accepts);
+    // Each key as deep as the contract describes it (notify's smtp.port, ...).
+    const auto config_cases = [&](const auto& self, const std::vector<contract::ConfigKey>& keys,
+                                  const std::string& pointer, const std::string& path) -> void {
+      for (const auto& key : keys) {
+        const std::string ptr = pointer + "/" + std::string(key.name);
+        const std::string label = name + " config." + path + std::string(key.name);
+        const auto at = [&](const std::string& what, const json& v) {
+          add(label + "=" + what, with(base, ptr, v), true, Server::accepts);
+        };
+        using T = contract::ConfigKey::Type;
+        switch (key.type) {
+          case T::integer: {
+            std::vector<long long> values = key.allowed;
+            if (values.empty())
+              values = {key.min - 1, key.min, key.max, key.max + 1};
+            else
+              values.push_back(key.allowed.front() + 1);
+            for (const auto v : values)
+              at(std::to_string(v), v);
+            at("\"text\"", "text");
+            break;
+          }
+          case T::duration:
+            for (const std::string d : {"1ms", "0s", "10000000000ms", "soon"})
+              at(d, d);
+            break;
+          case T::strings:
+            at("[1]", json::array({1}));
+            for (const auto& c : key.choices)
+              at("[" + std::string(c) + "]", json::array({std::string(c)}));
+            if (!key.choices.empty()) {
+              at("[no-such-choice]", json::array({"no-such-choice"}));
+              if (key.unique)
+                at("a choice twice", json::array({key.choices.back(), key.choices.back()}));
+            }
+            if (key.min > 0) at("[]", json::array());
+            break;
+          case T::number:
+            for (const double v : {-1.0, 0.0, 12.5})
+              at(std::to_string(v), v);
+            break;
+          case T::string:
+            if (path.empty() && key.choices.empty() && key.form == contract::TextForm::any)
+              break;  // a top-level free text: nothing to push at
+            at("1", 1);
+            for (const auto& c : key.choices)
+              at(std::string(c), std::string(c));
+            if (!key.choices.empty()) at("no-such-choice", "no-such-choice");
+            for (const std::string v :
+                 {"", "a b", "h:1", "ftp://x", "http://127.0.0.1:9/", "a@b.c"})
+              if (key.form != contract::TextForm::any) at("\"" + v + "\"", v);
+            break;
+          case T::boolean:
+            at("true", true);
+            at("\"yes\"", "yes");
+            break;
+          case T::id:
+            at("7", 7);
+            at("\"@ops\"", "@ops");
+            at("true", true);
+            break;
+          case T::string_map:
+            at("{rotate: x}", {{"rotate", "{file} x"}});
+            at("{rotate: 1}", {{"rotate", 1}});
+            at("{rotate: \"\"}", {{"rotate", ""}});
+            at("\"text\"", "text");
+            break;
+          case T::object:
+            if (key.fields.empty()) break;
+            at("\"text\"", "text");
+            at("{noSuchKey: 1}", {{"noSuchKey", 1}});
+            self(self, key.fields, ptr, path + std::string(key.name) + ".");
+            break;
+        }
       }
+    };
+    config_cases(config_cases, w.config, "/spec/steps/0/config", "");
+    // The rules across keys: the list naming the value, without the key it needs and with it.
+    for (const auto& rule : w.config_requires) {
+      const std::string list = "/spec/steps/0/config/" + std::string(rule.list);
+      std::string needed = "/spec/steps/0/config/" + std::string(rule.path);
+      std::replace(needed.begin(), needed.end(), '.', '/');
+      const auto doc = with(base, list, json::array({std::string(rule.value)}));
+      add(name + " " + std::string(rule.list) + "=[" + std::string(rule.value) + "] without " +
+              std::string(rule.path),
+          doc, true, Server::accepts);
+      add(name + " " + std::string(rule.list) + "=[" + std::string(rule.value) + "] with " +
+              std::string(rule.path),
+          with(doc, needed, "http://127.0.0.1:9/hook"), true, Server::accepts);
     }
     // As a WeightedService backend: only what needs no topics and no volume.
     add(name + " behind a WeightedService", weighted(name), w.weighted);
@@ -310,7 +378,7 @@ std::vector<Case> from_files() {
           return a;
         }
         if (n.IsNull()) return nullptr;
-        const auto s = n.Scalar();
+        const auto& s = n.Scalar();
         if (n.Tag() == "!") return s;
         long l = 0;
         double d = 0;
@@ -411,6 +479,14 @@ class Agreement : public testing::CrdSuite {
       config = s.value("config", json::object());
       p.steps.push_back(step);
       env = plan::step_env(p, p.steps[0], {}, (dir / "config.json").string());
+      // A notify step's credentials come from the Secrets its secretRefs name (the Deployment's
+      // secretKeyRef); none exist here, so the channels that need one are given one.
+      if (step.worker == "notify" && config.is_object()) {
+        const auto channels = config.value("channels", json::array());
+        if (channels.is_array() &&
+            std::find(channels.begin(), channels.end(), "telegram") != channels.end())
+          contract::set(env, contract::env::kTelegramToken, "123:abc");
+      }
       contract::set(env, contract::env::kKafkaBootstrap, "127.0.0.1:1");
       if (step.storage) contract::set(env, contract::env::kDataDir, (dir / "data").string());
       type = step.worker;

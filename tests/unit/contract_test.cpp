@@ -13,6 +13,8 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,6 +25,8 @@
 #include "pkg/contract/names.h"
 #include "pkg/contract/spec.h"
 #include "pkg/contract/workers.h"
+#include "pkg/notify/settings.h"
+#include "pkg/notify/template.h"
 #include "pkg/plan/env.h"
 #include "pkg/runtime/wiring.h"
 #include "pkg/workers/workers.h"
@@ -371,6 +375,145 @@ TEST(Settled, ConfigKeysAreTheWorkers) {
       "{name: e, worker: events-api, inputs: [a], outputs: [b], config: {maxBodyBytes: 0}}")));
   // A custom image's config is its own.
   EXPECT_TRUE(validate_accepts(step_yaml("{name: c, image: x, config: {anything: 1}}")));
+}
+
+// The notify worker's nested config (smtp, telegram, webhook, templates): validate refuses, at
+// the key's own path, what parse_settings refuses at start, and accepts what it accepts. Before
+// the contract described nested keys, validate took every refused case below.
+std::vector<std::string> error_paths(const std::string& yaml) {
+  std::vector<std::string> out;
+  try {
+    (void)api::parse(yaml, "t.yaml");
+  } catch (const api::ManifestError& e) {
+    for (const auto& err : e.errors())
+      out.push_back(err.path);
+  }
+  return out;
+}
+
+std::optional<std::string> worker_refuses(const nlohmann::json& config) {
+  try {
+    (void)notify::parse_settings(config);
+    return std::nullopt;
+  } catch (const notify::ConfigError& e) {
+    return e.path();
+  }
+}
+
+std::string notify_step(const nlohmann::json& config) {
+  return step_yaml("{name: notify, worker: notify, inputs: [a], config: " + config.dump() + "}");
+}
+
+TEST(Settled, NotifysNestedConfigIsJudgedAsTheWorkerJudgesIt) {
+  using nlohmann::json;
+  // config, then the path (below spec.steps[0].config) both name.
+  const std::vector<std::pair<json, std::string>> refused = {
+      {{{"smtp", {{"hots", "mail"}}}}, "smtp.hots"},
+      {{{"smtp", {{"password", "x"}}}}, "smtp.password"},
+      {{{"smtp", {{"port", "x"}}}}, "smtp.port"},
+      {{{"smtp", {{"port", 0}}}}, "smtp.port"},
+      {{{"smtp", {{"port", 65536}}}}, "smtp.port"},
+      {{{"smtp", {{"port", 25.5}}}}, "smtp.port"},
+      {{{"smtp", {{"starttls", "yes"}}}}, "smtp.starttls"},
+      {{{"smtp", {{"host", "mail:25"}}}}, "smtp.host"},
+      {{{"smtp", {{"from", "nobody"}}}}, "smtp.from"},
+      {{{"smtp", {{"secretRef", 1}}}}, "smtp.secretRef"},
+      {{{"smtp", "mail.example.com"}}, "smtp"},
+      {{{"telegram", {{"chat", "1"}}}}, "telegram.chat"},
+      {{{"telegram", {{"baseUrl", "ftp://x"}}}}, "telegram.baseUrl"},
+      {{{"telegram", {{"chatId", true}}}}, "telegram.chatId"},
+      {{{"webhook", {{"uri", "http://x"}}}}, "webhook.uri"},
+      {{{"webhook", {{"url", "hooks.example.com"}}}}, "webhook.url"},
+      {{{"channels", {"webhook"}}}, "webhook.url"},
+      {{{"channels", {"webhook"}}, {"webhook", {{"url", nullptr}}}}, "webhook.url"},
+      {{{"channels", {"log", "sms"}}}, "channels"},
+      {{{"channels", {"log", "log"}}}, "channels"},
+      {{{"channels", json::array()}}, "channels"},
+      {{{"locale", "fr"}}, "locale"},
+      {{{"to", "a@b.c, d@e.f"}}, "to"},
+      {{{"templates", {{"rotate", 1}}}}, "templates.rotate"},
+      {{{"templates", {{"rotate", ""}}}}, "templates.rotate"},
+      {{{"templates", "x"}}, "templates"},
+  };
+  // A credential gets the worker's hint, from validate too.
+  {
+    const auto yaml = notify_step({{"smtp", {{"password", "hunter2"}}}});
+    std::string what;
+    try {
+      (void)api::parse(yaml, "t.yaml");
+    } catch (const api::ManifestError& e) {
+      what = e.what();
+    }
+    EXPECT_NE(what.find("config.smtp.password: credentials are not accepted"), std::string::npos)
+        << what;
+    EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
+  }
+  for (const auto& [config, path] : refused) {
+    SCOPED_TRACE(config.dump());
+    const auto worker = worker_refuses(config);
+    ASSERT_TRUE(worker.has_value()) << "the worker starts with it";
+    // The worker's path starts at "config." or names a channel's index ("config.channels[1]").
+    EXPECT_EQ(worker->substr(0, 7 + path.size()), "config." + path);
+    EXPECT_EQ(error_paths(notify_step(config)),
+              std::vector<std::string>{"spec.steps[0].config." + path});
+  }
+  const std::vector<json> accepted = {
+      json::object(),
+      {{"smtp", {{"port", 1}}}},
+      {{"smtp", {{"port", 65535}, {"host", "mail.example.com"}, {"starttls", false}}}},
+      {{"smtp", {{"host", ""}, {"from", "bot@example.com"}, {"secretRef", "mail"}}}},
+      {{"smtp", nullptr}, {"channels", nullptr}, {"locale", nullptr}},
+      {{"telegram", {{"chatId", 12345}, {"baseUrl", "http://127.0.0.1:9/"}}}},
+      {{"telegram", {{"chatId", "@ops"}, {"secretRef", "tg"}}}},
+      {{"channels", {"webhook", "log"}}, {"webhook", {{"url", "https://hooks.example.com/x"}}}},
+      {{"channels", {"smtp", "log"}}, {"locale", "en"}, {"to", "ops@example.com"}},
+      {{"locale", "pt-BR"}, {"templates", {{"rotate", "{file} girou"}}}},
+  };
+  for (const auto& config : accepted) {
+    SCOPED_TRACE(config.dump());
+    EXPECT_FALSE(worker_refuses(config).has_value());
+    EXPECT_EQ(error_paths(notify_step(config)), std::vector<std::string>{});
+  }
+}
+
+TEST(Settled, ANestedConfigProblemPointsAtItsLine) {
+  const std::string yaml =
+      "apiVersion: pipewright.io/v1alpha1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n"
+      "  topics: [{name: a}]\n  steps:\n    - name: tell\n      worker: notify\n"
+      "      inputs: [a]\n      config:\n        smtp:\n          host: mail\n"
+      "          port: 70000\n";
+  std::vector<api::FieldError> errors;
+  try {
+    (void)api::parse(yaml, "t.yaml");
+  } catch (const api::ManifestError& e) {
+    errors = e.errors();
+  }
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_EQ(errors[0].path, "spec.steps[0].config.smtp.port");
+  EXPECT_EQ(errors[0].source.line, 13);
+}
+
+// The contract said notify's locale falls back to "en"; the worker and SPEC section 3 say pt-BR,
+// and they win. The worker now reads its default, channels and locales from the contract.
+TEST(Settled, NotifysDefaultsAndChoicesAreTheContracts) {
+  const auto& notify_traits = *contract::find_worker("notify");
+  const auto* locale = contract::find_config_key(notify_traits, "locale");
+  const auto* channels = contract::find_config_key(notify_traits, "channels");
+  ASSERT_NE(locale, nullptr);
+  ASSERT_NE(channels, nullptr);
+  EXPECT_EQ(locale->fallback, "pt-BR");
+  const auto defaults = notify::parse_settings(nlohmann::json());
+  EXPECT_EQ(defaults.locale, locale->fallback);
+  EXPECT_EQ(notify::Settings().locale, locale->fallback);
+  EXPECT_EQ(defaults.channels, std::vector<std::string>{"log"});
+  EXPECT_EQ(channels->fallback, "[log]");
+  // Every locale the contract offers has texts, and the first (the default) is pt-BR.
+  EXPECT_EQ(std::vector<std::string>(locale->choices.begin(), locale->choices.end()),
+            notify::locales());
+  EXPECT_EQ(std::vector<std::string>(channels->choices.begin(), channels->choices.end()),
+            notify::channel_names());
+  EXPECT_EQ(contract::find_config_key(notify_traits, "smtp.port")->max, 65535);
+  EXPECT_EQ(contract::find_config_key(notify_traits, "smtp.nope"), nullptr);
 }
 
 TEST(Settled, StringsAndSizesAsTheApiServerTakesThem) {
