@@ -517,7 +517,10 @@ Pipeline Reader::pipeline(const YAML::Node& doc) {
 WeightedService Reader::weighted_service(const YAML::Node& doc) {
   WeightedService w;
   w.meta = meta(doc);
-  check(doc["metadata"]["name"], "metadata.name", validation::router_service_name(w.meta.name));
+  // Only with a name: `doc["metadata"]["name"]` throws when there is no metadata mapping, which
+  // meta() has already reported.
+  if (const auto problem = validation::router_service_name(w.meta.name); !problem.empty())
+    error(doc["metadata"]["name"], "metadata.name", problem);
   const auto spec = doc["spec"];
   if (!spec.IsDefined()) {
     error(doc, "spec", "is required");

@@ -324,5 +324,20 @@ spec:
   EXPECT_TRUE(has_error(errors, "spec.backends[0].name", "'router' is taken")) << dump(errors);
 }
 
+// The fuzzer's find (after the decoding/validation split): a WeightedService without `metadata`
+// aborted `pipewright validate` (yaml-cpp's InvalidNode from `doc["metadata"]["name"]`) instead
+// of saying that metadata is required. Same for metadata that is not a mapping.
+TEST(Manifest, AWeightedServiceWithoutMetadataIsRefusedNotACrash) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "is required"}, {"metadata: w\n", "must be a mapping"}};
+  for (const auto& [metadata, words] : cases) {
+    const auto errors =
+        errors_of("apiVersion: pipewright.io/v1alpha1\nkind: WeightedService\n" + metadata +
+                  "spec:\n  worker: mult\n  port: 8080\n"
+                  "  backends: [{name: one, weight: 3}]\n");
+    EXPECT_TRUE(has_error(errors, "metadata", words)) << metadata << dump(errors);
+  }
+}
+
 }  // namespace
 }  // namespace pipewright::api
