@@ -122,7 +122,7 @@ std::vector<std::string> not_ready() {
   for (const auto& item : list["items"])
     if (!condition_true(item, "Ready"))
       out.push_back(field(field(item, "metadata"), "name").dump());
-  if (list["items"].size() < 4) out.push_back("(fewer than 4 resources)");
+  if (list["items"].size() < 4) out.emplace_back("(fewer than 4 resources)");
   return out;
 }
 
@@ -207,6 +207,23 @@ class OnTheCluster : public ::testing::Test {
     if (!cluster.error.empty()) FAIL() << cluster.error;
   }
   static std::string url(const std::string& path) { return cluster.ingress + path; }
+  // POSTs an event through the Ingress to an events-api's `path` (…/events) until the answer
+  // comes back enriched (a dictionary word added), for up to a minute.
+  static ::testing::AssertionResult comes_back_enriched(const std::string& path,
+                                                        const std::string& name) {
+    std::string body;
+    const bool enriched = proc::poll_until(
+        minutes(1),
+        [&] {
+          const auto r = testing::http_request("POST", url(path + "?wait=10s"),
+                                               json{{"name", name}}.dump(), "application/json");
+          body = r.body;
+          return r.status == 200 && r.body.find("word") != std::string::npos;
+        },
+        seconds(2));
+    if (enriched) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "no enriched answer from " << path << ": " << body;
+  }
 };
 
 TEST_F(OnTheCluster, EveryExampleIsReadyAndKubectlShowsIt) {
@@ -781,17 +798,7 @@ spec:
       seconds(2));
   ASSERT_TRUE(ready) << pipeline.dump(2) << kubectl({"get", "pods,events", "-n", "secure"}).output;
   // Produced to and consumed from the SASL listener, through the Ingress.
-  std::string body;
-  EXPECT_TRUE(proc::poll_until(
-      minutes(1),
-      [&] {
-        const auto r = testing::http_request("POST", url("/secure/events?wait=10s"),
-                                             R"({"name": "sasl"})", "application/json");
-        body = r.body;
-        return r.status == 200 && r.body.find("word") != std::string::npos;
-      },
-      seconds(2)))
-      << body;
+  EXPECT_TRUE(comes_back_enriched("/secure/events", "sasl"));
   for (const auto& [what, text] : std::vector<std::pair<std::string, std::string>>{
            {"configmaps", kubectl({"get", "configmaps", "-n", "secure", "-o", "json"}).output},
            {"events", kubectl({"get", "events", "-n", "secure", "-o", "json"}).output},
@@ -949,17 +956,7 @@ spec:
       << "a step without a policy reaches the same port";
 
   // And the pipeline works under its policy: Ingress -> api -> Kafka -> enrich -> Kafka -> api.
-  std::string body;
-  EXPECT_TRUE(proc::poll_until(
-      minutes(1),
-      [&] {
-        const auto r = testing::http_request("POST", url("/fenced/events?wait=10s"),
-                                             R"({"name": "fenced"})", "application/json");
-        body = r.body;
-        return r.status == 200 && r.body.find("word") != std::string::npos;
-      },
-      seconds(2)))
-      << body;
+  EXPECT_TRUE(comes_back_enriched("/fenced/events", "fenced"));
 }
 
 }  // namespace
