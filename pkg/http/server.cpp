@@ -178,4 +178,8 @@ int Server::requests() const {
   return impl_->served.load();
 }
 
+int Server::open_connections() const {
+  return impl_->live.load();
+}
+
 }  // namespace pipewright::http

@@ -103,6 +103,9 @@ class Server {
 
   int port() const;
   int requests() const;  // answered so far
+  // Connections open now (WebSockets and the probe reserve included); one is counted until its
+  // socket is closed on the server's side, a moment after the client hangs up.
+  int open_connections() const;
 
   // Stops accepting, closes idle connections and WebSockets (1001 "server shutting down"), lets
   // requests already being received or handled finish (at most 5 s), then stops the threads.
