@@ -126,7 +126,7 @@ class RdProducer : public Producer {
   RdProducer(const RdProducer&) = delete;
   RdProducer& operator=(const RdProducer&) = delete;
 
-  void send_async(std::vector<OutMessage> messages, DeliveryCallback done) override {
+  void send_async(const std::vector<OutMessage>& messages, DeliveryCallback done) override {
     if (messages.empty()) {
       if (done) done({});
       return;
@@ -138,14 +138,16 @@ class RdProducer : public Producer {
     // A full queue waits (the caller is faster than Kafka) but not past the message timeout.
     const auto deadline = std::chrono::steady_clock::now() + kMessageTimeout;
     for (std::size_t i = 0; i < n; ++i) {
-      auto& m = messages[i];
+      const auto& m = messages[i];
       Slot* slot = &batch->slots[i];
       RdKafka::Headers* headers = m.headers.empty() ? nullptr : RdKafka::Headers::create();
       for (const auto& h : m.headers)
         headers->add(h.key, h.value);
+      // RK_MSG_COPY: librdkafka copies the payload and never writes it; its API is not const.
+      auto* payload = const_cast<char*>(m.value.data());
       for (;;) {
         const auto code = producer_->produce(
-            m.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, m.value.data(),
+            m.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload,
             m.value.size(), m.key.data(), m.key.size(), 0, headers, slot);
         if (code == RdKafka::ERR_NO_ERROR) break;  // librdkafka owns the headers now
         if (code == RdKafka::ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline) {
@@ -413,9 +415,9 @@ Properties client_properties(const std::string& bootstrap,
   return p;
 }
 
-// By value in the interface: an implementation moves them.
+// By value in the interface: an implementation keeps it.
 // NOLINTNEXTLINE(performance-unnecessary-value-param)
-void Producer::send_async(std::vector<OutMessage> messages, DeliveryCallback done) {
+void Producer::send_async(const std::vector<OutMessage>& messages, DeliveryCallback done) {
   std::vector<Delivery> results(messages.size());
   try {
     send(messages);

@@ -72,8 +72,10 @@ class Producer {
   virtual void send(const std::vector<OutMessage>& messages,
                     std::chrono::milliseconds timeout = kSendTimeout) = 0;
   // Queues every message and returns at once (it blocks only while librdkafka's queue is full);
-  // `done` gets the per-message reports. The default (for doubles) sends synchronously.
-  virtual void send_async(std::vector<OutMessage> messages, DeliveryCallback done);
+  // `done` gets the per-message reports. The default (for doubles) sends synchronously. The
+  // messages are read, not kept (librdkafka copies them): a caller that keeps them for a resend
+  // does not copy every output per send.
+  virtual void send_async(const std::vector<OutMessage>& messages, DeliveryCallback done);
   // True once a metadata request has succeeded: the broker answers.
   virtual bool connected() = 0;
 

@@ -170,11 +170,16 @@ event::Envelope read_event(const kafka::InMessage& m) {
 
 kafka::OutMessage Runtime::message(const std::string& output, const std::string& key,
                                    const event::Envelope& envelope) const {
-  kafka::OutMessage out{wiring_.output(output), key, event::kafka_value(envelope), {}};
-  auto headers = event::kafka_headers(envelope);
+  return message(output, key, envelope, event::kafka_value(envelope));
+}
+
+kafka::OutMessage Runtime::message(const std::string& output, const std::string& key,
+                                   const event::Envelope& attributes, std::string value) const {
+  kafka::OutMessage out{wiring_.output(output), key, std::move(value), {}};
+  auto headers = event::kafka_headers(attributes);
   out.headers.reserve(headers.size());
-  for (auto& [name, value] : headers)
-    out.headers.push_back({std::move(name), std::move(value)});
+  for (auto& [name, v] : headers)
+    out.headers.push_back({std::move(name), std::move(v)});
   return out;
 }
 
@@ -184,25 +189,26 @@ void Runtime::publish(const std::vector<kafka::OutMessage>& messages) {
     metrics_->produced_to(m.topic).Increment();
 }
 
+// By value in the interface (callers move their messages in); the producer only reads them.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
 void Runtime::publish_async(std::vector<kafka::OutMessage> messages,
                             std::function<void(const std::string& error)> done) {
   std::vector<std::string> topics;
   topics.reserve(messages.size());
   for (const auto& m : messages)
     topics.push_back(m.topic);
-  producer().send_async(std::move(messages),
-                        [this, topics = std::move(topics),
-                         done = std::move(done)](std::vector<kafka::Delivery> results) {
-                          std::string error;
-                          for (std::size_t i = 0; i < results.size(); ++i) {
-                            if (results[i].ok()) {
-                              metrics_->produced_to(topics[i]).Increment();
-                            } else if (error.empty()) {
-                              error = "Kafka refused a message: " + results[i].error;
-                            }
-                          }
-                          if (done) done(error);
-                        });
+  producer().send_async(messages, [this, topics = std::move(topics),
+                                   done = std::move(done)](std::vector<kafka::Delivery> results) {
+    std::string error;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (results[i].ok()) {
+        metrics_->produced_to(topics[i]).Increment();
+      } else if (error.empty()) {
+        error = "Kafka refused a message: " + results[i].error;
+      }
+    }
+    if (done) done(error);
+  });
 }
 
 void Runtime::stop() {
@@ -257,7 +263,7 @@ using std::chrono::milliseconds;
 
 // A delivery report of one message's outputs, queued by the producer's thread for the loop.
 struct Report {
-  kafka::Partition tp;
+  const kafka::Partition* tp = nullptr;  // the key of the loop's Part (see Loop::Key)
   std::int64_t offset = 0;
   std::uint64_t send = 0;
   std::vector<kafka::Delivery> results;
@@ -273,7 +279,10 @@ struct Reports {
 
 // The consume loop's state; only the loop's thread touches it (reports come through `reports`).
 struct Runtime::Loop {
-  using Key = std::pair<kafka::Partition, std::int64_t>;
+  // A message by its partition (the key of its Part in `parts`, which lives as long as the
+  // partition is assigned) and offset: no topic string copied per message or report. A Part
+  // erased and made again may reuse an address; a stale report is told by its send id.
+  using Key = std::pair<const kafka::Partition*, std::int64_t>;
 
   // A processed message whose outputs are being sent.
   struct Sending {
@@ -411,7 +420,7 @@ struct Runtime::Loop {
       inflight.done(tp, s.in.offset);
       return;
     }
-    const Key key{tp, s.in.offset};
+    const Key key{&tp, s.in.offset};
     send(sending.insert_or_assign(key, std::move(s)).first);
   }
 
@@ -431,12 +440,12 @@ struct Runtime::Loop {
   void send(std::map<Key, Sending>::iterator it) {
     auto& s = it->second;
     s.send = ++sends;
-    rt.producer().send_async(
-        s.outputs, [reports = reports, tp = it->first.first, offset = it->first.second,
-                    id = s.send](std::vector<kafka::Delivery> results) mutable {
-          const std::lock_guard lock(reports->mu);
-          reports->queue.push_back({std::move(tp), offset, id, std::move(results)});
-        });
+    rt.producer().send_async(s.outputs,
+                             [reports = reports, tp = it->first.first, offset = it->first.second,
+                              id = s.send](std::vector<kafka::Delivery> results) {
+                               const std::lock_guard lock(reports->mu);
+                               reports->queue.push_back({tp, offset, id, std::move(results)});
+                             });
   }
 
   void apply_reports() {
@@ -449,9 +458,9 @@ struct Runtime::Loop {
       batch.swap(reports->queue);
     }
     for (auto& r : batch) {
-      const auto it = sending.find(Key{std::move(r.tp), r.offset});
+      const auto it = sending.find(Key{r.tp, r.offset});
       if (it == sending.end() || it->second.send != r.send) continue;  // revoked, or stale
-      const auto& tp = it->first.first;
+      const auto& tp = *it->first.first;
       auto& s = it->second;
       std::vector<kafka::OutMessage> unacked;
       std::string permanent;
@@ -556,10 +565,11 @@ struct Runtime::Loop {
   void revoke(const std::vector<kafka::Partition>& gone) {
     commit(true, &gone);
     for (const auto& tp : gone) {
+      // Keys point at the Part's key: theirs go before the Part does.
+      std::erase_if(sending, [&](const auto& s) { return *s.first.first == tp; });
+      std::erase_if(resends, [&](const auto& r) { return *r.first.first == tp; });
       parts.erase(tp);
       inflight.drop(tp);
-      std::erase_if(sending, [&](const auto& s) { return s.first.first == tp; });
-      std::erase_if(resends, [&](const auto& r) { return r.first.first == tp; });
     }
     rt.forget_lag(gone);
     log::info("partitions revoked", {{"partitions", gone.size()}});

@@ -90,6 +90,10 @@ class Runtime {
   // headers, content-type, data as the value), keyed by `key` (the entity id).
   kafka::OutMessage message(const std::string& output, const std::string& key,
                             const event::Envelope& envelope) const;
+  // The same with the data given as its JSON text (`value`, written by the caller; the
+  // envelope's own data is not read): for a handler that writes its output without a document.
+  kafka::OutMessage message(const std::string& output, const std::string& key,
+                            const event::Envelope& attributes, std::string value) const;
   // Sends and waits for every acknowledgement, counting them; throws kafka::KafkaError.
   void publish(const std::vector<kafka::OutMessage>& messages);
   // Sends without waiting: `done` gets "" once every message is acknowledged, or the first

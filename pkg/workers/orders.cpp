@@ -98,8 +98,7 @@ void create(const Api& api, const std::map<std::string, std::string>& headers,
   std::vector<kafka::OutMessage> out{
       api.runtime.message("orders", order["customer"].get<std::string>(), created)};
   if (api.notifies) {
-    out.push_back(api.runtime.message(
-        "notifications", id, status_notification(api.runtime, data, "received", json::array())));
+    out.push_back(status_notification(api.runtime, data, "received", {}, received_at));
   }
   api.runtime.publish_async(
       std::move(out), [api, id, received_at, base, responder,
@@ -159,20 +158,41 @@ std::filesystem::path state_file(const runtime::Runtime& runtime, const std::str
   return w.data_dir / ".pipewright" / (w.pipeline + "." + w.step + "." + name);
 }
 
-event::Envelope status_notification(const runtime::Runtime& runtime, const json& order,
-                                    const std::string& status, const json& reasons) {
-  json texts = json::array();
-  for (const auto& r : reasons)
-    texts.push_back(r.value("message", ""));
-  const auto id = order.at("id").get<std::string>();
-  json data = {{"operation", "order." + status},
-               {"order", id},
-               {"customer", order.value("customer", "")},
-               {"total", order.value("total", 0.0)},
-               {"reasons", texts},
-               {"notify", order.value("notify", json::object())}};
-  return {id + "." + status + ".notification", "pipewright.order." + status, event::now_rfc3339(),
-          runtime.wiring().source(), data};
+kafka::OutMessage status_notification(const runtime::Runtime& runtime, const json& order,
+                                      const std::string& status, const std::vector<Reason>& reasons,
+                                      const std::string& time) {
+  const auto& id = order.at("id").get_ref<const std::string&>();
+  // The keys sorted, as a dumped document has them.
+  std::string value;
+  value.reserve(256);
+  value += "{\"customer\":";
+  const auto customer = order.find("customer");
+  append_json_string(value, customer != order.end() && customer->is_string()
+                                ? customer->get_ref<const std::string&>()
+                                : std::string());
+  value += ",\"notify\":";
+  const auto notify = order.find("notify");
+  if (notify != order.end()) {
+    append_json(value, *notify);
+  } else {
+    value += "{}";
+  }
+  value += ",\"operation\":";
+  append_json_string(value, "order." + status);
+  value += ",\"order\":";
+  append_json_string(value, id);
+  value += ",\"reasons\":[";
+  for (std::size_t i = 0; i < reasons.size(); ++i) {
+    if (i > 0) value += ',';
+    append_json_string(value, reasons[i].message);
+  }
+  value += "],\"total\":";
+  append_json_number(value, order.value("total", 0.0));
+  value += '}';
+  const event::Envelope attributes{id + "." + status + ".notification",
+                                   "pipewright.order." + status, time, runtime.wiring().source(),
+                                   nullptr};
+  return runtime.message("notifications", id, attributes, std::move(value));
 }
 
 int run_api(runtime::Runtime& runtime) {

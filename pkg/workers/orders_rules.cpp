@@ -1,6 +1,7 @@
 #include "pkg/workers/orders_rules.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -133,6 +134,64 @@ json to_json(const std::vector<Reason>& reasons) {
   for (const auto& r : reasons)
     out.push_back({{"rule", r.rule}, {"message", r.message}});
   return out;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  // dump()'s escapes (ensure_ascii off): the two that must be, the short forms of five control
+  // characters, \u00xx for the other ones below 0x20; every other byte as it is.
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4U];
+          out += kHex[c & 15U];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_json_number(std::string& out, double value) {
+  if (!std::isfinite(value)) {
+    out += "null";
+    return;
+  }
+  // The shortest text that reads back as the same double, as dump() writes it ("40.0", "12.5").
+  std::array<char, 64> buffer{};
+  char* end = nlohmann::detail::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  out.append(buffer.data(), static_cast<std::size_t>(end - buffer.data()));
+}
+
+void append_json(std::string& out, const json& value) {
+  nlohmann::detail::serializer<json> writer(nlohmann::detail::output_adapter<char>(out), ' ');
+  writer.dump(value, false, false, 0);
 }
 
 FraudConfig fraud_config(const json& config) {

@@ -12,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -45,6 +46,13 @@ struct Reason {
   std::string message;
 };
 nlohmann::json to_json(const std::vector<Reason>& reasons);
+
+// JSON text written without building a document, byte for byte as nlohmann's dump() writes the
+// same values (the caller writes an object's keys sorted, as a dumped object has them). For the
+// outputs fraud writes per order.
+void append_json_string(std::string& out, std::string_view text);  // valid UTF-8, from JSON
+void append_json_number(std::string& out, double value);
+void append_json(std::string& out, const nlohmann::json& value);
 
 struct FraudConfig {
   std::optional<double> max_amount;              // off when absent

@@ -46,29 +46,48 @@ std::pair<json, std::int64_t> order_of(const kafka::InMessage& m) {
   return {order, time.value_or(m.timestamp_ms)};
 }
 
+// The decision log's line {customer, id, reasons: [{message, rule}], time, valid}, written as
+// text (keys sorted, as a dumped document has them): one per order, no document built.
+std::string decision_line(const std::string& id, const std::string& customer, std::int64_t time,
+                          const FraudChecker::Decision& d) {
+  std::string line;
+  line.reserve(128);
+  line += "{\"customer\":";
+  append_json_string(line, customer);
+  line += ",\"id\":";
+  append_json_string(line, id);
+  line += ",\"reasons\":[";
+  for (std::size_t i = 0; i < d.reasons.size(); ++i) {
+    if (i > 0) line += ',';
+    line += "{\"message\":";
+    append_json_string(line, d.reasons[i].message);
+    line += ",\"rule\":";
+    append_json_string(line, d.reasons[i].rule);
+    line += '}';
+  }
+  line += "],\"time\":";
+  line += std::to_string(time);
+  line += d.valid ? ",\"valid\":true}" : ",\"valid\":false}";
+  return line;
+}
+
 std::vector<kafka::OutMessage> decide(const Fraud& f, const kafka::InMessage& m) {
   auto [order, time] = order_of(m);
   const auto id = order["id"].get<std::string>();
   const auto d = f.checker->check(order, time);
-  auto reasons = to_json(d.reasons);
   if (!d.repeated) {
-    f.decisions->append({{"id", id},
-                         {"customer", order["customer"]},
-                         {"time", time},
-                         {"valid", d.valid},
-                         {"reasons", reasons}});
+    f.decisions->append_text(
+        decision_line(id, order["customer"].get_ref<const std::string&>(), time, d));
   }
   const std::string status = d.valid ? "valid" : "rejected";
-  // The order becomes the decision's data (moved, not copied); the notification reads it first.
+  const auto now = event::now_rfc3339();  // one time for the decision and its notification
+  std::optional<kafka::OutMessage> notification;
+  if (f.notifies) notification = status_notification(f.runtime, order, status, d.reasons, now);
+  // The order becomes the decision's data (moved, not copied).
   auto& data = order;
   data["status"] = status;
-  if (!d.valid) data["reasons"] = reasons;
-  std::optional<kafka::OutMessage> notification;
-  if (f.notifies) {
-    notification = f.runtime.message("notifications", id,
-                                     status_notification(f.runtime, data, status, reasons));
-  }
-  const event::Envelope out{id + "." + status, "pipewright.order." + status, event::now_rfc3339(),
+  if (!d.valid) data["reasons"] = to_json(d.reasons);
+  const event::Envelope out{id + "." + status, "pipewright.order." + status, now,
                             f.runtime.wiring().source(), std::move(data)};
   std::vector<kafka::OutMessage> messages;
   messages.reserve(2);

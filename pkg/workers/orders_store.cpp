@@ -90,9 +90,13 @@ void JsonLines::append(const json& line) {
   nlohmann::detail::serializer<json> writer(nlohmann::detail::output_adapter<char>(text), ' ',
                                             json::error_handler_t::replace);
   writer.dump(line, false, false, 0);
-  text += '\n';
-  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() ||
-      (flush_each_ && std::fflush(file_) != 0)) {
+  append_text(text);
+}
+
+void JsonLines::append_text(std::string_view line) {
+  if (file_ == nullptr) return;
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() ||
+      std::fputc('\n', file_) == EOF || (flush_each_ && std::fflush(file_) != 0)) {
     throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
   }
 }

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "pkg/kafka/client.h"
@@ -41,6 +42,7 @@ class JsonLines {
   JsonLines& operator=(const JsonLines&) = delete;
 
   void append(const nlohmann::json& line);  // throws on failure
+  void append_text(std::string_view line);  // a line already written as JSON, without its \n
   void sync();                              // flush and fsync: durable across power loss
 
  private:

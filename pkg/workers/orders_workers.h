@@ -6,6 +6,7 @@
 #include <string>
 
 #include "pkg/runtime/runtime.h"
+#include "pkg/workers/orders_rules.h"
 
 namespace pipewright::workers::orders {
 
@@ -18,9 +19,11 @@ int run_audit(runtime::Runtime& runtime);
 std::filesystem::path state_file(const runtime::Runtime& runtime, const std::string& name);
 
 // The status notification notify renders ("order.received", "order.valid", "order.rejected"
-// templates): {operation, order, customer, total, reasons: [text], notify}. Its id follows from
-// the order's, so a repeat is one notification.
-event::Envelope status_notification(const runtime::Runtime& runtime, const nlohmann::json& order,
-                                    const std::string& status, const nlohmann::json& reasons);
+// templates), as the message to the step's `notifications` output: {operation, order,
+// customer, total, reasons: [text], notify}, at `time`. Its id follows from the order's, so a
+// repeat is one notification. Written as text, no document built: fraud writes one per order.
+kafka::OutMessage status_notification(const runtime::Runtime& runtime, const nlohmann::json& order,
+                                      const std::string& status, const std::vector<Reason>& reasons,
+                                      const std::string& time);
 
 }  // namespace pipewright::workers::orders

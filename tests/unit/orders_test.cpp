@@ -182,6 +182,28 @@ TEST(OrderTimes, ParseTheEnvelopesTimeFormat) {
 }
 
 // Issue 14, defect 8: every store that grows per request has a bound.
+// Fraud writes its outputs and decision lines as text, without a document: the bytes must be
+// what nlohmann's dump() of the same values writes, or a reader comparing texts would differ.
+TEST(JsonText, StringsAndNumbersAreWrittenAsDumpWritesThem) {
+  for (const std::string& s : {std::string(""), std::string("plain"), std::string("q\"uote\\back"),
+                               std::string("\b\f\n\r\t"), std::string("\x01\x1f\x7f"),
+                               std::string("ç ü 日本 🚀"), std::string("a\0b", 3)}) {
+    std::string out;
+    append_json_string(out, s);
+    EXPECT_EQ(out, json(s).dump()) << s;
+  }
+  for (const double d :
+       {0.0, 2.0, 12.5, 25.0, 40000.0, 0.1, 1e-7, 123456789.123, 1e21, -3.25, 199.99, 1e300}) {
+    std::string out;
+    append_json_number(out, d);
+    EXPECT_EQ(out, json(d).dump()) << d;
+  }
+  const json nested = {{"email", "a@b.c"}, {"telegram", "@x"}};
+  std::string out = "x";
+  append_json(out, nested);
+  EXPECT_EQ(out, "x" + nested.dump());
+}
+
 TEST(OrderStore, KeepsTheNewestOrdersAndNeverEvictsOneBeingPublished) {
   OrderStore store({}, 3);
   auto o = validate_order(good_order());

@@ -37,7 +37,8 @@ using ::testing::NiceMock;
 class MockProducer : public kafka::Producer {
  public:
   MOCK_METHOD(void, send, (const std::vector<OutMessage>&, std::chrono::milliseconds), (override));
-  MOCK_METHOD(void, send_async, (std::vector<OutMessage>, kafka::DeliveryCallback), (override));
+  MOCK_METHOD(void, send_async, (const std::vector<OutMessage>&, kafka::DeliveryCallback),
+              (override));
   MOCK_METHOD(bool, connected, (), (override));
 };
 
@@ -80,9 +81,9 @@ class Broker {
     consumer = new NiceMock<MockConsumer>();
     ON_CALL(*producer, connected()).WillByDefault(::testing::Return(true));
     ON_CALL(*producer, send_async(_, _))
-        .WillByDefault([this](std::vector<OutMessage> m, kafka::DeliveryCallback done) {
+        .WillByDefault([this](const std::vector<OutMessage>& m, kafka::DeliveryCallback done) {
           const std::lock_guard lock(mu_);
-          sends_.push_back({std::move(m), std::move(done)});
+          sends_.push_back({m, std::move(done)});
           cv_.notify_all();
         });
     ON_CALL(*consumer, poll(_, _)).WillByDefault([this](std::size_t, std::chrono::milliseconds) {
