@@ -317,6 +317,16 @@ struct Runtime::Loop {
   std::vector<Report> report_batch;  // apply_reports' buffer
   std::uint64_t sends = 0;
 
+  // The loop's own cache of produced counters: a step has a few output topics, so a short scan
+  // of names beats the shared cache's lock and hash per acknowledged output.
+  std::vector<std::pair<std::string, prometheus::Counter*>> produced;
+  prometheus::Counter& produced_to(const std::string& topic) {
+    for (const auto& [name, counter] : produced) {
+      if (name == topic) return *counter;
+    }
+    return *produced.emplace_back(topic, &rt.metrics_->produced_to(topic)).second;
+  }
+
   milliseconds backoff(int attempt) const {
     return units::exponential_backoff(rt.wiring_.backoff_initial, rt.wiring_.backoff_max, attempt);
   }
@@ -468,7 +478,7 @@ struct Runtime::Loop {
       for (std::size_t i = 0; i < r.results.size() && i < s.outputs.size(); ++i) {
         const auto& d = r.results[i];
         if (d.ok()) {
-          if (!s.dead_letter) rt.metrics_->produced_to(s.outputs[i].topic).Increment();
+          if (!s.dead_letter) produced_to(s.outputs[i].topic).Increment();
           continue;
         }
         unacked.push_back(std::move(s.outputs[i]));

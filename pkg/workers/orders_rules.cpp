@@ -232,13 +232,13 @@ std::int64_t FraudChecker::orders_in_window(const std::string& customer,
 }
 
 FraudChecker::Decision FraudChecker::check(const json& order, std::int64_t time_ms) {
-  const auto id = order.at("id").get<std::string>();
+  const auto& id = order.at("id").get_ref<const std::string&>();
   if (const auto it = decided_.find(id); it != decided_.end()) {
     auto again = it->second;
     again.repeated = true;
     return again;
   }
-  const auto customer = order.at("customer").get<std::string>();
+  const auto& customer = order.at("customer").get_ref<const std::string&>();
   const auto total = order.at("total").get<double>();
   Decision d;
   if (config_.blocked.contains(customer)) {

@@ -42,7 +42,7 @@ std::pair<json, std::int64_t> order_of(const kafka::InMessage& m) {
   }
   order["id"] = e.data.value("id", e.id);
   order["receivedAt"] = e.data.value("receivedAt", e.time);
-  const auto time = parse_rfc3339_ms(order["receivedAt"].get<std::string>());
+  const auto time = parse_rfc3339_ms(order["receivedAt"].get_ref<const std::string&>());
   return {order, time.value_or(m.timestamp_ms)};
 }
 
