@@ -119,7 +119,7 @@ TEST_F(KafkaSmoke, SendAsyncReportsEveryMessageOfABatchOnceInItsOrder) {
       {"smoke.batch", "b", R"({"n":2})", {}},
       {"smoke.batch", "c", std::string(std::size_t{2} << 20, 'x'), {{"ce_type", "t"}}},
       {"smoke.batch", "d", R"({"n":4})", {{"ce_type", "t"}}}};
-  producer->send_async(std::move(batch), [&](std::vector<kafka::Delivery> results) {
+  producer->send_async(batch, [&](std::vector<kafka::Delivery> results) {
     const std::lock_guard lock(mu);
     ++calls;
     got = std::move(results);
