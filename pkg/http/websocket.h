@@ -34,6 +34,9 @@ struct WebSocketOptions {
   // (without it, each message to a fast client costs a wake-up of the I/O thread and a write of
   // its own). Zero: written at once (answers, such as /produce's).
   std::chrono::microseconds coalesce{0};
+  // How long close() waits for the queue to be written, and then for the peer's answer to the
+  // close frame, before the connection is cut (1006 at the peer).
+  std::chrono::milliseconds close_grace{2000};
 };
 
 enum class SendResult {

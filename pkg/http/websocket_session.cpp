@@ -21,8 +21,6 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-// A WebSocket whose peer does not take our close frame within this is cut off.
-constexpr auto kCloseGrace = std::chrono::seconds(2);
 constexpr std::size_t kCloseReasonMax = 123;  // RFC 6455 5.5: control frame payload 125 bytes
 // One gather write takes at most this many queued WebSocket messages, or about this many
 // bytes; payloads up to kCopyBelow are copied next to their frame header.
@@ -287,7 +285,7 @@ struct WsSession : std::enable_shared_from_this<WsSession> {
   std::string staged;
   std::vector<asio::const_buffer> buffers;
   bool writing = false;
-  // close() asked for: sent once the queue has been written (or after kCloseGrace).
+  // close() asked for: sent once the queue has been written (or after options.close_grace).
   std::optional<std::pair<int, std::string>> close_when_written;
 
   void start(bhttp::request<bhttp::string_body> request) {
@@ -425,12 +423,13 @@ struct WsSession : std::enable_shared_from_this<WsSession> {
     });
   }
 
-  // close(): the queue is written first, unless the peer takes longer than kCloseGrace.
+  // close(): the queue is written first, unless the peer takes longer than
+  // options.close_grace.
   void close_after_queue(int code, std::string reason) {
     if (closing || ended || close_when_written) return;
     close_when_written.emplace(code, std::move(reason));
     auto self = shared_from_this();
-    close_timer.expires_after(kCloseGrace);
+    close_timer.expires_after(handler->options.close_grace);
     close_timer.async_wait([self](beast::error_code ec) {
       if (ec || !self->close_when_written) return;  // cancelled: closing already
       self->close_now(self->close_when_written->first, self->close_when_written->second);
@@ -438,8 +437,8 @@ struct WsSession : std::enable_shared_from_this<WsSession> {
     write_next();
   }
 
-  // Sends a close frame (after a write in flight); a peer that does not read it within
-  // kCloseGrace is cut off.
+  // Sends a close frame (after a write in flight); a peer that does not answer it within
+  // options.close_grace is cut off.
   void close_now(int code, std::string reason) {
     if (closing || ended) return;
     closing = true;
@@ -453,7 +452,7 @@ struct WsSession : std::enable_shared_from_this<WsSession> {
     auto self = shared_from_this();
     ws.async_close(frame,
                    [self](beast::error_code) { self->end(self->close_code, self->close_reason); });
-    close_timer.expires_after(kCloseGrace);
+    close_timer.expires_after(handler->options.close_grace);
     close_timer.async_wait([self](beast::error_code ec) {
       if (ec) return;  // cancelled: ended in time
       beast::error_code ignored;

@@ -870,16 +870,21 @@ spec:
     }
     return true;
   }));
-  // Settle: the last reconciles of the previous tests may still be writing.
+  // Settle: the last reconciles of the previous tests may still be writing. Settled is no write
+  // for longer than a resync period (5 s), not for one 200 ms poll: a write that came after a
+  // short quiet spell (the slower the machine, the longer its spells) fell inside the window.
   double before = op->metric_sum("pipewright_api_writes_total");
+  auto quiet_since = std::chrono::steady_clock::now();
   ASSERT_TRUE(eventually(
       [&] {
         const double now = op->metric_sum("pipewright_api_writes_total");
-        const bool still = now == before;
-        before = now;
-        return still;
+        if (now != before) {
+          before = now;
+          quiet_since = std::chrono::steady_clock::now();
+        }
+        return std::chrono::steady_clock::now() - quiet_since > seconds(6);
       },
-      seconds(60)));
+      seconds(120)));
   const double reconciles_before = op->metric_sum("pipewright_reconcile_total");
   // The observation window is the claim itself: a minute in which resyncs (every 5 s) run.
   std::this_thread::sleep_for(seconds(60));

@@ -209,16 +209,19 @@ TEST(KubeInformer, BacksOffOnBrokenConnectionsAndStopsPromptly) {
   ScriptedClient client;  // no list scripted: every list is a TransportError
   Recorder rec;
   kube::Informer informer(client, kube::resources::config_maps, "demo", rec.handler());
+  const auto started = std::chrono::steady_clock::now();
   informer.start();
-  // 200, 400, 800 ms (±20%) between attempts: about four in 1.5 s; a busy loop makes thousands.
-  std::this_thread::sleep_for(milliseconds(1500));
-  const int calls = client.calls();
-  EXPECT_GE(calls, 2);
-  EXPECT_LE(calls, 6);
+  // 200, 400, 800 ms (±20%) between attempts: the fourth comes at least 1120 ms after the first
+  // (a busy loop makes thousands at once). Counted, not slept for: a starved informer thread
+  // makes fewer attempts in a fixed time, which said nothing about its backoff.
+  ASSERT_TRUE(proc::poll_until(
+      seconds(30), [&] { return client.calls() >= 4; }, milliseconds(10)));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(1120));
   EXPECT_FALSE(informer.synced());
+  // Now in the fourth wait, 1600 ms ± 20%: a stop that waited it out would take over 1200 ms.
   const auto began = std::chrono::steady_clock::now();
-  informer.stop();  // in the middle of a backoff wait
-  EXPECT_LT(std::chrono::steady_clock::now() - began, milliseconds(200));
+  informer.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - began, milliseconds(1000));
 }
 
 TEST(KubeInformer, AHandlerThatThrowsDoesNotStopTheInformer) {

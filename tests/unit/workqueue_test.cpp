@@ -31,18 +31,21 @@ TEST(WorkQueue, AKeyAddedWhileProcessedComesBackAfterDoneNotBefore) {
 
 TEST(WorkQueue, FailuresBackOffExponentiallyAndForgetResets) {
   WorkQueue q(milliseconds(40), milliseconds(1000));
-  const auto timed_get = [&] {
-    const auto start = WorkQueue::Clock::now();
+  // Timed from before the add: a thread preempted between the add and its clock reading would
+  // otherwise measure less than the delay it waited (39 ms of 40, truncated).
+  const auto timed_get = [&](WorkQueue::Clock::time_point start) {
     const auto key = q.get(milliseconds(5000));
     EXPECT_EQ(key, "k");
     q.done("k");
     return std::chrono::duration_cast<milliseconds>(WorkQueue::Clock::now() - start);
   };
+  auto start = WorkQueue::Clock::now();
   q.add_rate_limited("k");
-  const auto first = timed_get();
+  const auto first = timed_get(start);
+  start = WorkQueue::Clock::now();
   q.add_rate_limited("k");
   q.add_rate_limited("k");  // queued once; the failure count still grows
-  const auto second = timed_get();
+  const auto second = timed_get(start);
   EXPECT_GE(first, milliseconds(40));
   EXPECT_GE(second, milliseconds(80));
   EXPECT_EQ(q.failures("k"), 3);
