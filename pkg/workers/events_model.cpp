@@ -1,6 +1,7 @@
 #include "pkg/workers/events_model.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 
 #include "pkg/json/limited.h"
@@ -42,6 +43,234 @@ std::string client_frame(event::Envelope e) {
   auto j = event::to_structured(e);
   j["data"] = std::move(data);
   return j.dump();
+}
+
+namespace {
+
+// Reads JSON text that nlohmann's dump() would write back byte for byte (see client_frame_of),
+// and says no to anything it is not sure of: no is always safe (the caller parses instead).
+class Canonical {
+ public:
+  explicit Canonical(std::string_view text) : s_(text) {}
+
+  // The whole text is one canonical value.
+  bool whole() {
+    i_ = 0;
+    return value(0) && i_ == s_.size();
+  }
+
+  // The whole text is a canonical object with a member "data"; *begin and *end delimit that
+  // member's value.
+  bool object_with_data(std::size_t* begin, std::size_t* end) {
+    i_ = 0;
+    bool found = false;
+    const auto member = [&](std::string_view key, std::size_t start) {
+      if (key == "data") {
+        found = true;
+        *begin = start;
+        *end = i_;
+      }
+    };
+    return object(0, member) && i_ == s_.size() && found;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 32;  // well under pipewright::json::kMaxDepth
+
+  bool value(int depth) {
+    if (i_ >= s_.size()) return false;
+    switch (s_[i_]) {
+      case '{':
+        return object(depth, [](std::string_view, std::size_t) {});
+      case '[':
+        return array(depth);
+      case '"':
+        return string(nullptr);
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return integer();
+    }
+  }
+
+  template <class Member>
+  bool object(int depth, const Member& member) {
+    if (++depth > kMaxDepth || i_ >= s_.size() || s_[i_] != '{') return false;
+    ++i_;
+    if (i_ < s_.size() && s_[i_] == '}') {
+      ++i_;
+      return true;
+    }
+    std::string_view previous;
+    for (bool first = true;; first = false) {
+      std::string_view key;
+      if (!string(&key)) return false;
+      // dump() writes a std::map's keys in order, once each; an escaped key is not compared.
+      if ((!first && !(previous < key)) || key.find('\\') != std::string_view::npos) return false;
+      previous = key;
+      if (i_ >= s_.size() || s_[i_] != ':') return false;
+      const std::size_t start = ++i_;
+      if (!value(depth)) return false;
+      member(key, start);
+      if (i_ >= s_.size()) return false;
+      if (s_[i_] == '}') {
+        ++i_;
+        return true;
+      }
+      if (s_[i_++] != ',') return false;
+    }
+  }
+
+  bool array(int depth) {
+    if (++depth > kMaxDepth) return false;
+    ++i_;
+    if (i_ < s_.size() && s_[i_] == ']') {
+      ++i_;
+      return true;
+    }
+    for (;;) {
+      if (!value(depth) || i_ >= s_.size()) return false;
+      if (s_[i_] == ']') {
+        ++i_;
+        return true;
+      }
+      if (s_[i_++] != ',') return false;
+    }
+  }
+
+  bool literal(std::string_view word) {
+    if (s_.substr(i_, word.size()) != word) return false;
+    i_ += word.size();
+    return true;
+  }
+
+  // -?(0|[1-9][0-9]*), at most 18 digits (an int64 either way); a fraction or exponent is
+  // written back differently by dump(), so it is a no.
+  bool integer() {
+    const std::size_t start = i_;
+    if (i_ < s_.size() && s_[i_] == '-') ++i_;
+    const std::size_t digits = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
+      ++i_;
+    const std::size_t n = i_ - digits;
+    if (n == 0 || n > 18 || (s_[digits] == '0' && (n > 1 || digits > start))) return false;
+    return i_ == s_.size() || (s_[i_] != '.' && s_[i_] != 'e' && s_[i_] != 'E');
+  }
+
+  // A string whose escapes are only dump()'s short ones and whose bytes are valid UTF-8
+  // (dump() writes those bytes unchanged). *content: the text between the quotes.
+  bool string(std::string_view* content) {
+    if (i_ >= s_.size() || s_[i_] != '"') return false;
+    const std::size_t start = ++i_;
+    while (i_ < s_.size()) {
+      const auto c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') {
+        if (content != nullptr) *content = s_.substr(start, i_ - start);
+        ++i_;
+        return true;
+      }
+      if (c == '\\') {
+        if (i_ + 1 >= s_.size()) return false;
+        const char e = s_[i_ + 1];
+        if (e != '"' && e != '\\' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't')
+          return false;
+        i_ += 2;
+      } else if (c >= 0x20 && c < 0x80) {
+        ++i_;
+      } else if (c < 0x20 || !utf8()) {  // a raw control character is no JSON
+        return false;
+      }
+    }
+    return false;
+  }
+
+  // One well-formed UTF-8 sequence of two to four bytes (RFC 3629's table: no overlong forms,
+  // no surrogates, nothing above U+10FFFF).
+  bool utf8() {
+    const auto at = [&](std::size_t k) {
+      return i_ + k < s_.size() ? static_cast<unsigned char>(s_[i_ + k]) : 0;
+    };
+    const auto c = at(0);
+    unsigned char lo = 0x80, hi = 0xBF;
+    std::size_t n = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (at(1) < lo || at(1) > hi) return false;
+    for (std::size_t k = 2; k < n; ++k) {
+      if (at(k) < 0x80 || at(k) > 0xBF) return false;
+    }
+    i_ += n;
+    return true;
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+bool has_binary_mode_header(const event::Headers& headers) {
+  return std::any_of(headers.begin(), headers.end(), [](const auto& h) {
+    const auto& name = h.first;
+    if (name.size() != 14) return false;
+    std::string lower(name);
+    for (auto& c : lower)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return lower == "ce_specversion";
+  });
+}
+
+}  // namespace
+
+std::optional<std::string> client_frame_of(std::string_view value, const event::Headers& headers) {
+  // The event is decoded from a stand-in with an empty `data`: from_kafka's checks of the
+  // attributes and of the content type do not depend on what the data holds, only on it being
+  // JSON, which the scan has shown. Then the data's own bytes take the stand-in's place.
+  const bool binary = has_binary_mode_header(headers);
+  std::size_t begin = 0;
+  std::size_t end = value.size();
+  std::string stand_in;
+  Canonical scan(value);
+  if (binary) {
+    if (value.empty() || !scan.whole()) return std::nullopt;
+    stand_in = "{}";
+  } else {
+    if (!scan.object_with_data(&begin, &end)) return std::nullopt;
+    stand_in.reserve(value.size() - (end - begin) + 2);
+    stand_in.append(value.substr(0, begin)).append("{}").append(value.substr(end));
+  }
+  event::Decoded decoded;
+  try {
+    decoded = event::from_kafka(stand_in, headers);
+  } catch (const event::EnvelopeError&) {
+    return std::nullopt;  // the slow path says why
+  }
+  const auto expected = binary ? event::Mode::binary : event::Mode::structured;
+  if (decoded.mode != expected || decoded.event.data != json::object()) return std::nullopt;
+  auto frame = event::to_structured(decoded.event).dump();
+  // The only "data" key of the frame: every other member is a string, inside which a quote is
+  // always escaped, so this text cannot occur there.
+  constexpr std::string_view kEmptyData = R"("data":{})";
+  const auto at = frame.find(kEmptyData);
+  if (at == std::string::npos) return std::nullopt;
+  const auto data = value.substr(begin, end - begin);
+  std::string out;
+  out.reserve(frame.size() + data.size());
+  out.append(frame, 0, at + 7).append(data).append(frame, at + kEmptyData.size());
+  return out;
 }
 
 json parse_create_body(const std::string& body) {
