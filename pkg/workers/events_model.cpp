@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <vector>
 
 #include "pkg/json/limited.h"
 #include "pkg/runtime/wiring.h"
@@ -59,12 +60,17 @@ class Canonical {
     return value(0) && i_ == s_.size();
   }
 
+  struct Member {
+    std::string_view key, value;
+  };
   // The whole text is a canonical object with a member "data"; *begin and *end delimit that
-  // member's value.
-  bool object_with_data(std::size_t* begin, std::size_t* end) {
+  // member's value, and *members gets every member.
+  bool object_with_data(std::size_t* begin, std::size_t* end, std::vector<Member>* members) {
     i_ = 0;
+    members->clear();
     bool found = false;
     const auto member = [&](std::string_view key, std::size_t start) {
+      members->push_back({key, s_.substr(start, i_ - start)});
       if (key == "data") {
         found = true;
         *begin = start;
@@ -222,15 +228,36 @@ class Canonical {
   std::size_t i_ = 0;
 };
 
-bool has_binary_mode_header(const event::Headers& headers) {
-  return std::any_of(headers.begin(), headers.end(), [](const auto& h) {
+bool has_header(const event::Headers& headers, std::string_view lower_name) {
+  return std::any_of(headers.begin(), headers.end(), [&](const auto& h) {
     const auto& name = h.first;
-    if (name.size() != 14) return false;
-    std::string lower(name);
-    for (auto& c : lower)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return lower == "ce_specversion";
+    return name.size() == lower_name.size() &&
+           std::equal(name.begin(), name.end(), lower_name.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
   });
+}
+
+// What from_kafka() decodes from a structured event without a ce_specversion or content-type
+// header: it parses the value and, the value being an object with "specversion", reads it with
+// from_structured(). The same, from the scanned members instead of a parse (a string without
+// escapes is its bytes); nullopt when the value is not such an event (no "specversion": a
+// legacy envelope, which the caller decodes the long way).
+std::optional<event::Envelope> structured_without_data(
+    const std::vector<Canonical::Member>& members) {
+  json j = json::object();
+  for (const auto& [key, text] : members) {
+    auto& slot = j[std::string(key)];
+    if (key == "data") {
+      slot = json::object();
+    } else if (text.size() >= 2 && text.front() == '"' && text.find('\\') == std::string::npos) {
+      slot = std::string(text.substr(1, text.size() - 2));
+    } else {
+      slot = json::parse(text);  // canonical, so valid and shallow
+    }
+  }
+  if (!j.contains("specversion")) return std::nullopt;
+  return event::from_structured(j);
 }
 
 }  // namespace
@@ -239,24 +266,33 @@ std::optional<std::string> client_frame_of(std::string_view value, const event::
   // The event is decoded from a stand-in with an empty `data`: from_kafka's checks of the
   // attributes and of the content type do not depend on what the data holds, only on it being
   // JSON, which the scan has shown. Then the data's own bytes take the stand-in's place.
-  const bool binary = has_binary_mode_header(headers);
+  const bool binary = has_header(headers, "ce_specversion");
   std::size_t begin = 0;
   std::size_t end = value.size();
-  std::string stand_in;
+  thread_local std::vector<Canonical::Member> members;
   Canonical scan(value);
-  if (binary) {
-    if (value.empty() || !scan.whole()) return std::nullopt;
-    stand_in = "{}";
-  } else {
-    if (!scan.object_with_data(&begin, &end)) return std::nullopt;
-    stand_in.reserve(value.size() - (end - begin) + 2);
-    stand_in.append(value.substr(0, begin)).append("{}").append(value.substr(end));
-  }
   event::Decoded decoded;
   try {
-    decoded = event::from_kafka(stand_in, headers);
+    if (binary) {
+      if (value.empty() || !scan.whole()) return std::nullopt;
+      decoded = event::from_kafka("{}", headers);
+    } else {
+      if (!scan.object_with_data(&begin, &end, &members)) return std::nullopt;
+      std::optional<event::Envelope> e;
+      if (!has_header(headers, "content-type")) e = structured_without_data(members);
+      if (e) {
+        decoded = {std::move(*e), event::Mode::structured};
+      } else {
+        std::string stand_in;
+        stand_in.reserve(value.size() - (end - begin) + 2);
+        stand_in.append(value.substr(0, begin)).append("{}").append(value.substr(end));
+        decoded = event::from_kafka(stand_in, headers);
+      }
+    }
   } catch (const event::EnvelopeError&) {
     return std::nullopt;  // the slow path says why
+  } catch (const json::exception&) {
+    return std::nullopt;
   }
   const auto expected = binary ? event::Mode::binary : event::Mode::structured;
   if (decoded.mode != expected || decoded.event.data != json::object()) return std::nullopt;
