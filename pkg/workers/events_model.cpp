@@ -260,6 +260,40 @@ std::optional<event::Envelope> structured_without_data(
   return event::from_structured(j);
 }
 
+// The frame of a checked structured event (see structured_without_data) when it is the value
+// itself plus "datacontenttype": every member but data is a string (from_structured keeps
+// those as they are; an integer or boolean attribute would become a string), "time" is not
+// empty (to_structured leaves an empty one out), and "datacontenttype" is absent or already
+// "application/json" (what to_structured writes). Then to_structured's members are the
+// value's, each written as its canonical text, in the same (sorted) order.
+std::optional<std::string> frame_is_the_value(std::string_view value,
+                                              const std::vector<Canonical::Member>& members) {
+  constexpr std::string_view kType = "datacontenttype";
+  constexpr std::string_view kJsonType = R"("application/json")";
+  std::size_t insert_at = 0;  // where "datacontenttype" goes: before the first key after it
+  bool has_type = false;
+  bool found_next = false;
+  for (const auto& [key, text] : members) {
+    if (key == "data") continue;
+    if (text.front() != '"' || (key == "time" && text.size() == 2)) return std::nullopt;
+    if (key == kType) {
+      if (text != kJsonType) return std::nullopt;
+      has_type = true;
+    } else if (!found_next && key > kType) {
+      found_next = true;
+      insert_at = static_cast<std::size_t>(key.data() - value.data()) - 1;  // its opening quote
+    }
+  }
+  if (has_type) return std::string(value);
+  if (!found_next) return std::nullopt;  // never for an event: "id" sorts after it
+  const std::string member =
+      std::string("\"") + std::string(kType) + "\":" + std::string(kJsonType) + ",";
+  std::string out;
+  out.reserve(value.size() + member.size());
+  out.append(value.substr(0, insert_at)).append(member).append(value.substr(insert_at));
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::string> client_frame_of(std::string_view value, const event::Headers& headers) {
@@ -281,6 +315,7 @@ std::optional<std::string> client_frame_of(std::string_view value, const event::
       std::optional<event::Envelope> e;
       if (!has_header(headers, "content-type")) e = structured_without_data(members);
       if (e) {
+        if (auto frame = frame_is_the_value(value, members)) return frame;
         decoded = {std::move(*e), event::Mode::structured};
       } else {
         std::string stand_in;

@@ -153,6 +153,15 @@ TEST(ClientFrameOf, IsTheSlowFrameByteForByte) {
   with_attributes["datacontenttype"] = "application/json";
   with_attributes.erase("time");
   cases.emplace_back(with_attributes.dump(), event::Headers{});
+  auto typed = structured;  // written as the frame already is
+  typed["datacontenttype"] = "application/json";
+  typed["subject"] = "caf\u00e9 \"x\"";
+  cases.emplace_back(typed.dump(), event::Headers{});
+  typed["datacontenttype"] = "application/json; charset=utf-8";  // the frame says application/json
+  cases.emplace_back(typed.dump(), event::Headers{});
+  auto untimed = structured;
+  untimed["time"] = "";  // to_structured leaves it out
+  cases.emplace_back(untimed.dump(), event::Headers{});
   for (const json& d : {json(nullptr), json("just text"), json(42), json::array(), data}) {
     auto s = structured;
     s["data"] = d;
