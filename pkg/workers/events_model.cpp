@@ -1,7 +1,9 @@
 #include "pkg/workers/events_model.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
+#include <vector>
 
 #include "pkg/json/limited.h"
 #include "pkg/runtime/wiring.h"
@@ -42,6 +44,304 @@ std::string client_frame(event::Envelope e) {
   auto j = event::to_structured(e);
   j["data"] = std::move(data);
   return j.dump();
+}
+
+namespace {
+
+// Reads JSON text that nlohmann's dump() would write back byte for byte (see client_frame_of),
+// and says no to anything it is not sure of: no is always safe (the caller parses instead).
+class Canonical {
+ public:
+  explicit Canonical(std::string_view text) : s_(text) {}
+
+  // The whole text is one canonical value.
+  bool whole() {
+    i_ = 0;
+    return value(0) && i_ == s_.size();
+  }
+
+  struct Member {
+    std::string_view key, value;
+  };
+  // The whole text is a canonical object with a member "data"; *begin and *end delimit that
+  // member's value, and *members gets every member.
+  bool object_with_data(std::size_t* begin, std::size_t* end, std::vector<Member>* members) {
+    i_ = 0;
+    members->clear();
+    bool found = false;
+    const auto member = [&](std::string_view key, std::size_t start) {
+      members->push_back({key, s_.substr(start, i_ - start)});
+      if (key == "data") {
+        found = true;
+        *begin = start;
+        *end = i_;
+      }
+    };
+    return object(0, member) && i_ == s_.size() && found;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 32;  // well under pipewright::json::kMaxDepth
+
+  bool value(int depth) {
+    if (i_ >= s_.size()) return false;
+    switch (s_[i_]) {
+      case '{':
+        return object(depth, [](std::string_view, std::size_t) {});
+      case '[':
+        return array(depth);
+      case '"':
+        return string(nullptr);
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return integer();
+    }
+  }
+
+  template <class Member>
+  bool object(int depth, const Member& member) {
+    if (++depth > kMaxDepth || i_ >= s_.size() || s_[i_] != '{') return false;
+    ++i_;
+    if (i_ < s_.size() && s_[i_] == '}') {
+      ++i_;
+      return true;
+    }
+    std::string_view previous;
+    for (bool first = true;; first = false) {
+      std::string_view key;
+      if (!string(&key)) return false;
+      // dump() writes a std::map's keys in order, once each; an escaped key is not compared.
+      if ((!first && !(previous < key)) || key.find('\\') != std::string_view::npos) return false;
+      previous = key;
+      if (i_ >= s_.size() || s_[i_] != ':') return false;
+      const std::size_t start = ++i_;
+      if (!value(depth)) return false;
+      member(key, start);
+      if (i_ >= s_.size()) return false;
+      if (s_[i_] == '}') {
+        ++i_;
+        return true;
+      }
+      if (s_[i_++] != ',') return false;
+    }
+  }
+
+  bool array(int depth) {
+    if (++depth > kMaxDepth) return false;
+    ++i_;
+    if (i_ < s_.size() && s_[i_] == ']') {
+      ++i_;
+      return true;
+    }
+    for (;;) {
+      if (!value(depth) || i_ >= s_.size()) return false;
+      if (s_[i_] == ']') {
+        ++i_;
+        return true;
+      }
+      if (s_[i_++] != ',') return false;
+    }
+  }
+
+  bool literal(std::string_view word) {
+    if (s_.substr(i_, word.size()) != word) return false;
+    i_ += word.size();
+    return true;
+  }
+
+  // -?(0|[1-9][0-9]*), at most 18 digits (an int64 either way); a fraction or exponent is
+  // written back differently by dump(), so it is a no.
+  bool integer() {
+    const std::size_t start = i_;
+    if (i_ < s_.size() && s_[i_] == '-') ++i_;
+    const std::size_t digits = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
+      ++i_;
+    const std::size_t n = i_ - digits;
+    if (n == 0 || n > 18 || (s_[digits] == '0' && (n > 1 || digits > start))) return false;
+    return i_ == s_.size() || (s_[i_] != '.' && s_[i_] != 'e' && s_[i_] != 'E');
+  }
+
+  // A string whose escapes are only dump()'s short ones and whose bytes are valid UTF-8
+  // (dump() writes those bytes unchanged). *content: the text between the quotes.
+  bool string(std::string_view* content) {
+    if (i_ >= s_.size() || s_[i_] != '"') return false;
+    const std::size_t start = ++i_;
+    while (i_ < s_.size()) {
+      const auto c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') {
+        if (content != nullptr) *content = s_.substr(start, i_ - start);
+        ++i_;
+        return true;
+      }
+      if (c == '\\') {
+        if (i_ + 1 >= s_.size()) return false;
+        const char e = s_[i_ + 1];
+        if (e != '"' && e != '\\' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't')
+          return false;
+        i_ += 2;
+      } else if (c >= 0x20 && c < 0x80) {
+        ++i_;
+      } else if (c < 0x20 || !utf8()) {  // a raw control character is no JSON
+        return false;
+      }
+    }
+    return false;
+  }
+
+  // One well-formed UTF-8 sequence of two to four bytes (RFC 3629's table: no overlong forms,
+  // no surrogates, nothing above U+10FFFF).
+  bool utf8() {
+    const auto at = [&](std::size_t k) {
+      return i_ + k < s_.size() ? static_cast<unsigned char>(s_[i_ + k]) : 0;
+    };
+    const auto c = at(0);
+    unsigned char lo = 0x80, hi = 0xBF;
+    std::size_t n = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (at(1) < lo || at(1) > hi) return false;
+    for (std::size_t k = 2; k < n; ++k) {
+      if (at(k) < 0x80 || at(k) > 0xBF) return false;
+    }
+    i_ += n;
+    return true;
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+bool has_header(const event::Headers& headers, std::string_view lower_name) {
+  return std::any_of(headers.begin(), headers.end(), [&](const auto& h) {
+    const auto& name = h.first;
+    return name.size() == lower_name.size() &&
+           std::equal(name.begin(), name.end(), lower_name.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  });
+}
+
+// What from_kafka() decodes from a structured event without a ce_specversion or content-type
+// header: it parses the value and, the value being an object with "specversion", reads it with
+// from_structured(). The same, from the scanned members instead of a parse (a string without
+// escapes is its bytes); nullopt when the value is not such an event (no "specversion": a
+// legacy envelope, which the caller decodes the long way).
+std::optional<event::Envelope> structured_without_data(
+    const std::vector<Canonical::Member>& members) {
+  json j = json::object();
+  for (const auto& [key, text] : members) {
+    auto& slot = j[std::string(key)];
+    if (key == "data") {
+      slot = json::object();
+    } else if (text.size() >= 2 && text.front() == '"' && text.find('\\') == std::string::npos) {
+      slot = std::string(text.substr(1, text.size() - 2));
+    } else {
+      slot = json::parse(text);  // canonical, so valid and shallow
+    }
+  }
+  if (!j.contains("specversion")) return std::nullopt;
+  return event::from_structured(j);
+}
+
+// The frame of a checked structured event (see structured_without_data) when it is the value
+// itself plus "datacontenttype": every member but data is a string (from_structured keeps
+// those as they are; an integer or boolean attribute would become a string), "time" is not
+// empty (to_structured leaves an empty one out), and "datacontenttype" is absent or already
+// "application/json" (what to_structured writes). Then to_structured's members are the
+// value's, each written as its canonical text, in the same (sorted) order.
+std::optional<std::string> frame_is_the_value(std::string_view value,
+                                              const std::vector<Canonical::Member>& members) {
+  constexpr std::string_view kType = "datacontenttype";
+  constexpr std::string_view kJsonType = R"("application/json")";
+  std::size_t insert_at = 0;  // where "datacontenttype" goes: before the first key after it
+  bool has_type = false;
+  bool found_next = false;
+  for (const auto& [key, text] : members) {
+    if (key == "data") continue;
+    if (text.front() != '"' || (key == "time" && text.size() == 2)) return std::nullopt;
+    if (key == kType) {
+      if (text != kJsonType) return std::nullopt;
+      has_type = true;
+    } else if (!found_next && key > kType) {
+      found_next = true;
+      insert_at = static_cast<std::size_t>(key.data() - value.data()) - 1;  // its opening quote
+    }
+  }
+  if (has_type) return std::string(value);
+  if (!found_next) return std::nullopt;  // never for an event: "id" sorts after it
+  const std::string member =
+      std::string("\"") + std::string(kType) + "\":" + std::string(kJsonType) + ",";
+  std::string out;
+  out.reserve(value.size() + member.size());
+  out.append(value.substr(0, insert_at)).append(member).append(value.substr(insert_at));
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> client_frame_of(std::string_view value, const event::Headers& headers) {
+  // The event is decoded from a stand-in with an empty `data`: from_kafka's checks of the
+  // attributes and of the content type do not depend on what the data holds, only on it being
+  // JSON, which the scan has shown. Then the data's own bytes take the stand-in's place.
+  const bool binary = has_header(headers, "ce_specversion");
+  std::size_t begin = 0;
+  std::size_t end = value.size();
+  thread_local std::vector<Canonical::Member> members;
+  Canonical scan(value);
+  event::Decoded decoded;
+  try {
+    if (binary) {
+      if (value.empty() || !scan.whole()) return std::nullopt;
+      decoded = event::from_kafka("{}", headers);
+    } else {
+      if (!scan.object_with_data(&begin, &end, &members)) return std::nullopt;
+      std::optional<event::Envelope> e;
+      if (!has_header(headers, "content-type")) e = structured_without_data(members);
+      if (e) {
+        if (auto frame = frame_is_the_value(value, members)) return frame;
+        decoded = {std::move(*e), event::Mode::structured};
+      } else {
+        std::string stand_in;
+        stand_in.reserve(value.size() - (end - begin) + 2);
+        stand_in.append(value.substr(0, begin)).append("{}").append(value.substr(end));
+        decoded = event::from_kafka(stand_in, headers);
+      }
+    }
+  } catch (const event::EnvelopeError&) {
+    return std::nullopt;  // the slow path says why
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+  const auto expected = binary ? event::Mode::binary : event::Mode::structured;
+  if (decoded.mode != expected || decoded.event.data != json::object()) return std::nullopt;
+  auto frame = event::to_structured(decoded.event).dump();
+  // The only "data" key of the frame: every other member is a string, inside which a quote is
+  // always escaped, so this text cannot occur there.
+  constexpr std::string_view kEmptyData = R"("data":{})";
+  const auto at = frame.find(kEmptyData);
+  if (at == std::string::npos) return std::nullopt;
+  const auto data = value.substr(begin, end - begin);
+  std::string out;
+  out.reserve(frame.size() + data.size());
+  out.append(frame, 0, at + 7).append(data).append(frame, at + kEmptyData.size());
+  return out;
 }
 
 json parse_create_body(const std::string& body) {

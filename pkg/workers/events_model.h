@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pkg/event/envelope.h"
@@ -49,6 +50,17 @@ std::string gateway_topic(const runtime::Wiring& wiring, const std::string& topi
 // event::to_structured(e).dump(), without a copy of `data` (it is moved into the frame's JSON;
 // the gateway builds one frame per event for all its clients).
 std::string client_frame(event::Envelope e);
+
+// The same frame straight from a Kafka message (value and headers as event::from_kafka takes
+// them) without parsing and dumping its `data`: when `data` is already written the way
+// nlohmann's dump() writes it (no whitespace, object keys sorted and unique, no \u or \/
+// escapes, valid UTF-8, integers only, nested at most 32 deep), its bytes are spliced into
+// the frame, and only the rest of the event goes through event::from_kafka (which checks it)
+// and to_structured. Equal to client_frame(event::from_kafka(value, headers).event) whenever it
+// returns one; nullopt (take that slower path, which also says why a message is no event) for
+// anything else: a legacy envelope, a number with a fraction or exponent, an event that is not
+// valid.
+std::optional<std::string> client_frame_of(std::string_view value, const event::Headers& headers);
 
 // `?wait=` of a synchronous create: a duration ("5s", "500ms") above zero and at most
 // `max_wait`. Throws FieldError("wait").

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include "pkg/event/envelope.h"
@@ -103,6 +104,194 @@ TEST(ClientFrame, IsTheStructuredFormOfTheEvent) {
     EXPECT_EQ(client_frame(e), event::to_structured(e).dump()) << e.id;
     EXPECT_EQ(event::from_structured(json::parse(client_frame(e))).data, e.data) << e.id;
   }
+}
+
+// What a client gets for a Kafka message the slow way: the whole event decoded and dumped.
+std::string slow_frame(const std::string& value, const event::Headers& headers) {
+  return client_frame(event::from_kafka(value, headers).event);
+}
+
+event::Headers binary_headers(std::string content_type = "application/json") {
+  event::Headers h = {{"ce_specversion", "1.0"},
+                      {"ce_id", "b1"},
+                      {"ce_source", "/pipewright/default/events/enrich"},
+                      {"ce_type", "pipewright.event.enriched"},
+                      {"ce_time", "2026-12-01T08:15:20Z"},
+                      {"ce_subject", "caf\u00e9 \"x\""}};
+  if (!content_type.empty()) h.emplace_back("content-type", std::move(content_type));
+  return h;
+}
+
+// The gateway's fast frame (data spliced in, not parsed and dumped) is byte for byte the slow
+// one, for structured events with or without a content type, extension attributes of every
+// kind, binary-mode events, and data of every JSON type dump() writes back unchanged.
+TEST(ClientFrameOf, IsTheSlowFrameByteForByte) {
+  const json data = {
+      {"seq", 12345},
+      {"neg", -7},
+      {"zero", 0},
+      {"big", 999999999999999999LL},
+      {"word", "abacaxi \u00e7\u00e3o \xF0\x9F\x98\x80"},
+      {"esc", "quote \" backslash \\ tab \t newline \n\r\b\f"},
+      {"list", json::array({1, "two", nullptr, true, false, json::object(), json::array()})},
+      {"nested", {{"a", {{"b", {{"c", json::array({json::array({1})})}}}}}}},
+      {"pad", std::string(150, 'x')}};
+  std::vector<std::pair<std::string, event::Headers>> cases;
+  json structured = {{"id", "s1"},
+                     {"specversion", "1.0"},
+                     {"type", "pipewright.event.enriched"},
+                     {"time", "2026-11-23T00:00:00.000Z"},
+                     {"source", "bench"},
+                     {"data", data}};
+  cases.emplace_back(structured.dump(), event::Headers{});  // what bench/events produces
+  cases.emplace_back(structured.dump(),
+                     event::Headers{{"Content-Type", "application/cloudevents+json"}});
+  auto with_attributes = structured;
+  with_attributes["aaa"] = "sorts before data";
+  with_attributes["count"] = 5;  // an integer extension: a string in the frame
+  with_attributes["flag"] = true;
+  with_attributes["datacontenttype"] = "application/json";
+  with_attributes.erase("time");
+  cases.emplace_back(with_attributes.dump(), event::Headers{});
+  auto typed = structured;  // written as the frame already is
+  typed["datacontenttype"] = "application/json";
+  typed["subject"] = "caf\u00e9 \"x\"";
+  cases.emplace_back(typed.dump(), event::Headers{});
+  typed["datacontenttype"] = "application/json; charset=utf-8";  // the frame says application/json
+  cases.emplace_back(typed.dump(), event::Headers{});
+  auto untimed = structured;
+  untimed["time"] = "";  // to_structured leaves it out
+  cases.emplace_back(untimed.dump(), event::Headers{});
+  for (const json& d : {json(nullptr), json("just text"), json(42), json::array(), data}) {
+    auto s = structured;
+    s["data"] = d;
+    cases.emplace_back(s.dump(), event::Headers{});
+    cases.emplace_back(d.dump(), binary_headers());
+  }
+  cases.emplace_back(data.dump(), binary_headers(""));  // binary without a content type
+  auto upper = binary_headers();
+  upper[0].first = "CE_SpecVersion";
+  cases.emplace_back(data.dump(), upper);
+  for (const auto& [value, headers] : cases) {
+    const auto fast = client_frame_of(value, headers);
+    ASSERT_TRUE(fast.has_value()) << value;
+    EXPECT_EQ(*fast, slow_frame(value, headers)) << value;
+  }
+}
+
+// Anything the scan cannot vouch for is left to the slow path, which writes it the way dump()
+// does, or refuses it (the runtime dead-letters it) exactly as before.
+TEST(ClientFrameOf, LeavesWhatItCannotVouchForToTheSlowPath) {
+  const auto event_with = [](const std::string& data) {
+    return R"({"data":)" + data + R"(,"id":"s1","source":"bench","specversion":"1.0","type":"t"})";
+  };
+  std::string deep;
+  for (int i = 0; i < 40; ++i)
+    deep += "[";
+  deep += "1";
+  for (int i = 0; i < 40; ++i)
+    deep += "]";
+  // Valid events whose data dump() writes differently: the slow path's frame is correct.
+  for (const std::string& data : {std::string("1.5"), std::string("1e3"), std::string("-0"),
+                                  std::string("1234567890123456789"), std::string(R"("caf\u00e9")"),
+                                  std::string(R"("a\/b")"), std::string(R"({"b":1,"a":2})"),
+                                  std::string(R"({"a":1,"a":2})"), std::string(R"({ "a":1})"),
+                                  std::string(R"([1, 2])"), std::string(R"({"k\"ey":1})"), deep}) {
+    const auto value = event_with(data);
+    EXPECT_FALSE(client_frame_of(value, {}).has_value()) << value;
+    EXPECT_FALSE(client_frame_of(data, binary_headers()).has_value()) << data;
+    EXPECT_NO_THROW(slow_frame(value, {})) << value;
+    EXPECT_EQ(json::parse(slow_frame(value, {}))["data"], json::parse(data)) << value;
+  }
+  EXPECT_FALSE(client_frame_of(event_with("{}") + " ", {}).has_value());  // trailing space
+  // Not events, or not valid ones: refused by the slow path as before.
+  const std::vector<std::pair<std::string, event::Headers>> refused = {
+      {event_with("\"\xC3\x28\""), {}},      // invalid UTF-8
+      {event_with("\"\xED\xA0\x80\""), {}},  // a UTF-16 surrogate in UTF-8
+      {event_with("\"\xE0\x80\xAF\""), {}},  // overlong
+      {event_with("{\"a\":1"), {}},          // cut short
+      {R"({"data":{},"id":"s1","source":"bench","specversion":"0.3","type":"t"})", {}},
+      {R"({"data":{},"source":"bench","specversion":"1.0","type":"t"})", {}},
+      {R"({"data":{},"id":"s1","source":"bench","specversion":"1.0","time":"yesterday","type":"t"})",
+       {}},
+      {R"({"data":{},"data_base64":"eA==","id":"s1","source":"b","specversion":"1.0","type":"t"})",
+       {}},
+      {R"({"data":{},"datacontenttype":"text/plain","id":"s1","source":"b","specversion":"1.0","type":"t"})",
+       {}},
+      {R"({"Bad":"x","data":{},"id":"s1","source":"b","specversion":"1.0","type":"t"})", {}},
+      {"{}", binary_headers("text/plain")},
+      {"{}", {{"ce_specversion", "1.0"}, {"ce_id", "x"}, {"ce_type", "t"}}},  // no source
+      {"[1,2]", {}},                                                          // not an object
+  };
+  for (const auto& [value, headers] : refused) {
+    EXPECT_FALSE(client_frame_of(value, headers).has_value()) << value;
+    EXPECT_THROW(slow_frame(value, headers), event::EnvelopeError) << value;
+  }
+  // A legacy envelope is an event, but not one the fast path decodes.
+  const std::string legacy = R"({"data":{},"id":"l1","source":"s","time":"","type":"t"})";
+  EXPECT_FALSE(client_frame_of(legacy, {}).has_value());
+  EXPECT_FALSE(client_frame_of("", binary_headers()).has_value());  // no data: data is {}
+}
+
+// Random documents as dump() writes them: the fast frame, whenever it is given, is the slow
+// one, and it is given for all but those with a fraction or a control character.
+TEST(ClientFrameOf, RandomDocumentsMatchTheSlowFrame) {
+  std::uint64_t state = 42;
+  const auto next = [&state](std::uint64_t n) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (state >> 33) % n;
+  };
+  const std::vector<std::string> pieces = {
+      "a", "Z", "\u00e9", "\xF0\x9F\x98\x80", "\"", "\\", "\n", "/", " ", "\x01", "\x7f", "data"};
+  const auto text = [&] {
+    std::string t;
+    for (std::uint64_t i = 0, n = next(6); i < n; ++i)
+      t += pieces[next(pieces.size())];
+    return t;
+  };
+  std::function<json(int)> make = [&](int depth) -> json {
+    switch (depth > 3 ? next(5) : next(7)) {
+      case 0:
+        return nullptr;
+      case 1:
+        return next(2) == 0;
+      case 2:
+        return static_cast<std::int64_t>(next(2000000)) - 1000000;
+      case 3:
+        return next(10) == 0 ? json(0.5 * static_cast<double>(next(100))) : json(text());
+      case 4:
+        return text();
+      case 5: {
+        json a = json::array();
+        for (std::uint64_t i = 0, n = next(4); i < n; ++i)
+          a.push_back(make(depth + 1));
+        return a;
+      }
+      default: {
+        json o = json::object();
+        for (std::uint64_t i = 0, n = next(4); i < n; ++i)
+          o[text()] = make(depth + 1);
+        return o;
+      }
+    }
+  };
+  int fast_ones = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const json data = make(0);
+    const json structured = {{"id", "r" + std::to_string(i)},
+                             {"source", "/s"},
+                             {"specversion", "1.0"},
+                             {"type", "t"},
+                             {"data", data}};
+    for (const auto& [value, headers] : {std::pair{structured.dump(), event::Headers{}},
+                                         std::pair{data.dump(), binary_headers()}}) {
+      const auto fast = client_frame_of(value, headers);
+      if (!fast) continue;
+      ++fast_ones;
+      ASSERT_EQ(*fast, slow_frame(value, headers)) << value;
+    }
+  }
+  EXPECT_GT(fast_ones, 2000);  // most of the 4,000 (dump() escapes control characters as \u)
 }
 
 // config.topic names an input by its logical name (the manifest's) or its Kafka name, from the
