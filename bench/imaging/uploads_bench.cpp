@@ -199,7 +199,7 @@ TEST(UploadsBench, EndToEndAgainstOpenCvAlone) {
   std::cout << "warm-up: " << warmed << " uploads, "
             << std::chrono::duration<double>(Clock::now() - warm_start).count()
             << " s after the first " << warmup << "; the broker's JIT at " << jit_share * 100
-            << " % of a core in the last round\n";
+            << " % of a core in the last round" << std::endl;  // profile_uploads waits for it
   {
     std::lock_guard lock(mutex);
     arrived.clear();
