@@ -162,6 +162,32 @@ TEST(Files, UniqueNamesEvenForConcurrentWriters) {
   EXPECT_EQ(entries, names.size()) << "a temporary file was left behind";
 }
 
+// read_file reads the size fstat gives at once: every byte of an image (binary, NULs included),
+// of an empty file and of one with no size (procfs), and a clear error for a missing one (the
+// image steps retry it: the volume may lag).
+TEST(Files, ReadFileReturnsEveryByteWhateverTheSize) {
+  const auto dir = testing::suite_dir() / "read";
+  fs::create_directories(dir);
+  std::string image(300 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < image.size(); ++i)
+    image[i] = static_cast<char>((i * 131) % 251);
+  workers::write_atomic(dir / "photo.jpg", image);
+  EXPECT_EQ(workers::read_file(dir / "photo.jpg"), image);
+  workers::write_atomic(dir / "empty.jpg", "");
+  EXPECT_EQ(workers::read_file(dir / "empty.jpg"), "");
+  // st_size 0, tens of KiB read a page at a time: every read's bytes kept, to the last line.
+  const auto maps = workers::read_file("/proc/self/smaps");
+  ASSERT_GT(maps.size(), 8192u);
+  EXPECT_EQ(maps.rfind("VmFlags:", maps.size() - 1), maps.rfind('\n', maps.size() - 2) + 1)
+      << maps.substr(maps.size() - std::min<std::size_t>(maps.size(), 200));
+  try {
+    workers::read_file(dir / "missing.jpg");
+    ADD_FAILURE() << "a missing file was read";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.jpg"), std::string::npos) << e.what();
+  }
+}
+
 // The image workers' results: in place at once, durable by sync() (before the offset commit),
 // and a sync that fails keeps its files pending, so the retried hook syncs them again rather
 // than letting the commit through.
