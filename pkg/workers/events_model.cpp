@@ -334,13 +334,14 @@ std::optional<std::string> client_frame_of(std::string_view value, const event::
   auto frame = event::to_structured(decoded.event).dump();
   // The only "data" key of the frame: every other member is a string, inside which a quote is
   // always escaped, so this text cannot occur there.
+  constexpr std::string_view kDataKey = R"("data":)";
   constexpr std::string_view kEmptyData = R"("data":{})";
   const auto at = frame.find(kEmptyData);
   if (at == std::string::npos) return std::nullopt;
   const auto data = value.substr(begin, end - begin);
   std::string out;
   out.reserve(frame.size() + data.size());
-  out.append(frame, 0, at + 7).append(data).append(frame, at + kEmptyData.size());
+  out.append(frame, 0, at + kDataKey.size()).append(data).append(frame, at + kEmptyData.size());
   return out;
 }
 
