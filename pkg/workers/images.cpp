@@ -1,8 +1,6 @@
 // The image pipeline's workers: upload (HTTP → shared volume → Kafka), rotate and grayscale
 // (Kafka → OpenCV → shared volume → Kafka).
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <string_view>
@@ -323,12 +321,6 @@ int run_upload(runtime::Runtime& runtime) {
 }
 
 int run_image_operation(runtime::Runtime& runtime, const std::string& operation) {
-  // TurboJPEG allocates each image's coefficient arrays (about 1 MiB at 0.3 MP) and frees them
-  // after; glibc gave that memory back to the kernel (munmap, trim) after every image and
-  // faulted it in again for the next: 12 % of rotate's CPU in perf under bench/imaging. Blocks
-  // up to 32 MiB come from the heap, and up to 64 MiB of free heap stays with the process.
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
   const auto& config = runtime.config();
   int angle = 90;
   if (operation == "rotate") {
