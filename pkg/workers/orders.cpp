@@ -64,14 +64,15 @@ void create(const Api& api, const std::map<std::string, std::string>& headers,
   if (!body)
     return responder->respond(
         http::Response::error(400, "the body is not valid JSON: " + why, "body"));
-  json order;
+  Order model;
   try {
-    order = validate_order(*body);
+    model = order_model(*body);
   } catch (const OrderError& e) {
     return responder->respond(http::Response::error(400, e.what(), e.field()));
   }
-  const auto id = order.contains("id") ? order["id"].get<std::string>() : event::new_id();
-  order["id"] = id;
+  const auto id = model.id ? *model.id : event::new_id();
+  model.id = id;
+  const auto order = to_json(model);
   const std::string base = api.runtime.wiring().base_path;
   switch (claim(*api.store, id, order)) {
     case OrderStore::Claim::same:
@@ -98,7 +99,7 @@ void create(const Api& api, const std::map<std::string, std::string>& headers,
   std::vector<kafka::OutMessage> out{
       api.runtime.message("orders", order["customer"].get<std::string>(), created)};
   if (api.notifies) {
-    out.push_back(status_notification(api.runtime, data, "received", {}, received_at));
+    out.push_back(status_notification(api.runtime, model, "received", {}, received_at));
   }
   api.runtime.publish_async(
       std::move(out), [api, id, received_at, base, responder,
@@ -158,41 +159,15 @@ std::filesystem::path state_file(const runtime::Runtime& runtime, const std::str
   return w.data_dir / ".pipewright" / (w.pipeline + "." + w.step + "." + name);
 }
 
-kafka::OutMessage status_notification(const runtime::Runtime& runtime, const json& order,
+kafka::OutMessage status_notification(const runtime::Runtime& runtime, const Order& order,
                                       const std::string& status, const std::vector<Reason>& reasons,
                                       const std::string& time) {
-  const auto& id = order.at("id").get_ref<const std::string&>();
-  // The keys sorted, as a dumped document has them.
-  std::string value;
-  value.reserve(256);
-  value += "{\"customer\":";
-  const auto customer = order.find("customer");
-  append_json_string(value, customer != order.end() && customer->is_string()
-                                ? customer->get_ref<const std::string&>()
-                                : std::string());
-  value += ",\"notify\":";
-  const auto notify = order.find("notify");
-  if (notify != order.end()) {
-    append_json(value, *notify);
-  } else {
-    value += "{}";
-  }
-  value += ",\"operation\":";
-  append_json_string(value, "order." + status);
-  value += ",\"order\":";
-  append_json_string(value, id);
-  value += ",\"reasons\":[";
-  for (std::size_t i = 0; i < reasons.size(); ++i) {
-    if (i > 0) value += ',';
-    append_json_string(value, reasons[i].message);
-  }
-  value += "],\"total\":";
-  append_json_number(value, order.value("total", 0.0));
-  value += '}';
+  const auto& id = order.id.value();
   const event::Envelope attributes{id + "." + status + ".notification",
                                    "pipewright.order." + status, time, runtime.wiring().source(),
                                    nullptr};
-  return runtime.message("notifications", id, attributes, std::move(value));
+  return runtime.message("notifications", id, attributes,
+                         notification_data(order, status, reasons));
 }
 
 int run_api(runtime::Runtime& runtime) {

@@ -30,15 +30,37 @@ class OrderError : public std::invalid_argument {
 };
 
 // The order as a client sends it: {"id"?, "customer", "items": [{"sku", "quantity", "price"}],
-// "total", "notify"?: {"email"?, "telegram"?}}. Returns the order with only those fields (an
-// absent id stays absent). Throws OrderError naming the first field that is missing, of the
-// wrong type or out of range. Fields it does not know are ignored (not passed on).
+// "total", "notify"?: {"email"?, "telegram"?}}, with only those fields (an absent id stays
+// absent). The model fraud decides on without a second document; to_json() is the document
+// orders-api stores and publishes.
+struct Order {
+  struct Item {
+    std::string sku;
+    std::int64_t quantity = 0;
+    double price = 0;
+  };
+  struct Notify {
+    std::optional<std::string> email, telegram;
+  };
+  std::optional<std::string> id;
+  std::string customer;
+  std::vector<Item> items;
+  double total = 0;
+  std::optional<Notify> notify;  // present (maybe empty) when the body had a notify object
+};
+
+// Throws OrderError naming the first field that is missing, of the wrong type or out of range.
+// Fields it does not know are ignored (not passed on).
+Order order_model(const nlohmann::json& body);
+nlohmann::json to_json(const Order& order);
+// to_json(order_model(body)): the validated order as a document.
 nlohmann::json validate_order(const nlohmann::json& body);
 
 // Ids a client may choose: 1 to 64 of A-Z a-z 0-9 . _ - :
 bool valid_order_id(const std::string& id);
 
 // sum(quantity * price) of the items of a validated order.
+double items_sum(const Order& order);
 double items_sum(const nlohmann::json& order);
 
 struct Reason {
@@ -53,6 +75,18 @@ nlohmann::json to_json(const std::vector<Reason>& reasons);
 void append_json_string(std::string& out, std::string_view text);  // valid UTF-8, from JSON
 void append_json_number(std::string& out, double value);
 void append_json(std::string& out, const nlohmann::json& value);
+// to_json(order)["notify"] as dump() writes it ({} when the order has none).
+void append_json_notify(std::string& out, const Order& order);
+
+// The decision fraud publishes as its event's data: to_json(order) with "id", "receivedAt",
+// "status" and, unless `reasons` is null (a valid order), "reasons": to_json(*reasons), written
+// as dump() writes that document (keys sorted), without building it. `order.id` must be set.
+std::string decision_data(const Order& order, const std::string& received_at,
+                          const std::string& status, const std::vector<Reason>* reasons);
+// The status notification's data notify renders: {customer, notify, operation: "order.<status>",
+// order: id, reasons: [message], total}, written as dump() writes it. `order.id` must be set.
+std::string notification_data(const Order& order, const std::string& status,
+                              const std::vector<Reason>& reasons);
 
 struct FraudConfig {
   std::optional<double> max_amount;              // off when absent
@@ -76,7 +110,9 @@ class FraudChecker {
     std::vector<Reason> reasons;
     bool repeated = false;  // this order id was decided before
   };
-  // `order` validated, with "id" and "customer"; `time_ms` its receive time (epoch ms).
+  // `order` validated, with its id set; `time_ms` its receive time (epoch ms).
+  Decision check(const Order& order, std::int64_t time_ms);
+  // The same for a validated order document with "id" (tests, fuzzing).
   Decision check(const nlohmann::json& order, std::int64_t time_ms);
 
   // Customers whose order times are kept (at most `keep`, however many customers come).
@@ -87,7 +123,11 @@ class FraudChecker {
                 const Decision& decision);
 
  private:
-  std::int64_t orders_in_window(const std::string& customer, std::int64_t time_ms) const;
+  using Times = std::multiset<std::int64_t>;
+  // Records `time_ms` in `times` (its customer's, looked up once by the caller) for the order
+  // just entered in decided_, and forgets the oldest order past `keep`.
+  void record(const std::string& id, const std::string& customer, Times& times,
+              std::int64_t time_ms);
 
   FraudConfig config_;
   std::size_t keep_;
@@ -100,7 +140,7 @@ class FraudChecker {
   // window, so times_ (and the customers in it) stay within `keep` as well.
   std::deque<Decided> decided_order_;
   // customer -> receive times (epoch ms) of its orders so far, ascending as they come.
-  std::unordered_map<std::string, std::multiset<std::int64_t>> times_;
+  std::unordered_map<std::string, Times> times_;
 };
 
 // "2026-11-23T09:00:00.123Z" -> epoch ms; nullopt when it is not such a time.

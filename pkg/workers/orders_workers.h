@@ -20,9 +20,9 @@ std::filesystem::path state_file(const runtime::Runtime& runtime, const std::str
 
 // The status notification notify renders ("order.received", "order.valid", "order.rejected"
 // templates), as the message to the step's `notifications` output: {operation, order,
-// customer, total, reasons: [text], notify}, at `time`. Its id follows from the order's, so a
-// repeat is one notification. Written as text, no document built: fraud writes one per order.
-kafka::OutMessage status_notification(const runtime::Runtime& runtime, const nlohmann::json& order,
+// customer, total, reasons: [text], notify} (notification_data), at `time`. Its id follows from
+// the order's (`order.id`, set), so a repeat is one notification.
+kafka::OutMessage status_notification(const runtime::Runtime& runtime, const Order& order,
                                       const std::string& status, const std::vector<Reason>& reasons,
                                       const std::string& time);
 

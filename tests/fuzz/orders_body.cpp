@@ -1,6 +1,7 @@
 // POST /orders bodies as orders-api reads them (JSON, then orders::validate_order), and the
 // validated order as the fraud stage reads it again (validate_order, items_sum, FraudChecker).
-// The documented failure is OrderError naming the field.
+// The documented failure is OrderError naming the field. Fraud's decision and notification,
+// written as text from the order's model, must be the dumps of their documents.
 
 #include <cmath>
 #include <string>
@@ -35,5 +36,28 @@ PW_FUZZ_TARGET(orders_body) {
   static orders::FraudChecker checker(
       orders::FraudConfig{1000.0, 3, std::chrono::seconds(60), {"x"}}, 1000);
   revalidated["id"] = order["id"];
-  (void)checker.check(revalidated, 1'790'000'000'000);
+  const auto d = checker.check(revalidated, 1'790'000'000'000);
+  // Fraud writes its decision and notification as text from the model: the bytes must be the
+  // dumps of the documents they stand for.
+  auto model = orders::order_model(again);
+  model.id = order["id"].get<std::string>();
+  auto decision = revalidated;
+  decision["receivedAt"] = order["receivedAt"];
+  decision["status"] = d.valid ? "valid" : "rejected";
+  if (!d.valid) decision["reasons"] = orders::to_json(d.reasons);
+  pipewright::fuzz::check(orders::decision_data(model, order["receivedAt"], decision["status"],
+                                                d.valid ? nullptr : &d.reasons) == decision.dump(),
+                          "the decision's text is not the dump of its document");
+  json messages = json::array();
+  for (const auto& r : d.reasons)
+    messages.push_back(r.message);
+  const json notification = {{"customer", decision["customer"]},
+                             {"notify", decision.value("notify", json::object())},
+                             {"operation", "order." + decision["status"].get<std::string>()},
+                             {"order", model.id.value()},
+                             {"reasons", messages},
+                             {"total", decision["total"]}};
+  pipewright::fuzz::check(
+      orders::notification_data(model, decision["status"], d.reasons) == notification.dump(),
+      "the notification's text is not the dump of its document");
 }

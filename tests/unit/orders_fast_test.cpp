@@ -1,0 +1,486 @@
+// Fraud decides on an order model and writes its outputs as text (no document per order); these
+// tests hold the fast parts to what they replaced, kept below as `before` (the code at 0778026):
+// the same errors for every body, the same decisions for every sequence of orders, the same
+// bytes as the dumped documents, the same receive times.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <random>
+
+#include "pkg/workers/orders_rules.h"
+
+namespace pipewright::workers::orders {
+namespace {
+
+using nlohmann::json;
+
+// --- the code before: validate_order building a document, the checker on it ----------------
+namespace before {
+
+constexpr std::size_t kMaxItems = 1000;
+constexpr std::int64_t kMaxQuantity = 1'000'000;
+constexpr double kMaxMoney = 1e12;
+constexpr double kCent = 0.005;
+
+const json& require(const json& object, const std::string& key, const std::string& path) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) throw OrderError(path, path + " is required");
+  return *it;
+}
+
+std::string text_field(const json& object, const std::string& key, const std::string& path,
+                       std::size_t max) {
+  const auto& v = require(object, key, path);
+  if (!v.is_string()) throw OrderError(path, path + " must be a string");
+  auto s = v.get<std::string>();
+  if (s.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw OrderError(path, path + " must not be empty");
+  }
+  if (s.size() > max) {
+    throw OrderError(path, path + " must be at most " + std::to_string(max) + " characters");
+  }
+  return s;
+}
+
+double money_field(const json& object, const std::string& key, const std::string& path) {
+  const auto& v = require(object, key, path);
+  if (!v.is_number()) throw OrderError(path, path + " must be a number");
+  const auto d = v.get<double>();
+  if (!std::isfinite(d) || d < 0) throw OrderError(path, path + " must not be negative");
+  if (d > kMaxMoney) throw OrderError(path, path + " is too large");
+  return d;
+}
+
+json item(const json& in, const std::string& path) {
+  if (!in.is_object()) throw OrderError(path, path + " must be an object");
+  const auto sku = text_field(in, "sku", path + ".sku", 100);
+  const auto& q = require(in, "quantity", path + ".quantity");
+  const bool whole =
+      q.is_number_integer() ||
+      (q.is_number_float() && std::isfinite(q.get<double>()) &&
+       std::trunc(q.get<double>()) == q.get<double>() && std::abs(q.get<double>()) < 1e15);
+  if (!whole) throw OrderError(path + ".quantity", path + ".quantity must be a whole number");
+  const auto quantity =
+      q.is_number_integer() ? q.get<std::int64_t>() : static_cast<std::int64_t>(q.get<double>());
+  if (quantity <= 0 || quantity > kMaxQuantity) {
+    throw OrderError(path + ".quantity",
+                     path + ".quantity must be from 1 to " + std::to_string(kMaxQuantity));
+  }
+  return {
+      {"sku", sku}, {"quantity", quantity}, {"price", money_field(in, "price", path + ".price")}};
+}
+
+json recipients(const json& notify) {
+  if (!notify.is_object()) throw OrderError("notify", "notify must be an object");
+  json out = json::object();
+  for (const auto* key : {"email", "telegram"}) {
+    const auto it = notify.find(key);
+    if (it == notify.end() || it->is_null()) continue;
+    out[key] = text_field(notify, key, std::string("notify.") + key, 320);
+  }
+  return out;
+}
+
+json validate_order(const json& body) {
+  if (!body.is_object()) throw OrderError("body", "the body must be a JSON object (the order)");
+  json order = json::object();
+  if (const auto id = body.find("id"); id != body.end() && !id->is_null()) {
+    if (!id->is_string() || !valid_order_id(id->get<std::string>())) {
+      throw OrderError("id", "id must be a string of 1 to 64 letters, digits, '.', '_', '-', ':'");
+    }
+    order["id"] = *id;
+  }
+  order["customer"] = text_field(body, "customer", "customer", 200);
+  const auto& items = require(body, "items", "items");
+  if (!items.is_array()) throw OrderError("items", "items must be a list");
+  if (items.empty()) throw OrderError("items", "items must not be empty");
+  if (items.size() > kMaxItems) {
+    throw OrderError("items", "items must have at most " + std::to_string(kMaxItems) + " entries");
+  }
+  order["items"] = json::array();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    order["items"].push_back(item(items[i], "items[" + std::to_string(i) + "]"));
+  }
+  order["total"] = money_field(body, "total", "total");
+  if (const auto n = body.find("notify"); n != body.end() && !n->is_null()) {
+    order["notify"] = recipients(*n);
+  }
+  return order;
+}
+
+std::string amount_text(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+class FraudChecker {
+ public:
+  FraudChecker(FraudConfig config, std::size_t keep) : config_(std::move(config)), keep_(keep) {}
+  using Decision = orders::FraudChecker::Decision;
+
+  Decision check(const json& order, std::int64_t time_ms) {
+    const auto& id = order.at("id").get_ref<const std::string&>();
+    if (const auto it = decided_.find(id); it != decided_.end()) {
+      auto again = it->second;
+      again.repeated = true;
+      return again;
+    }
+    const auto& customer = order.at("customer").get_ref<const std::string&>();
+    const auto total = order.at("total").get<double>();
+    Decision d;
+    if (config_.blocked.contains(customer)) {
+      d.reasons.push_back({"blockedCustomers", "customer " + customer + " is blocked"});
+    }
+    if (config_.max_amount && total > *config_.max_amount) {
+      d.reasons.push_back({"maxAmount", "total " + amount_text(total) + " is over maxAmount " +
+                                            amount_text(*config_.max_amount)});
+    }
+    if (config_.max_per_customer) {
+      const auto n = orders_in_window(customer, time_ms) + 1;
+      if (n > *config_.max_per_customer) {
+        d.reasons.push_back({"maxOrdersPerCustomer",
+                             "order " + std::to_string(n) + " of customer " + customer +
+                                 " within " + std::to_string(config_.window.count() / 1000) +
+                                 "s; the limit is " + std::to_string(*config_.max_per_customer)});
+      }
+    }
+    const auto sum = items_sum(order);
+    if (std::abs(total - sum) > kCent + 1e-9 * sum) {
+      d.reasons.push_back(
+          {"totalMismatch",
+           "total " + amount_text(total) + " does not match the items' sum " + amount_text(sum)});
+    }
+    d.valid = d.reasons.empty();
+    remember(id, customer, time_ms, d);
+    return d;
+  }
+  std::size_t customers() const { return times_.size(); }
+
+  void remember(const std::string& id, const std::string& customer, std::int64_t time_ms,
+                const Decision& decision) {
+    if (!decided_.emplace(id, decision).second) return;
+    decided_order_.push_back({id, customer, time_ms});
+    auto& times = times_[customer];
+    times.insert(time_ms);
+    const auto horizon = *times.rbegin() - 2 * config_.window.count();
+    times.erase(times.begin(), times.lower_bound(horizon));
+    if (decided_order_.size() > keep_) {
+      const auto& old = decided_order_.front();
+      decided_.erase(old.id);
+      if (const auto it = times_.find(old.customer); it != times_.end()) {
+        if (const auto t = it->second.find(old.time_ms); t != it->second.end()) it->second.erase(t);
+        if (it->second.empty()) times_.erase(it);
+      }
+      decided_order_.pop_front();
+    }
+  }
+
+ private:
+  std::int64_t orders_in_window(const std::string& customer, std::int64_t time_ms) const {
+    const auto it = times_.find(customer);
+    if (it == times_.end()) return 0;
+    const auto from = it->second.upper_bound(time_ms - config_.window.count());
+    const auto to = it->second.upper_bound(time_ms);
+    return static_cast<std::int64_t>(std::distance(from, to));
+  }
+
+  FraudConfig config_;
+  std::size_t keep_;
+  std::unordered_map<std::string, Decision> decided_;
+  struct Decided {
+    std::string id, customer;
+    std::int64_t time_ms;
+  };
+  std::deque<Decided> decided_order_;
+  std::unordered_map<std::string, std::multiset<std::int64_t>> times_;
+};
+
+std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0;
+  char z = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms,
+                  &z) != 8 ||
+      z != 'Z') {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+}  // namespace before
+
+// --- random bodies: mostly orders, with every kind of fault the validation names ---------------
+
+class Bodies {
+ public:
+  explicit Bodies(unsigned seed) : rng_(seed) {}
+
+  json next() {
+    json body = json::object();
+    if (chance(70)) body["id"] = id();
+    if (chance(97)) body["customer"] = text(chance(2) ? 210 : 12);
+    json items = json::array();
+    const int n = chance(3) ? 0 : 1 + pick(3);
+    for (int i = 0; i < n; ++i)
+      items.push_back(item());
+    if (chance(97)) body["items"] = chance(2) ? json("x") : items;
+    if (chance(97)) body["total"] = money();
+    if (chance(40)) body["notify"] = notify();
+    if (chance(10)) body["color"] = "blue";  // unknown: ignored
+    if (chance(3)) return chance(50) ? json::array() : json("order");
+    return body;
+  }
+
+  int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+  bool chance(int percent) { return pick(100) < percent; }
+
+ private:
+  json id() {
+    switch (pick(30)) {
+      case 0:
+        return nullptr;
+      case 1:
+        return 12;
+      case 2:
+        return "../x";
+      case 3:
+        return std::string(65, 'a');
+      default:
+        return "o-" + std::to_string(pick(100000));
+    }
+  }
+  json text(std::size_t length) {
+    switch (pick(40)) {
+      case 0:
+        return 7;
+      case 1:
+        return nullptr;
+      case 2:
+        return " \t";
+      case 3:
+        return "";
+      case 4:
+        return "q\"uote\\back\n\x01 ç 日本 🚀";
+      default: {
+        std::string s;
+        for (std::size_t i = 0; i < length; ++i)
+          s += static_cast<char>('a' + pick(26));
+        return s;
+      }
+    }
+  }
+  json money() {
+    switch (pick(40)) {
+      case 0:
+        return "25";
+      case 1:
+        return -0.01;
+      case 2:
+        return 2e12;
+      case 3:
+        return nullptr;
+      case 4:
+        return 0;
+      case 5:
+        return 25;
+      default:
+        return std::round(std::uniform_real_distribution<double>(0, 30000)(rng_) * 100) / 100;
+    }
+  }
+  json quantity() {
+    switch (pick(40)) {
+      case 0:
+        return 1.5;
+      case 1:
+        return 2.0;
+      case 2:
+        return -1;
+      case 3:
+        return 0;
+      case 4:
+        return "2";
+      case 5:
+        return 1'000'001;
+      case 6:
+        return 1e15;
+      case 7:
+        return nullptr;
+      default:
+        return 1 + pick(5);
+    }
+  }
+  json item() {
+    if (chance(3)) return 3;
+    json i = json::object();
+    if (chance(97)) i["sku"] = text(chance(2) ? 101 : 5);
+    if (chance(97)) i["quantity"] = quantity();
+    if (chance(97)) i["price"] = money();
+    return i;
+  }
+  json notify() {
+    if (chance(5)) return "a@b.c";
+    if (chance(5)) return nullptr;
+    json n = json::object();
+    if (chance(60)) n["email"] = chance(5) ? text(330) : json("a@b.c");
+    if (chance(40)) n["telegram"] = chance(5) ? json(nullptr) : json("@someone");
+    return n;
+  }
+
+  std::mt19937 rng_;
+};
+
+struct Outcome {
+  std::string error;  // "field: message" of the OrderError, "" when valid
+  json order;
+};
+
+template <typename Validate>
+Outcome outcome(const Validate& validate, const json& body) {
+  try {
+    return {"", validate(body)};
+  } catch (const OrderError& e) {
+    return {e.field() + ": " + e.what(), nullptr};
+  }
+}
+
+TEST(OrderModel, RefusesAndKeepsExactlyWhatTheDocumentValidationDid) {
+  Bodies bodies(15);
+  int valid = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const auto body = bodies.next();
+    const auto old = outcome(before::validate_order, body);
+    const auto now = outcome([](const json& b) { return to_json(order_model(b)); }, body);
+    ASSERT_EQ(now.error, old.error) << body.dump();
+    ASSERT_EQ(now.order.dump(), old.order.dump()) << body.dump();
+    ASSERT_EQ(outcome(validate_order, body).order.dump(), old.order.dump()) << body.dump();
+    if (old.error.empty()) {
+      ++valid;
+      ASSERT_EQ(items_sum(order_model(body)), items_sum(old.order)) << body.dump();
+    }
+  }
+  // Both kinds are well represented.
+  EXPECT_GT(valid, 2000);
+  EXPECT_LT(valid, 18000);
+}
+
+TEST(OrderModel, TheDecisionAndNotificationAreTheDumpsOfTheirDocuments) {
+  Bodies bodies(16);
+  const std::vector<Reason> two{{"maxAmount", "total 30000.00 is over maxAmount 1000.00"},
+                                {"blockedCustomers", "customer q\"uote\\ ç is blocked"}};
+  const std::vector<Reason> none;
+  int checked = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const auto body = bodies.next();
+    json doc;
+    try {
+      doc = before::validate_order(body);
+    } catch (const OrderError&) {
+      continue;
+    }
+    auto order = order_model(body);
+    if (!order.id) order.id = "ev-" + std::to_string(i);
+    const std::string received_at = i % 7 == 0 ? "" : "2026-12-01T21:00:00.123Z";
+    for (const auto* reasons : {static_cast<const std::vector<Reason>*>(nullptr), &none, &two}) {
+      const std::string status = reasons == nullptr ? "valid" : "rejected";
+      // What decide() built and dumped before.
+      auto data = doc;
+      data["id"] = *order.id;
+      data["receivedAt"] = received_at;
+      data["status"] = status;
+      if (reasons != nullptr) data["reasons"] = to_json(*reasons);
+      ASSERT_EQ(decision_data(order, received_at, status, reasons), data.dump()) << body.dump();
+
+      const auto& listed = reasons == nullptr ? none : *reasons;
+      json messages = json::array();
+      for (const auto& r : listed)
+        messages.push_back(r.message);
+      const json notification = {{"customer", doc["customer"]},
+                                 {"notify", doc.value("notify", json::object())},
+                                 {"operation", "order." + status},
+                                 {"order", *order.id},
+                                 {"reasons", messages},
+                                 {"total", doc["total"]}};
+      ASSERT_EQ(notification_data(order, status, listed), notification.dump()) << body.dump();
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 2000);
+}
+
+// Random streams of orders (few customers, times back and forth, redeliveries, a small keep so
+// old orders are forgotten): every decision and the kept state as the document checker had them.
+TEST(FraudChecker, DecidesEveryStreamAsTheDocumentCheckerDid) {
+  for (unsigned seed = 1; seed <= 20; ++seed) {
+    std::mt19937 rng(seed);
+    const auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+    FraudConfig config{
+        1000.0, 1 + pick(4), std::chrono::milliseconds(1000 + pick(60000)), {"c0", "c3"}};
+    if (seed % 4 == 0) config.max_amount.reset();
+    if (seed % 5 == 0) config.max_per_customer.reset();
+    const std::size_t keep = 50 + static_cast<std::size_t>(pick(200));
+    before::FraudChecker old(config, keep);
+    FraudChecker now(config, keep);
+    std::int64_t clock = 1'790'000'000'000;
+    for (int i = 0; i < 5000; ++i) {
+      clock += pick(3000) - 800;
+      const auto price = pick(10) == 0 ? 2000.0 : 10.0;
+      const json order = {{"id", "o" + std::to_string(pick(3) == 0 ? pick(i + 1) : i)},
+                          {"customer", "c" + std::to_string(pick(12))},
+                          {"items", {{{"sku", "x"}, {"quantity", 1 + pick(3)}, {"price", price}}}},
+                          {"total", pick(20) == 0 ? price + 1 : price * (1 + pick(3))}};
+      const auto time = pick(4) == 0 ? clock - pick(120000) : clock;
+      if (pick(50) == 0) {
+        const FraudChecker::Decision replayed{pick(2) == 0, {{"maxAmount", "replayed"}}, false};
+        old.remember(order["id"], order["customer"], time, replayed);
+        now.remember(order["id"], order["customer"], time, replayed);
+        continue;
+      }
+      auto model = order_model(order);
+      model.id = order["id"].get<std::string>();
+      const auto a = old.check(order, time);
+      const auto b = now.check(model, time);
+      ASSERT_EQ(b.valid, a.valid) << "seed " << seed << " order " << i;
+      ASSERT_EQ(b.repeated, a.repeated) << "seed " << seed << " order " << i;
+      ASSERT_EQ(to_json(b.reasons), to_json(a.reasons)) << "seed " << seed << " order " << i;
+      ASSERT_EQ(now.customers(), old.customers()) << "seed " << seed << " order " << i;
+    }
+  }
+}
+
+TEST(OrderTimes, ThePositionalReadingIsTheGeneralOne) {
+  std::mt19937 rng(3);
+  const auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  const std::string shapes[] = {"2026-11-23T09:00:00.123Z", "1970-01-01T00:00:00.000Z",
+                                "2024-02-29T23:59:59.999Z", "0000-01-01T00:00:00.000Z",
+                                "9999-12-31T23:59:59.999Zjunk"};
+  const std::string alphabet = "0123456789-T:.Z +x";
+  int fast = 0;
+  for (int i = 0; i < 200000; ++i) {
+    auto text = shapes[static_cast<std::size_t>(pick(5))];
+    // Change a few characters: digits (days past the month's end, month 13, second 60, ...),
+    // separators, signs, spaces; sometimes cut or lengthen it.
+    for (int k = pick(4); k > 0; --k) {
+      text[static_cast<std::size_t>(pick(static_cast<int>(text.size())))] =
+          alphabet[static_cast<std::size_t>(pick(pick(3) == 0 ? 18 : 10))];
+    }
+    if (pick(20) == 0) text.resize(static_cast<std::size_t>(pick(26)));
+    const auto old = before::parse_rfc3339_ms(text);
+    ASSERT_EQ(parse_rfc3339_ms(text), old) << text;
+    if (old) ++fast;
+  }
+  EXPECT_GT(fast, 50000);
+}
+
+}  // namespace
+}  // namespace pipewright::workers::orders
