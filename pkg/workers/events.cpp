@@ -277,6 +277,8 @@ int run_enrich(runtime::Runtime& runtime) {
   // Competing consumers: the step's own group, so replicas share the partitions.
   return runtime.run([&runtime, words = std::move(words),
                       output](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
+    // Moved in, not built from a braced list (whose elements are copied, value and headers).
+    std::vector<kafka::OutMessage> outputs;
     // Same id: a redelivery repeats the same event with the same word.
     const auto enriched = [&](const std::string& id, json data) {
       return event::Envelope{id, kEnrichedType, event::now_rfc3339(), runtime.wiring().source(),
@@ -287,14 +289,16 @@ int run_enrich(runtime::Runtime& runtime) {
     if (const auto in = runtime::read_event_text(m)) {
       const auto& id = in->event.id;
       if (auto value = enriched_data_text(in->data, word_for(words, id))) {
-        return {runtime.message(output, m.key.empty() ? id : m.key, enriched(id, nullptr),
-                                std::move(*value))};
+        outputs.push_back(runtime.message(output, m.key.empty() ? id : m.key, enriched(id, nullptr),
+                                          std::move(*value)));
+        return outputs;
       }
     }
     auto in = runtime::read_event(m);
     // The event's data is moved, not copied: it is not read again.
     const auto out = enriched(in.id, enriched_data(std::move(in.data), word_for(words, in.id)));
-    return {runtime.message(output, m.key.empty() ? in.id : m.key, out)};
+    outputs.push_back(runtime.message(output, m.key.empty() ? in.id : m.key, out));
+    return outputs;
   });
 }
 
