@@ -80,6 +80,19 @@ struct Decoded {
 };
 Decoded from_kafka(std::string_view value, const Headers& headers);
 
+// The same without a document of `data`, for a step that handles the data as text: when the
+// data's JSON text is canonical (pkg/event/canonical.h), `event` is what from_kafka decodes
+// except its data (left null) and `data` is that data's text: a view into `value`, or "{}" for
+// an event without data (what from_kafka's data is then). Every check of from_kafka is made
+// (the attributes do not depend on what the data holds, only on it being JSON). nullopt when
+// it cannot answer so: data not canonical, or no valid event (from_kafka then says why).
+struct DecodedText {
+  Envelope event;
+  Mode mode = Mode::binary;
+  std::string_view data;
+};
+std::optional<DecodedText> from_kafka_text(std::string_view value, const Headers& headers);
+
 // --- HTTP protocol binding ----------------------------------------------------------------
 
 // The event of an HTTP request when it is a CloudEvent (a ce-specversion header: binary mode;

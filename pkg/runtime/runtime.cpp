@@ -152,11 +152,24 @@ kafka::Producer& Runtime::producer() {
   return *producer_;
 }
 
-event::Decoded decode_event(const kafka::InMessage& m) {
+namespace {
+
+event::Headers event_headers(const kafka::InMessage& m) {
   event::Headers headers;
   headers.reserve(m.headers.size());
   for (const auto& h : m.headers)
     headers.emplace_back(h.key, h.value);
+  return headers;
+}
+
+}  // namespace
+
+std::optional<event::DecodedText> read_event_text(const kafka::InMessage& m) {
+  return event::from_kafka_text(m.value, event_headers(m));
+}
+
+event::Decoded decode_event(const kafka::InMessage& m) {
+  const auto headers = event_headers(m);
   try {
     return event::from_kafka(m.value, headers);
   } catch (const event::EnvelopeError& e) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -38,6 +39,9 @@ class PermanentError : public std::runtime_error {
 // else is a PermanentError saying why, so the message is dead-lettered at once.
 event::Envelope read_event(const kafka::InMessage& m);
 event::Decoded decode_event(const kafka::InMessage& m);
+// The same with `data` kept as its JSON text (event::from_kafka_text; `data` views m.value):
+// nullopt when read_event must decode it, or say why it is no event.
+std::optional<event::DecodedText> read_event_text(const kafka::InMessage& m);
 
 // The extension attributes a dead letter gets when it is a binary-mode CloudEvent (beside the
 // pipewright-attempt, pipewright-error and pipewright-source headers, which keep their meaning):

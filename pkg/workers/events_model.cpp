@@ -5,6 +5,7 @@
 #include <fstream>
 #include <vector>
 
+#include "pkg/event/canonical.h"
 #include "pkg/json/limited.h"
 #include "pkg/runtime/wiring.h"
 
@@ -48,186 +49,6 @@ std::string client_frame(event::Envelope e) {
 
 namespace {
 
-// Reads JSON text that nlohmann's dump() would write back byte for byte (see client_frame_of),
-// and says no to anything it is not sure of: no is always safe (the caller parses instead).
-class Canonical {
- public:
-  explicit Canonical(std::string_view text) : s_(text) {}
-
-  // The whole text is one canonical value.
-  bool whole() {
-    i_ = 0;
-    return value(0) && i_ == s_.size();
-  }
-
-  struct Member {
-    std::string_view key, value;
-  };
-  // The whole text is a canonical object with a member "data"; *begin and *end delimit that
-  // member's value, and *members gets every member.
-  bool object_with_data(std::size_t* begin, std::size_t* end, std::vector<Member>* members) {
-    i_ = 0;
-    members->clear();
-    bool found = false;
-    const auto member = [&](std::string_view key, std::size_t start) {
-      members->push_back({key, s_.substr(start, i_ - start)});
-      if (key == "data") {
-        found = true;
-        *begin = start;
-        *end = i_;
-      }
-    };
-    return object(0, member) && i_ == s_.size() && found;
-  }
-
- private:
-  static constexpr int kMaxDepth = 32;  // well under pipewright::json::kMaxDepth
-
-  bool value(int depth) {
-    if (i_ >= s_.size()) return false;
-    switch (s_[i_]) {
-      case '{':
-        return object(depth, [](std::string_view, std::size_t) {});
-      case '[':
-        return array(depth);
-      case '"':
-        return string(nullptr);
-      case 't':
-        return literal("true");
-      case 'f':
-        return literal("false");
-      case 'n':
-        return literal("null");
-      default:
-        return integer();
-    }
-  }
-
-  template <class Member>
-  bool object(int depth, const Member& member) {
-    if (++depth > kMaxDepth || i_ >= s_.size() || s_[i_] != '{') return false;
-    ++i_;
-    if (i_ < s_.size() && s_[i_] == '}') {
-      ++i_;
-      return true;
-    }
-    std::string_view previous;
-    for (bool first = true;; first = false) {
-      std::string_view key;
-      if (!string(&key)) return false;
-      // dump() writes a std::map's keys in order, once each; an escaped key is not compared.
-      if ((!first && !(previous < key)) || key.find('\\') != std::string_view::npos) return false;
-      previous = key;
-      if (i_ >= s_.size() || s_[i_] != ':') return false;
-      const std::size_t start = ++i_;
-      if (!value(depth)) return false;
-      member(key, start);
-      if (i_ >= s_.size()) return false;
-      if (s_[i_] == '}') {
-        ++i_;
-        return true;
-      }
-      if (s_[i_++] != ',') return false;
-    }
-  }
-
-  bool array(int depth) {
-    if (++depth > kMaxDepth) return false;
-    ++i_;
-    if (i_ < s_.size() && s_[i_] == ']') {
-      ++i_;
-      return true;
-    }
-    for (;;) {
-      if (!value(depth) || i_ >= s_.size()) return false;
-      if (s_[i_] == ']') {
-        ++i_;
-        return true;
-      }
-      if (s_[i_++] != ',') return false;
-    }
-  }
-
-  bool literal(std::string_view word) {
-    if (s_.substr(i_, word.size()) != word) return false;
-    i_ += word.size();
-    return true;
-  }
-
-  // -?(0|[1-9][0-9]*), at most 18 digits (an int64 either way); a fraction or exponent is
-  // written back differently by dump(), so it is a no.
-  bool integer() {
-    const std::size_t start = i_;
-    if (i_ < s_.size() && s_[i_] == '-') ++i_;
-    const std::size_t digits = i_;
-    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
-      ++i_;
-    const std::size_t n = i_ - digits;
-    if (n == 0 || n > 18 || (s_[digits] == '0' && (n > 1 || digits > start))) return false;
-    return i_ == s_.size() || (s_[i_] != '.' && s_[i_] != 'e' && s_[i_] != 'E');
-  }
-
-  // A string whose escapes are only dump()'s short ones and whose bytes are valid UTF-8
-  // (dump() writes those bytes unchanged). *content: the text between the quotes.
-  bool string(std::string_view* content) {
-    if (i_ >= s_.size() || s_[i_] != '"') return false;
-    const std::size_t start = ++i_;
-    while (i_ < s_.size()) {
-      const auto c = static_cast<unsigned char>(s_[i_]);
-      if (c == '"') {
-        if (content != nullptr) *content = s_.substr(start, i_ - start);
-        ++i_;
-        return true;
-      }
-      if (c == '\\') {
-        if (i_ + 1 >= s_.size()) return false;
-        const char e = s_[i_ + 1];
-        if (e != '"' && e != '\\' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't')
-          return false;
-        i_ += 2;
-      } else if (c >= 0x20 && c < 0x80) {
-        ++i_;
-      } else if (c < 0x20 || !utf8()) {  // a raw control character is no JSON
-        return false;
-      }
-    }
-    return false;
-  }
-
-  // One well-formed UTF-8 sequence of two to four bytes (RFC 3629's table: no overlong forms,
-  // no surrogates, nothing above U+10FFFF).
-  bool utf8() {
-    const auto at = [&](std::size_t k) {
-      return i_ + k < s_.size() ? static_cast<unsigned char>(s_[i_ + k]) : 0;
-    };
-    const auto c = at(0);
-    unsigned char lo = 0x80, hi = 0xBF;
-    std::size_t n = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (at(1) < lo || at(1) > hi) return false;
-    for (std::size_t k = 2; k < n; ++k) {
-      if (at(k) < 0x80 || at(k) > 0xBF) return false;
-    }
-    i_ += n;
-    return true;
-  }
-
-  std::string_view s_;
-  std::size_t i_ = 0;
-};
-
 bool has_header(const event::Headers& headers, std::string_view lower_name) {
   return std::any_of(headers.begin(), headers.end(), [&](const auto& h) {
     const auto& name = h.first;
@@ -244,7 +65,7 @@ bool has_header(const event::Headers& headers, std::string_view lower_name) {
 // escapes is its bytes); nullopt when the value is not such an event (no "specversion": a
 // legacy envelope, which the caller decodes the long way).
 std::optional<event::Envelope> structured_without_data(
-    const std::vector<Canonical::Member>& members) {
+    const std::vector<event::canonical::Member>& members) {
   json j = json::object();
   for (const auto& [key, text] : members) {
     auto& slot = j[std::string(key)];
@@ -266,8 +87,8 @@ std::optional<event::Envelope> structured_without_data(
 // empty (to_structured leaves an empty one out), and "datacontenttype" is absent or already
 // "application/json" (what to_structured writes). Then to_structured's members are the
 // value's, each written as its canonical text, in the same (sorted) order.
-std::optional<std::string> frame_is_the_value(std::string_view value,
-                                              const std::vector<Canonical::Member>& members) {
+std::optional<std::string> frame_is_the_value(
+    std::string_view value, const std::vector<event::canonical::Member>& members) {
   constexpr std::string_view kType = "datacontenttype";
   constexpr std::string_view kJsonType = R"("application/json")";
   std::size_t insert_at = 0;  // where "datacontenttype" goes: before the first key after it
@@ -303,15 +124,19 @@ std::optional<std::string> client_frame_of(std::string_view value, const event::
   const bool binary = has_header(headers, "ce_specversion");
   std::size_t begin = 0;
   std::size_t end = value.size();
-  thread_local std::vector<Canonical::Member> members;
-  Canonical scan(value);
+  thread_local std::vector<event::canonical::Member> members;
   event::Decoded decoded;
   try {
     if (binary) {
-      if (value.empty() || !scan.whole()) return std::nullopt;
+      if (value.empty() || !event::canonical::whole(value)) return std::nullopt;
       decoded = event::from_kafka("{}", headers);
     } else {
-      if (!scan.object_with_data(&begin, &end, &members)) return std::nullopt;
+      if (!event::canonical::object(value, &members)) return std::nullopt;
+      const auto data = std::find_if(members.begin(), members.end(),
+                                     [](const auto& m) { return m.key == "data"; });
+      if (data == members.end()) return std::nullopt;
+      begin = static_cast<std::size_t>(data->value.data() - value.data());
+      end = begin + data->value.size();
       std::optional<event::Envelope> e;
       if (!has_header(headers, "content-type")) e = structured_without_data(members);
       if (e) {
@@ -409,6 +234,28 @@ std::vector<std::string> load_dictionary(const std::filesystem::path& path) {
   }
   if (words.empty()) throw std::runtime_error("the dictionary " + path.string() + " has no word");
   return words;
+}
+
+json enriched_data(json data, const std::string& word) {
+  if (!data.is_object()) data = json{{"payload", std::move(data)}};
+  data["word"] = word;
+  return data;
+}
+
+std::optional<std::string> enriched_data_text(std::string_view data, const std::string& word) {
+  constexpr std::string_view kWord = "word";
+  thread_local std::vector<event::canonical::Member> members;
+  if (!data.empty() && data.front() == '{') {
+    if (!event::canonical::object(data, &members)) return std::nullopt;
+    return event::canonical::with_member(data, members, kWord, event::canonical::quoted(word));
+  }
+  if (!event::canonical::whole(data)) return std::nullopt;
+  // {"payload": data, "word": word}: "payload" sorts before "word".
+  const auto quoted = event::canonical::quoted(word);
+  std::string out;
+  out.reserve(data.size() + quoted.size() + 20);
+  out.append(R"({"payload":)").append(data).append(R"(,"word":)").append(quoted).append("}");
+  return out;
 }
 
 const std::string& word_for(const std::vector<std::string>& words, const std::string& id) {

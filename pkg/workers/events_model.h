@@ -70,6 +70,14 @@ std::chrono::milliseconds parse_wait(const std::string& text, std::chrono::milli
 // the file cannot be read or holds no word.
 std::vector<std::string> load_dictionary(const std::filesystem::path& path);
 
+// enrich's output data: the event's data with "word" set (replacing one it had), data that is
+// no object becoming {"payload": data, "word": word}.
+nlohmann::json enriched_data(nlohmann::json data, const std::string& word);
+// The same from the data's canonical text (event::from_kafka_text) without a document: equal to
+// enriched_data(parse(data), word).dump() whenever it answers; nullopt when `data` is not
+// canonical. Throws what dump() throws for a word that is not valid UTF-8.
+std::optional<std::string> enriched_data_text(std::string_view data, const std::string& word);
+
 // The word for an event id: FNV-1a of the id picks it, so every replica and every redelivery
 // gives the same event the same word.
 const std::string& word_for(const std::vector<std::string>& words, const std::string& id);

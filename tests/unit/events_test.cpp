@@ -8,6 +8,7 @@
 #include <functional>
 #include <set>
 
+#include "pkg/event/canonical.h"
 #include "pkg/event/envelope.h"
 #include "pkg/workers/events_model.h"
 #include "tests/support/suite_logs.h"
@@ -192,7 +193,7 @@ TEST(ClientFrameOf, LeavesWhatItCannotVouchForToTheSlowPath) {
   for (int i = 0; i < 40; ++i)
     deep += "]";
   // Valid events whose data dump() writes differently: the slow path's frame is correct.
-  for (const std::string& data : {std::string("1.5"), std::string("1e3"), std::string("-0"),
+  for (const std::string& data : {std::string("1.50"), std::string("1e3"), std::string("-0"),
                                   std::string("1234567890123456789"), std::string(R"("caf\u00e9")"),
                                   std::string(R"("a\/b")"), std::string(R"({"b":1,"a":2})"),
                                   std::string(R"({"a":1,"a":2})"), std::string(R"({ "a":1})"),
@@ -292,6 +293,172 @@ TEST(ClientFrameOf, RandomDocumentsMatchTheSlowFrame) {
     }
   }
   EXPECT_GT(fast_ones, 2000);  // most of the 4,000 (dump() escapes control characters as \u)
+}
+
+// Numbers are canonical when dump() writes their value as the same text: floats included, so
+// an order's 12.5 and 25.0 keep the fast paths.
+TEST(Canonical, NumbersAreCanonicalWhenDumpWritesThemBack) {
+  for (const std::string t :
+       {"0", "-7", "123456789012345678", "1.5", "25.0", "-0.0", "0.1", "1e+22", "40000.0",
+        "1.2345678901234568e+22", "0.30000000000000004"}) {
+    EXPECT_TRUE(event::canonical::whole(t)) << t;
+    EXPECT_EQ(json::parse(t).dump(), t);
+  }
+  for (const std::string t : {"-0", "01", "1.50", "1e3", "1E400", "1e-400", "1.", ".5", "+1",
+                              "1234567890123456789", "1.0e2", "2.5E1", "-", "1e", "0x10"}) {
+    EXPECT_FALSE(event::canonical::whole(t)) << t;
+  }
+}
+
+event::Decoded slow_event(const std::string& value, const event::Headers& headers) {
+  return event::from_kafka(value, headers);
+}
+
+// from_kafka_text decodes what from_kafka decodes, its data the very text of from_kafka's data,
+// in every mode (the bench's legacy envelope with floats, binary, structured with or without
+// its content type), and leaves to from_kafka every message it would refuse.
+TEST(FromKafkaText, IsFromKafkaWithTheDataAsText) {
+  const json order = {{"customer", "c-1"},
+                      {"id", "o-1"},
+                      {"items", {{{"price", 12.5}, {"quantity", 2}, {"sku", "sku-1"}}}},
+                      {"receivedAt", "2026-12-01T08:15:20.123Z"},
+                      {"total", 25.0}};
+  const json legacy = {{"id", "o-1"},
+                       {"type", "pipewright.order.created"},
+                       {"time", "2026-12-01T08:15:20.123Z"},
+                       {"source", "bench/orders/api"},
+                       {"data", order}};
+  json structured = {{"specversion", "1.0"}, {"id", "s1"},     {"source", "/s"},
+                     {"type", "t"},          {"subject", "é"}, {"data", order}};
+  auto no_data = structured;
+  no_data.erase("data");
+  auto legacy_no_data = legacy;
+  legacy_no_data.erase("data");
+  auto extension = structured;
+  extension["count"] = 5;
+  const std::vector<std::pair<std::string, event::Headers>> cases = {
+      {legacy.dump(), {}},
+      {legacy_no_data.dump(), {}},
+      {structured.dump(), {}},
+      {structured.dump(), {{"Content-Type", "application/cloudevents+json"}}},
+      {no_data.dump(), {}},
+      {extension.dump(), {}},
+      {order.dump(), binary_headers()},
+      {"", binary_headers()},
+      {"[1,\"x\",null]", binary_headers("")},
+      {"\"text\"", binary_headers("application/json; charset=utf-8")},
+  };
+  for (const auto& [value, headers] : cases) {
+    const auto fast = event::from_kafka_text(value, headers);
+    ASSERT_TRUE(fast.has_value()) << value;
+    const auto slow = slow_event(value, headers);
+    EXPECT_EQ(fast->mode, slow.mode) << value;
+    EXPECT_EQ(fast->event.id, slow.event.id);
+    EXPECT_EQ(fast->event.type, slow.event.type);
+    EXPECT_EQ(fast->event.time, slow.event.time);
+    EXPECT_EQ(fast->event.source, slow.event.source);
+    EXPECT_EQ(fast->event.attributes, slow.event.attributes);
+    EXPECT_EQ(json::parse(fast->data), slow.event.data) << value;
+    EXPECT_EQ(slow.event.data.dump(), fast->data) << value;
+  }
+  const std::vector<std::pair<std::string, event::Headers>> refused = {
+      {R"({"data":{},"id":"","source":"s","time":"","type":"t"})", {}},  // empty id
+      {R"({"data":{},"id":"x","source":"s","type":"t"})", {}},           // no time
+      {R"({"data":{},"id":"s1","source":"b","specversion":"0.3","type":"t"})", {}},
+      {R"({"data":{},"id":"s1","source":"b","specversion":"1.0","time":"no","type":"t"})", {}},
+      {R"({"Bad":"x","data":{},"id":"s1","source":"b","specversion":"1.0","type":"t"})", {}},
+      {R"({"data":{},"id":"s1","source":"b","specversion":"1.0","type":"t","x":1.5})", {}},
+      {"{}", binary_headers("text/plain")},
+      {"{}", {{"ce_specversion", "1.0"}, {"ce_id", "x"}, {"ce_type", "t"}}},  // no source
+      {"{}", {{"content-type", "application/cloudevents-batch+json"}}},
+      {"[1,2]", {}},
+      {"{\"a\":", binary_headers()},
+  };
+  for (const auto& [value, headers] : refused) {
+    EXPECT_FALSE(event::from_kafka_text(value, headers).has_value()) << value;
+    EXPECT_THROW(slow_event(value, headers), event::EnvelopeError) << value;
+  }
+  // Valid events whose data dump() writes otherwise: from_kafka decodes them.
+  for (const std::string data : {R"({"b":1,"a":2})", "1e3", R"({ "a":1})", R"("caf\u00e9")"}) {
+    EXPECT_FALSE(event::from_kafka_text(data, binary_headers()).has_value()) << data;
+    EXPECT_NO_THROW(slow_event(data, binary_headers()));
+  }
+}
+
+// enrich's spliced data is the document's dump byte for byte: a word inserted before, after
+// or between keys, one replaced, data that is no object wrapped, words that need escaping.
+TEST(EnrichedData, TheTextIsTheDocumentsDump) {
+  const std::vector<std::string> datas = {
+      "{}",
+      R"({"name":"plain","payload":{}})",
+      R"({"a":1,"z":2})",
+      R"({"word":"old"})",
+      R"({"a":[1,{"word":2}],"word":{"x":1},"zz":null})",
+      R"({"wordy":1,"wor":2})",
+      R"({"wor":2,"wordy":1})",
+      R"({"customer":"c","items":[{"price":12.5}],"total":25.0})",
+      "null",
+      "\"text\"",
+      "42",
+      "-0.5",
+      "[1,2]",
+      "true",
+  };
+  const std::vector<std::string> words = {"aportarás", "abacaxi", "a\"b", "back\\slash",
+                                          "tab\t",     "\x01",    "",     "\xF0\x9F\x98\x80"};
+  for (const auto& data : datas) {
+    for (const auto& word : words) {
+      const auto fast = enriched_data_text(data, word);
+      if (data == R"({"wordy":1,"wor":2})") {  // unsorted: not canonical
+        EXPECT_FALSE(fast.has_value());
+        continue;
+      }
+      ASSERT_TRUE(fast.has_value()) << data;
+      EXPECT_EQ(*fast, enriched_data(json::parse(data), word).dump()) << data << " " << word;
+    }
+  }
+  // A word that is not UTF-8 fails as dump() fails (the runtime retries, then dead-letters).
+  EXPECT_THROW(enriched_data_text("{}", "\xC3\x28"), json::type_error);
+  EXPECT_THROW(enriched_data(json::object(), "\xC3\x28").dump(), json::type_error);
+}
+
+// The same over random documents as dump() writes them (floats included).
+TEST(EnrichedData, RandomDocumentsMatchTheDump) {
+  std::uint64_t state = 7;
+  const auto next = [&state](std::uint64_t n) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (state >> 33) % n;
+  };
+  const std::vector<std::string> keys = {"a", "word", "wordz", "wor", "payload", "\u00e9", "Z"};
+  std::function<json(int)> make = [&](int depth) -> json {
+    switch (depth > 2 ? next(4) : next(6)) {
+      case 0:
+        return nullptr;
+      case 1:
+        return static_cast<double>(next(100000)) / static_cast<double>(1 + next(64));
+      case 2:
+        return static_cast<std::int64_t>(next(2000)) - 1000;
+      case 3:
+        return keys[next(keys.size())];
+      case 4:
+        return json::array({make(depth + 1), make(depth + 1)});
+      default: {
+        json o = json::object();
+        for (std::uint64_t i = 0, n = next(5); i < n; ++i)
+          o[keys[next(keys.size())]] = make(depth + 1);
+        return o;
+      }
+    }
+  };
+  int fast_ones = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const json data = make(0);
+    const auto fast = enriched_data_text(data.dump(), "palavra");
+    if (!fast) continue;
+    ++fast_ones;
+    ASSERT_EQ(*fast, enriched_data(data, "palavra").dump()) << data.dump();
+  }
+  EXPECT_EQ(fast_ones, 3000);  // every dump() is canonical text
 }
 
 // config.topic names an input by its logical name (the manifest's) or its Kafka name, from the
