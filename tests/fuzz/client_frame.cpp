@@ -9,28 +9,14 @@
 #include "pkg/event/envelope.h"
 #include "pkg/workers/events_model.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/kafka_shapes.h"
 
 PW_FUZZ_TARGET(client_frame) {
   namespace events = pipewright::workers::events;
   namespace event = pipewright::event;
   if (size == 0) return;
   const std::string value(pipewright::fuzz::as_text(data + 1, size - 1));
-  event::Headers headers;
-  switch (data[0] % 3) {
-    case 1:
-      headers = {{"ce_specversion", "1.0"},
-                 {"ce_id", "e-1"},
-                 {"ce_source", "/fuzz"},
-                 {"ce_type", "fuzz.event"},
-                 {"ce_time", "2026-12-01T00:00:00Z"},
-                 {"content-type", "application/json"}};
-      break;
-    case 2:
-      headers = {{"content-type", "application/cloudevents+json"}};
-      break;
-    default:
-      break;
-  }
+  const event::Headers headers = pipewright::fuzz::kafka_headers(data[0]);
   std::optional<std::string> fast;
   try {
     fast = events::client_frame_of(value, headers);

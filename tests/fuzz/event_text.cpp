@@ -12,6 +12,7 @@
 #include "pkg/event/envelope.h"
 #include "pkg/workers/events_model.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/kafka_shapes.h"
 
 PW_FUZZ_TARGET(event_text) {
   namespace events = pipewright::workers::events;
@@ -19,22 +20,7 @@ PW_FUZZ_TARGET(event_text) {
   using nlohmann::json;
   if (size == 0) return;
   const std::string value(pipewright::fuzz::as_text(data + 1, size - 1));
-  event::Headers headers;
-  switch (data[0] % 3) {
-    case 1:
-      headers = {{"ce_specversion", "1.0"},
-                 {"ce_id", "e-1"},
-                 {"ce_source", "/fuzz"},
-                 {"ce_type", "fuzz.event"},
-                 {"ce_time", "2026-12-01T00:00:00Z"},
-                 {"content-type", "application/json"}};
-      break;
-    case 2:
-      headers = {{"content-type", "application/cloudevents+json"}};
-      break;
-    default:
-      break;
-  }
+  const event::Headers headers = pipewright::fuzz::kafka_headers(data[0]);
   // Any text the scan calls canonical is what dump() writes of it.
   if (event::canonical::whole(value)) {
     pipewright::fuzz::check(json::parse(value).dump() == value,
