@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "pkg/json/limited.h"
 #include "pkg/runtime/wiring.h"
 
 namespace pipewright::workers::orders {
@@ -19,67 +20,384 @@ constexpr std::int64_t kMaxQuantity = 1'000'000;
 constexpr double kMaxMoney = 1e12;
 constexpr double kCent = 0.005;
 
-const json& require(const json& object, const std::string& key, const std::string& path) {
-  const auto it = object.find(key);
-  if (it == object.end() || it->is_null()) throw OrderError(path, path + " is required");
-  return *it;
+// A field of a body as the validation sees it, read from a document (fields_of) or from the
+// text (FieldsReader): its kind and, for a string or a number, its value.
+struct Value {
+  enum class Kind : std::uint8_t {
+    absent,
+    null,
+    string,
+    integer,
+    unsigned_integer,
+    floating,
+    object,
+    array,
+    other
+  };
+  Kind kind = Kind::absent;
+  std::string text;
+  std::int64_t integer = 0;
+  std::uint64_t unsigned_integer = 0;
+  double floating = 0;
+
+  // Present and not null: a null field counts as absent.
+  [[nodiscard]] bool given() const { return kind != Kind::absent && kind != Kind::null; }
+  [[nodiscard]] bool number() const {
+    return kind == Kind::integer || kind == Kind::unsigned_integer || kind == Kind::floating;
+  }
+  // As json's get<double>() reads the number.
+  [[nodiscard]] double as_double() const {
+    if (kind == Kind::integer) return static_cast<double>(integer);
+    if (kind == Kind::unsigned_integer) return static_cast<double>(unsigned_integer);
+    return floating;
+  }
+};
+
+struct ItemFields {
+  bool object = false;  // the entry is an object (its fields are read only then)
+  Value sku, quantity, price;
+};
+
+// The fields of a body that an order has; any other is ignored.
+struct Fields {
+  bool object = false;  // the body is an object (nothing else is read otherwise)
+  Value id, customer, items, total, notify, received_at;
+  std::size_t item_count = 0;           // entries of items when it is a list
+  std::vector<ItemFields> item_fields;  // the first kMaxItems of them (more is refused first)
+  Value email, telegram;                // of notify when it is an object
+};
+
+// The path of a field: `name` of the body (`item` kNoItem) or of items[item] ("items[1].sku";
+// "items[1]" for an empty name). Built only for an error: most orders have none.
+constexpr std::size_t kNoItem = static_cast<std::size_t>(-1);
+struct Path {
+  std::size_t item;
+  std::string_view name;
+  [[nodiscard]] std::string text() const {
+    if (item == kNoItem) return std::string(name);
+    std::string out = "items[" + std::to_string(item) + "]";
+    if (!name.empty()) (out += '.') += name;
+    return out;
+  }
+};
+
+OrderError error(const Path& path, std::string_view what) {
+  auto field = path.text();
+  auto message = field;
+  message += what;
+  return {std::move(field), message};
 }
 
-std::string text_field(const json& object, const std::string& key, const std::string& path,
-                       std::size_t max) {
-  const auto& v = require(object, key, path);
-  if (!v.is_string()) throw OrderError(path, path + " must be a string");
-  auto s = v.get<std::string>();
-  if (s.find_first_not_of(" \t\r\n") == std::string::npos) {
-    throw OrderError(path, path + " must not be empty");
-  }
-  if (s.size() > max) {
-    throw OrderError(path, path + " must be at most " + std::to_string(max) + " characters");
-  }
-  return s;
+void require(const Value& v, const Path& path) {
+  if (!v.given()) throw error(path, " is required");
 }
 
-double money_field(const json& object, const std::string& key, const std::string& path) {
-  const auto& v = require(object, key, path);
-  if (!v.is_number()) throw OrderError(path, path + " must be a number");
-  const auto d = v.get<double>();
-  if (!std::isfinite(d) || d < 0) throw OrderError(path, path + " must not be negative");
-  if (d > kMaxMoney) throw OrderError(path, path + " is too large");
+std::string text_field(Value& v, const Path& path, std::size_t max) {
+  require(v, path);
+  if (v.kind != Value::Kind::string) throw error(path, " must be a string");
+  if (v.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw error(path, " must not be empty");
+  }
+  if (v.text.size() > max) {
+    throw error(path, " must be at most " + std::to_string(max) + " characters");
+  }
+  return std::move(v.text);
+}
+
+double money_field(const Value& v, const Path& path) {
+  require(v, path);
+  if (!v.number()) throw error(path, " must be a number");
+  const auto d = v.as_double();
+  if (!std::isfinite(d) || d < 0) throw error(path, " must not be negative");
+  if (d > kMaxMoney) throw error(path, " is too large");
   return d;
 }
 
-Order::Item item(const json& in, const std::string& path) {
-  if (!in.is_object()) throw OrderError(path, path + " must be an object");
+Order::Item item(ItemFields& in, std::size_t i) {
+  if (!in.object) throw error({i, ""}, " must be an object");
   Order::Item out;
-  out.sku = text_field(in, "sku", path + ".sku", 100);
-  const auto& q = require(in, "quantity", path + ".quantity");
+  out.sku = text_field(in.sku, {i, "sku"}, 100);
+  const auto& q = in.quantity;
+  const Path quantity{i, "quantity"};
+  require(q, quantity);
   // 2 and 2.0 are the same number in JSON; 2.5 is not a quantity.
+  const bool integer = q.kind == Value::Kind::integer || q.kind == Value::Kind::unsigned_integer;
   const bool whole =
-      q.is_number_integer() ||
-      (q.is_number_float() && std::isfinite(q.get<double>()) &&
-       std::trunc(q.get<double>()) == q.get<double>() && std::abs(q.get<double>()) < 1e15);
-  if (!whole) throw OrderError(path + ".quantity", path + ".quantity must be a whole number");
-  out.quantity =
-      q.is_number_integer() ? q.get<std::int64_t>() : static_cast<std::int64_t>(q.get<double>());
+      integer || (q.kind == Value::Kind::floating && std::isfinite(q.floating) &&
+                  std::trunc(q.floating) == q.floating && std::abs(q.floating) < 1e15);
+  if (!whole) throw error(quantity, " must be a whole number");
+  // As json's get<std::int64_t>() reads an integer (an unsigned one converted).
+  out.quantity = q.kind == Value::Kind::integer ? q.integer
+                 : q.kind == Value::Kind::unsigned_integer
+                     ? static_cast<std::int64_t>(q.unsigned_integer)
+                     : static_cast<std::int64_t>(q.floating);
   if (out.quantity <= 0 || out.quantity > kMaxQuantity) {
-    throw OrderError(path + ".quantity",
-                     path + ".quantity must be from 1 to " + std::to_string(kMaxQuantity));
+    throw error(quantity, " must be from 1 to " + std::to_string(kMaxQuantity));
   }
-  out.price = money_field(in, "price", path + ".price");
+  out.price = money_field(in.price, {i, "price"});
   return out;
 }
 
-Order::Notify recipients(const json& notify) {
-  if (!notify.is_object()) throw OrderError("notify", "notify must be an object");
-  Order::Notify out;
-  for (const auto* key : {"email", "telegram"}) {
-    const auto it = notify.find(key);
-    if (it == notify.end() || it->is_null()) continue;
-    (std::string_view(key) == "email" ? out.email : out.telegram) =
-        text_field(notify, key, std::string("notify.") + key, 320);
+// The order of the fields, or OrderError naming the first that is missing, of the wrong type or
+// out of range: one validation, whether the fields came from a document or from the text.
+Order order_from(Fields& f) {
+  if (!f.object) throw OrderError("body", "the body must be a JSON object (the order)");
+  Order order;
+  if (f.id.given()) {
+    if (f.id.kind != Value::Kind::string || !valid_order_id(f.id.text)) {
+      throw OrderError("id", "id must be a string of 1 to 64 letters, digits, '.', '_', '-', ':'");
+    }
+    order.id = std::move(f.id.text);
+  }
+  order.customer = text_field(f.customer, {kNoItem, "customer"}, 200);
+  require(f.items, {kNoItem, "items"});
+  if (f.items.kind != Value::Kind::array) throw OrderError("items", "items must be a list");
+  if (f.item_count == 0) throw OrderError("items", "items must not be empty");
+  if (f.item_count > kMaxItems) {
+    throw OrderError("items", "items must have at most " + std::to_string(kMaxItems) + " entries");
+  }
+  order.items.reserve(f.item_count);
+  for (std::size_t i = 0; i < f.item_count; ++i)
+    order.items.push_back(item(f.item_fields[i], i));
+  order.total = money_field(f.total, {kNoItem, "total"});
+  if (f.notify.given()) {
+    if (f.notify.kind != Value::Kind::object)
+      throw OrderError("notify", "notify must be an object");
+    auto& notify = order.notify.emplace();
+    if (f.email.given()) notify.email = text_field(f.email, {kNoItem, "notify.email"}, 320);
+    if (f.telegram.given()) {
+      notify.telegram = text_field(f.telegram, {kNoItem, "notify.telegram"}, 320);
+    }
+  }
+  return order;
+}
+
+// --- the fields of a document ------------------------------------------------------------------
+
+Value value_of(const json& v) {
+  Value out;
+  switch (v.type()) {
+    case json::value_t::null:
+      out.kind = Value::Kind::null;
+      break;
+    case json::value_t::string:
+      out.kind = Value::Kind::string;
+      out.text = v.get_ref<const std::string&>();
+      break;
+    case json::value_t::number_integer:
+      out.kind = Value::Kind::integer;
+      out.integer = v.get<std::int64_t>();
+      break;
+    case json::value_t::number_unsigned:
+      out.kind = Value::Kind::unsigned_integer;
+      out.unsigned_integer = v.get<std::uint64_t>();
+      break;
+    case json::value_t::number_float:
+      out.kind = Value::Kind::floating;
+      out.floating = v.get<double>();
+      break;
+    case json::value_t::object:
+      out.kind = Value::Kind::object;
+      break;
+    case json::value_t::array:
+      out.kind = Value::Kind::array;
+      break;
+    default:  // boolean, binary, discarded
+      out.kind = Value::Kind::other;
   }
   return out;
 }
+
+Value member(const json& object, const char* key) {
+  const auto it = object.find(key);
+  return it == object.end() ? Value{} : value_of(*it);
+}
+
+Fields fields_of(const json& body) {
+  Fields f;
+  f.object = body.is_object();
+  if (!f.object) return f;
+  f.id = member(body, "id");
+  f.customer = member(body, "customer");
+  f.total = member(body, "total");
+  if (const auto items = body.find("items"); items != body.end()) {
+    f.items = value_of(*items);
+    if (items->is_array()) {
+      f.item_count = items->size();
+      if (f.item_count <= kMaxItems) {
+        f.item_fields.resize(f.item_count);
+        for (std::size_t i = 0; i < f.item_count; ++i) {
+          const auto& in = (*items)[i];
+          auto& out = f.item_fields[i];
+          out.object = in.is_object();
+          if (!out.object) continue;
+          out.sku = member(in, "sku");
+          out.quantity = member(in, "quantity");
+          out.price = member(in, "price");
+        }
+      }
+    }
+  }
+  if (const auto notify = body.find("notify"); notify != body.end()) {
+    f.notify = value_of(*notify);
+    if (notify->is_object()) {
+      f.email = member(*notify, "email");
+      f.telegram = member(*notify, "telegram");
+    }
+  }
+  return f;
+}
+
+// --- the fields of a text, as nlohmann's parser reads it (its SAX events) ----------------------
+
+// Depth by depth: 1 the body, 2 the items list or the notify object, 3 an item. Any other value
+// is skipped; a key seen again resets its field (a document keeps the last value). Deeper than
+// pipewright::json::kMaxDepth it stops, as that parse would.
+class FieldsReader {
+ public:
+  explicit FieldsReader(Fields& fields) : f_(fields) {}
+
+  bool null() { return scalar(Value::Kind::null); }
+  bool boolean(bool /*value*/) { return scalar(Value::Kind::other); }
+  bool number_integer(json::number_integer_t v) {
+    if (auto* slot = scalar_slot(Value::Kind::integer)) slot->integer = v;
+    return true;
+  }
+  bool number_unsigned(json::number_unsigned_t v) {
+    if (auto* slot = scalar_slot(Value::Kind::unsigned_integer)) slot->unsigned_integer = v;
+    return true;
+  }
+  bool number_float(json::number_float_t v, const json::string_t& /*text*/) {
+    if (auto* slot = scalar_slot(Value::Kind::floating)) slot->floating = v;
+    return true;
+  }
+  bool string(json::string_t& v) {
+    if (auto* slot = scalar_slot(Value::Kind::string)) slot->text = v;
+    return true;
+  }
+  bool binary(json::binary_t& /*value*/) { return false; }  // not in JSON text
+
+  bool start_object(std::size_t /*elements*/) {
+    if (skip_ > 0) return deeper();
+    if (depth_ == 0) {
+      f_.object = true;
+      return deeper();
+    }
+    if (depth_ == 2 && in_items_) return item(true, true);
+    auto* slot = take(Value::Kind::object);
+    if (depth_ == 1 && slot == &f_.notify) {
+      in_items_ = false;
+      return deeper();
+    }
+    return skip();
+  }
+  bool start_array(std::size_t /*elements*/) {
+    if (skip_ > 0) return deeper();
+    if (depth_ == 0) return skip();
+    if (depth_ == 2 && in_items_) return item(false, true);
+    auto* slot = take(Value::Kind::array);
+    if (depth_ == 1 && slot == &f_.items) {
+      in_items_ = true;
+      return deeper();
+    }
+    return skip();
+  }
+  bool end_object() { return end(); }
+  bool end_array() { return end(); }
+
+  bool key(json::string_t& k) {
+    target_ = nullptr;
+    if (skip_ > 0) return true;
+    if (depth_ == 1) {
+      if (k == "id") {
+        target_ = &f_.id;
+      } else if (k == "customer") {
+        target_ = &f_.customer;
+      } else if (k == "items") {
+        target_ = &f_.items;
+        f_.item_count = 0;
+        f_.item_fields.clear();
+      } else if (k == "total") {
+        target_ = &f_.total;
+      } else if (k == "notify") {
+        target_ = &f_.notify;
+        f_.email = {};
+        f_.telegram = {};
+      } else if (k == "receivedAt") {
+        target_ = &f_.received_at;
+      }
+    } else if (depth_ == 2) {  // notify's (the items list has no keys)
+      if (k == "email") {
+        target_ = &f_.email;
+      } else if (k == "telegram") {
+        target_ = &f_.telegram;
+      }
+    } else if (depth_ == 3) {
+      auto& i = f_.item_fields.back();
+      if (k == "sku") {
+        target_ = &i.sku;
+      } else if (k == "quantity") {
+        target_ = &i.quantity;
+      } else if (k == "price") {
+        target_ = &i.price;
+      }
+    }
+    if (target_ != nullptr) *target_ = Value{};
+    return true;
+  }
+
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                   const nlohmann::detail::exception& /*ex*/) {
+    return false;
+  }
+
+ private:
+  // The field a value at this place fills (its kind set), or null when none is read.
+  Value* scalar_slot(Value::Kind kind) {
+    if (skip_ > 0 || depth_ == 0) return nullptr;  // a body that is no object: nothing read
+    if (depth_ == 2 && in_items_) {
+      (void)item(false, false);
+      return nullptr;
+    }
+    return take(kind);
+  }
+  bool scalar(Value::Kind kind) {
+    (void)scalar_slot(kind);
+    return true;
+  }
+  // The field the key before named, given `kind`; the key is used up.
+  Value* take(Value::Kind kind) {
+    auto* slot = target_;
+    target_ = nullptr;
+    if (slot != nullptr) slot->kind = kind;
+    return slot;
+  }
+  // An entry of items (`opens` an object or a list): its fields are read when it is an object
+  // and one of the first kMaxItems.
+  bool item(bool object, bool opens) {
+    const bool kept = ++f_.item_count <= kMaxItems;
+    if (kept) f_.item_fields.emplace_back().object = object;
+    if (!opens) return true;
+    return object && kept ? deeper() : skip();
+  }
+  bool skip() {
+    skip_ = depth_ + 1;
+    return deeper();
+  }
+  bool deeper() { return ++depth_ <= pipewright::json::kMaxDepth; }
+  bool end() {
+    --depth_;
+    if (skip_ > depth_) skip_ = 0;
+    target_ = nullptr;
+    return true;
+  }
+
+  Fields& f_;
+  int depth_ = 0;  // containers open
+  int skip_ = 0;   // > 0: the depth of the container being skipped
+  bool in_items_ = false;
+  Value* target_ = nullptr;
+};
 
 std::string amount_text(double v) {
   char buf[64];
@@ -97,29 +415,53 @@ bool valid_order_id(const std::string& id) {
 }
 
 Order order_model(const json& body) {
-  if (!body.is_object()) throw OrderError("body", "the body must be a JSON object (the order)");
-  Order order;
-  if (const auto id = body.find("id"); id != body.end() && !id->is_null()) {
-    if (!id->is_string() || !valid_order_id(id->get_ref<const std::string&>())) {
-      throw OrderError("id", "id must be a string of 1 to 64 letters, digits, '.', '_', '-', ':'");
-    }
-    order.id = id->get<std::string>();
+  auto fields = fields_of(body);
+  return order_from(fields);
+}
+
+namespace {
+
+// The rest of a ReceivedOrder once its order (id set) and receivedAt are known.
+void receive(ReceivedOrder& r, bool own_id, std::int64_t timestamp_ms) {
+  // An id from the envelope (not checked as the data's is) must be valid UTF-8 to be written
+  // into the decision's data, as dump() required: the same error when it is not.
+  if (!own_id) (void)json(*r.order.id).dump();
+  r.time_ms = parse_rfc3339_ms(r.received_at).value_or(timestamp_ms);
+}
+
+}  // namespace
+
+ReceivedOrder received_order(const json& data, const std::string& event_id,
+                             const std::string& event_time, std::int64_t timestamp_ms) {
+  ReceivedOrder r;
+  r.order = order_model(data);
+  // value(): a present id or receivedAt that is not a string throws json's type_error, as it did
+  // when these went into the order's document.
+  r.order.id = data.value("id", event_id);
+  r.received_at = data.value("receivedAt", event_time);
+  receive(r, data.contains("id"), timestamp_ms);
+  return r;
+}
+
+std::optional<ReceivedOrder> received_order_text(std::string_view data, const std::string& event_id,
+                                                 const std::string& event_time,
+                                                 std::int64_t timestamp_ms) {
+  Fields fields;
+  FieldsReader reader(fields);
+  if (!json::sax_parse(data.begin(), data.end(), &reader)) return std::nullopt;
+  // What value() throws type_error for is left to the document's path.
+  const auto& at = fields.received_at;
+  if (fields.object && (fields.id.kind == Value::Kind::null ||
+                        (at.kind != Value::Kind::absent && at.kind != Value::Kind::string))) {
+    return std::nullopt;
   }
-  order.customer = text_field(body, "customer", "customer", 200);
-  const auto& items = require(body, "items", "items");
-  if (!items.is_array()) throw OrderError("items", "items must be a list");
-  if (items.empty()) throw OrderError("items", "items must not be empty");
-  if (items.size() > kMaxItems) {
-    throw OrderError("items", "items must have at most " + std::to_string(kMaxItems) + " entries");
-  }
-  order.items.reserve(items.size());
-  for (std::size_t i = 0; i < items.size(); ++i)
-    order.items.push_back(item(items[i], "items[" + std::to_string(i) + "]"));
-  order.total = money_field(body, "total", "total");
-  if (const auto n = body.find("notify"); n != body.end() && !n->is_null()) {
-    order.notify = recipients(*n);
-  }
-  return order;
+  ReceivedOrder r;
+  r.order = order_from(fields);
+  const bool own_id = r.order.id.has_value();
+  if (!own_id) r.order.id = event_id;
+  r.received_at = at.kind == Value::Kind::string ? std::move(fields.received_at.text) : event_time;
+  receive(r, own_id, timestamp_ms);
+  return r;
 }
 
 json to_json(const Order& order) {
@@ -372,11 +714,11 @@ FraudChecker::Decision FraudChecker::check(const Order& order, std::int64_t time
       d.reasons.push_back({"maxAmount", "total " + amount_text(total) + " is over maxAmount " +
                                             amount_text(*config_.max_amount)});
     }
-    // One lookup of the customer's times for the count and the record.
-    auto& times = times_[customer];
+    // One lookup of the customer for the count and the record.
+    auto& kept = *customers_.try_emplace(customer).first;
     if (config_.max_per_customer) {
       // This order plus the ones the customer placed in the window before it.
-      const auto n = orders_in_window(times, time_ms, config_.window) + 1;
+      const auto n = orders_in_window(kept.second.times, time_ms, config_.window) + 1;
       if (n > *config_.max_per_customer) {
         d.reasons.push_back({"maxOrdersPerCustomer",
                              "order " + std::to_string(n) + " of customer " + customer +
@@ -392,42 +734,63 @@ FraudChecker::Decision FraudChecker::check(const Order& order, std::int64_t time
     }
     d.valid = d.reasons.empty();
     entry->second = d;
-    record(id, customer, times, time_ms);
+    record(*entry, kept, time_ms);
     return d;
   } catch (...) {
-    // Nothing decided: no entry that a redelivery would take for this order's decision, and no
-    // empty window left behind.
-    decided_.erase(entry);
-    if (const auto t = times_.find(order.customer); t != times_.end() && t->second.empty()) {
-      times_.erase(t);
-    }
+    undo(entry, order.customer);
     throw;
+  }
+}
+
+void FraudChecker::undo(Decided::iterator entry, const std::string& customer) {
+  // Nothing decided: no entry that a redelivery would take for this order's decision, and no
+  // customer left behind without an order.
+  decided_.erase(entry);
+  if (const auto c = customers_.find(customer); c != customers_.end() && c->second.kept == 0) {
+    customers_.erase(c);
   }
 }
 
 void FraudChecker::remember(const std::string& id, const std::string& customer,
                             std::int64_t time_ms, const Decision& decision) {
-  if (!decided_.try_emplace(id, decision).second) return;
-  record(id, customer, times_[customer], time_ms);
+  const auto [entry, fresh] = decided_.try_emplace(id, decision);
+  if (!fresh) return;
+  try {
+    record(*entry, *customers_.try_emplace(customer).first, time_ms);
+  } catch (...) {
+    undo(entry, customer);
+    throw;
+  }
 }
 
-void FraudChecker::record(const std::string& id, const std::string& customer, Times& times,
+void FraudChecker::record(Decided::value_type& order, Customers::value_type& customer,
                           std::int64_t time_ms) {
-  decided_order_.push_back({id, customer, time_ms});
-  times.insert(time_ms);
-  // Times far behind this customer's newest can no longer fall in anyone's window.
+  auto& times = customer.second.times;
+  decided_order_.push_back({&order, &customer, time_ms});
+  try {
+    times.insert(time_ms);
+  } catch (...) {
+    decided_order_.pop_back();  // all or nothing
+    throw;
+  }
+  if (times.size() == 1) ++with_times_;
+  ++customer.second.kept;
+  // Times far behind this customer's newest can no longer fall in anyone's window (the newest
+  // stays: the customer keeps a time).
   const auto horizon = *times.rbegin() - 2 * config_.window.count();
   times.erase(times.begin(), times.lower_bound(horizon));
   if (decided_order_.size() > keep_) {
-    const auto& old = decided_order_.front();
-    decided_.erase(old.id);
-    // Its time leaves the window too (if the horizon has not taken it already), and a customer
-    // with no time left is forgotten: one order per new customer no longer grows memory.
-    if (const auto it = times_.find(old.customer); it != times_.end()) {
-      if (const auto t = it->second.find(old.time_ms); t != it->second.end()) it->second.erase(t);
-      if (it->second.empty()) times_.erase(it);
-    }
+    const auto old = decided_order_.front();
     decided_order_.pop_front();
+    decided_.erase(decided_.find(old.order->first));
+    // Its time leaves the window too (if the horizon has not taken it already), and a customer
+    // with no order left is forgotten: one order per new customer no longer grows memory.
+    auto& c = old.customer->second;
+    if (const auto t = c.times.find(old.time_ms); t != c.times.end()) {
+      c.times.erase(t);
+      if (c.times.empty()) --with_times_;
+    }
+    if (--c.kept == 0) customers_.erase(customers_.find(old.customer->first));
   }
 }
 

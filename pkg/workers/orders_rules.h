@@ -56,6 +56,29 @@ nlohmann::json to_json(const Order& order);
 // to_json(order_model(body)): the validated order as a document.
 nlohmann::json validate_order(const nlohmann::json& body);
 
+// An order as fraud receives it in an event: the event's data as the order (order_model), its
+// id the data's "id" or else the event's id, received_at the data's "receivedAt" or else the
+// event's time, and time_ms that time in epoch ms (else the message's timestamp).
+struct ReceivedOrder {
+  Order order;  // id set
+  std::string received_at;
+  std::int64_t time_ms = 0;
+};
+// Throws OrderError for data that is no order, and nlohmann's type_error for an "id" or
+// "receivedAt" that is there but no string (null included), or an event id that is not valid
+// UTF-8 (the decision's text could not be written).
+ReceivedOrder received_order(const nlohmann::json& data, const std::string& event_id,
+                             const std::string& event_time, std::int64_t timestamp_ms);
+// The same from the data's JSON text, read without a document (nlohmann's SAX parser: the same
+// lexer, so the same strings and numbers; a repeated key's last value wins, as in a document):
+// the same order, or the same OrderError. nullopt when it does not answer for
+// received_order(parse(data)): text that is not JSON or is nested deeper than
+// pipewright::json::kMaxDepth, or an "id" or "receivedAt" that received_order throws
+// type_error for. The caller then parses the data.
+std::optional<ReceivedOrder> received_order_text(std::string_view data, const std::string& event_id,
+                                                 const std::string& event_time,
+                                                 std::int64_t timestamp_ms);
+
 // Ids a client may choose: 1 to 64 of A-Z a-z 0-9 . _ - :
 bool valid_order_id(const std::string& id);
 
@@ -116,31 +139,41 @@ class FraudChecker {
   Decision check(const nlohmann::json& order, std::int64_t time_ms);
 
   // Customers whose order times are kept (at most `keep`, however many customers come).
-  std::size_t customers() const { return times_.size(); }
+  std::size_t customers() const { return with_times_; }
 
   // For replaying a durable log at start: records a past decision without checking.
   void remember(const std::string& id, const std::string& customer, std::int64_t time_ms,
                 const Decision& decision);
 
  private:
-  using Times = std::multiset<std::int64_t>;
-  // Records `time_ms` in `times` (its customer's, looked up once by the caller) for the order
-  // just entered in decided_, and forgets the oldest order past `keep`.
-  void record(const std::string& id, const std::string& customer, Times& times,
-              std::int64_t time_ms);
+  struct Customer {
+    std::multiset<std::int64_t> times;  // receive times (epoch ms) of its orders, in reach
+    std::size_t kept = 0;               // its orders in decided_order_: kept while there are
+  };
+  using Decided = std::unordered_map<std::string, Decision>;
+  using Customers = std::unordered_map<std::string, Customer>;
+  // Records `time_ms` in `customer`'s times (looked up once by the caller) for `order`, just
+  // entered in decided_, and forgets the oldest order past `keep`.
+  void record(Decided::value_type& order, Customers::value_type& customer, std::int64_t time_ms);
+  // Takes back an order entered in decided_ that could not be recorded.
+  void undo(Decided::iterator entry, const std::string& customer);
 
   FraudConfig config_;
   std::size_t keep_;
-  std::unordered_map<std::string, Decision> decided_;
-  struct Decided {
-    std::string id, customer;
+  Decided decided_;
+  // Oldest first, at most `keep`: forgetting one also takes its time out of its customer's
+  // window, so customers_ stays within `keep` as well. The entries of the maps, not copies of
+  // the id and customer (a rehash does not move an entry).
+  struct Kept {
+    Decided::value_type* order;
+    Customers::value_type* customer;
     std::int64_t time_ms;
   };
-  // Oldest first, at most `keep`: forgetting one also takes its time out of its customer's
-  // window, so times_ (and the customers in it) stay within `keep` as well.
-  std::deque<Decided> decided_order_;
-  // customer -> receive times (epoch ms) of its orders so far, ascending as they come.
-  std::unordered_map<std::string, Times> times_;
+  std::deque<Kept> decided_order_;
+  // customer -> its receive times, ascending as they come; one with no time left counts as
+  // forgotten (customers()) and goes when its last kept order does.
+  Customers customers_;
+  std::size_t with_times_ = 0;  // customers_ with a time
 };
 
 // "2026-11-23T09:00:00.123Z" -> epoch ms; nullopt when it is not such a time.

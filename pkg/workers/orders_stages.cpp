@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "pkg/log/log.h"
 #include "pkg/units/rfc3339.h"
@@ -26,30 +27,21 @@ FraudChecker::Decision decision_from(const json& line) {
   return d;
 }
 
-// The order of an orders message, with its id set, its receivedAt and receive time (epoch ms).
-struct Received {
-  Order order;
-  std::string received_at;
-  std::int64_t time_ms = 0;
-};
-Received order_of(const kafka::InMessage& m) {
-  const auto e = runtime::read_event(m);
-  Received r;
+// The order of an orders message, with its id set, its receivedAt and receive time (epoch ms):
+// read from the data's text when the event's attributes can be decoded without a document of
+// the data (most messages), else from the decoded event, which also says why it is none.
+ReceivedOrder order_of(const kafka::InMessage& m) {
   try {
-    r.order = order_model(e.data);
+    if (const auto text = runtime::read_event_text(m)) {
+      const auto& e = text->event;
+      if (auto r = received_order_text(text->data, e.id, e.time, m.timestamp_ms))
+        return std::move(*r);
+    }
+    const auto e = runtime::read_event(m);
+    return received_order(e.data, e.id, e.time, m.timestamp_ms);
   } catch (const OrderError& ex) {
     throw runtime::PermanentError("not an order: data." + ex.field() + ": " + ex.what());
   }
-  // value(): a present id or receivedAt that is not a string throws json's type_error, as it did
-  // when these went into the order's document.
-  r.order.id = e.data.value("id", e.id);
-  r.received_at = e.data.value("receivedAt", e.time);
-  // An id from the envelope (not checked as the data's is) must be valid UTF-8 to be written
-  // into the decision's data, as dump() required: the same error when it is not.
-  if (!e.data.contains("id")) (void)json(*r.order.id).dump();
-  const auto time = parse_rfc3339_ms(r.received_at);
-  r.time_ms = time.value_or(m.timestamp_ms);
-  return r;
 }
 
 // Now as event::now_rfc3339() writes it, formatted once per millisecond (dozens of orders are

@@ -1,7 +1,8 @@
 // Fraud decides on an order model and writes its outputs as text (no document per order); these
 // tests hold the fast parts to what they replaced, kept below as `before` (the code at 0778026):
 // the same errors for every body, the same decisions for every sequence of orders, the same
-// bytes as the dumped documents, the same receive times.
+// bytes as the dumped documents, the same receive times. The order read from the data's text
+// (no document of it) is held to the document's path for every text, valid or not.
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,8 @@
 #include <deque>
 #include <random>
 
+#include "pkg/event/envelope.h"
+#include "pkg/json/limited.h"
 #include "pkg/workers/orders_rules.h"
 
 namespace pipewright::workers::orders {
@@ -216,6 +219,17 @@ std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
   tm.tm_min = mi;
   tm.tm_sec = s;
   return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+// fraud's order_of on the event's data document: the order, its id (else the event's), its
+// receivedAt (else the event's time) and receive time, as "<order> <receivedAt> <ms>".
+std::string received(const json& data, const std::string& event_id, const std::string& event_time,
+                     std::int64_t timestamp_ms) {
+  auto order = validate_order(data);
+  order["id"] = data.value("id", event_id);
+  const auto received_at = data.value("receivedAt", event_time);
+  const auto time = parse_rfc3339_ms(received_at).value_or(timestamp_ms);
+  return order.dump() + " " + received_at + " " + std::to_string(time);
 }
 
 }  // namespace before
@@ -480,6 +494,339 @@ TEST(OrderTimes, ThePositionalReadingIsTheGeneralOne) {
     if (old) ++fast;
   }
   EXPECT_GT(fast, 50000);
+}
+
+// --- the order read from the data's text against the document's path ---------------------------
+
+const std::string kEventId = "ev-1";
+const std::string kEventTime = "2026-12-01T21:00:00.250Z";
+constexpr std::int64_t kTimestamp = 1'790'000'000'000;
+
+std::string described(const ReceivedOrder& r) {
+  return to_json(r.order).dump() + " " + r.received_at + " " + std::to_string(r.time_ms);
+}
+
+// What a path made of a text: the order, or the error it threw.
+template <typename Read>
+std::string outcome_of(const Read& read) {
+  try {
+    return read();
+  } catch (const OrderError& e) {
+    return "OrderError " + e.field() + ": " + e.what();
+  } catch (const json::exception& e) {
+    return std::string("json ") + e.what();
+  }
+}
+
+// The old order_of, today's on a document, and the text path ("unsure" for its nullopt).
+std::string by_before(const json& data, const std::string& event_id) {
+  return outcome_of([&] { return before::received(data, event_id, kEventTime, kTimestamp); });
+}
+std::string by_document(const json& data, const std::string& event_id) {
+  return outcome_of(
+      [&] { return described(received_order(data, event_id, kEventTime, kTimestamp)); });
+}
+std::string by_text(std::string_view text, const std::string& event_id) {
+  return outcome_of([&] {
+    const auto r = received_order_text(text, event_id, kEventTime, kTimestamp);
+    return r ? described(*r) : std::string("unsure");
+  });
+}
+
+// The text path answers as the document's does, or leaves it (nullopt) only where it may: no
+// JSON (or too deep for a document), an id that is null, a receivedAt that is no string.
+// Returns whether it answered.
+bool reads_as_the_document(const std::string& text, const std::string& event_id = kEventId) {
+  const auto fast = by_text(text, event_id);
+  std::optional<json> data;
+  try {
+    data = pipewright::json::parse(text);
+  } catch (const pipewright::json::ParseError&) {
+    EXPECT_EQ(fast, "unsure") << text.substr(0, 2000);
+    return false;
+  }
+  const auto slow = by_document(*data, event_id);
+  EXPECT_EQ(slow, by_before(*data, event_id)) << text.substr(0, 2000);
+  if (fast == "unsure") {
+    const bool may = data->is_object() &&
+                     ((data->contains("id") && data->at("id").is_null()) ||
+                      (data->contains("receivedAt") && !data->at("receivedAt").is_string()));
+    EXPECT_TRUE(may) << "left to the document: " << text.substr(0, 2000);
+    return false;
+  }
+  EXPECT_EQ(fast, slow) << text.substr(0, 2000);
+  return true;
+}
+
+// Texts of a body: its dump, and the same with whitespace, escapes, a repeated key (before or
+// after the one it repeats: the last one counts) or a few bytes changed.
+class Texts {
+ public:
+  explicit Texts(unsigned seed) : rng_(seed) {}
+
+  std::string of(const json& body) {
+    switch (pick(8)) {
+      case 0:
+        return body.dump(pick(3));
+      case 1:
+        return escaped(body.dump());
+      case 2:
+      case 3:
+        return repeated(body.dump());
+      case 4:
+        return changed(body.dump());
+      default:
+        return body.dump();
+    }
+  }
+
+  int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+
+  // A value for a key of the order (or one it ignores), often of the wrong kind.
+  std::string value() {
+    static const std::vector<std::string> values = {"null",
+                                                    "true",
+                                                    "1",
+                                                    "-0",
+                                                    "1e3",
+                                                    "2.0",
+                                                    "\"\"",
+                                                    "\"x\"",
+                                                    "\"a@b.c\"",
+                                                    "[]",
+                                                    "{}",
+                                                    "[{\"sku\":\"a\",\"quantity\":1,\"price\":1}]",
+                                                    "{\"email\":\"e@x\"}",
+                                                    "\"2026-11-23T09:00:00.123Z\"",
+                                                    "18446744073709551615",
+                                                    "-9223372036854775809",
+                                                    "[[[{\"a\":[1,{\"b\":null}]}]]]",
+                                                    "\"o-\\u0031\""};
+    return values[static_cast<std::size_t>(pick(static_cast<int>(values.size())))];
+  }
+  std::string key() {
+    static const std::vector<std::string> keys = {
+        "id",    "customer", "items", "total",    "notify", "receivedAt", "sku",
+        "price", "quantity", "email", "telegram", "color",  "i\\u0064"};
+    return keys[static_cast<std::size_t>(pick(static_cast<int>(keys.size())))];
+  }
+
+ private:
+  // Some letters as \u escapes (in keys too: "qu\u0061ntity" is the key "quantity").
+  std::string escaped(const std::string& text) {
+    std::string out;
+    for (const char c : text) {
+      if ((c == 'a' || c == 'e' || c == 'd') && pick(2) == 0) {
+        out += c == 'a' ? "\\u0061" : c == 'e' ? "\\u0065" : "\\u0064";
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  }
+  // A member "key":value added at the start or the end of one of the text's objects.
+  std::string repeated(std::string text) {
+    std::vector<std::size_t> opens, closes;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '{') opens.push_back(i);
+      if (text[i] == '}') closes.push_back(i);
+    }
+    if (opens.empty()) return text;
+    const auto member = "\"" + key() + "\":" + value();
+    if (pick(2) == 0) {
+      const auto at = opens[static_cast<std::size_t>(pick(static_cast<int>(opens.size())))];
+      const bool empty = text[at + 1] == '}';
+      text.insert(at + 1, empty ? member : member + ",");
+    } else {
+      const auto at = closes[static_cast<std::size_t>(pick(static_cast<int>(closes.size())))];
+      const bool empty = text[at - 1] == '{';
+      text.insert(at, empty ? member : "," + member);
+    }
+    return text;
+  }
+  // A few bytes inserted, removed or replaced: mostly no JSON, sometimes another order.
+  std::string changed(std::string text) {
+    static const std::string alphabet = "{}[]\":,0123456789.-+eE \\utnrfals\x01\xc3\xa7";
+    for (int k = 1 + pick(3); k > 0 && !text.empty(); --k) {
+      const auto at = static_cast<std::size_t>(pick(static_cast<int>(text.size())));
+      const char c = alphabet[static_cast<std::size_t>(pick(static_cast<int>(alphabet.size())))];
+      switch (pick(3)) {
+        case 0:
+          text.insert(at, 1, c);
+          break;
+        case 1:
+          text.erase(at, 1);
+          break;
+        default:
+          text[at] = c;
+      }
+    }
+    return text;
+  }
+
+  std::mt19937 rng_;
+};
+
+TEST(OrderText, ReadsEveryTextAsTheDocumentPathDoes) {
+  Bodies bodies(17);
+  Texts texts(18);
+  int answered = 0, valid = 0;
+  for (int i = 0; i < 20000; ++i) {
+    auto body = bodies.next();
+    // receivedAt, which fraud reads beside the order: a time, another text, or of a wrong kind.
+    if (body.is_object() && bodies.chance(60)) {
+      switch (bodies.pick(8)) {
+        case 0:
+          body["receivedAt"] = nullptr;
+          break;
+        case 1:
+          body["receivedAt"] = 5;
+          break;
+        case 2:
+          body["receivedAt"] = "yesterday";
+          break;
+        default:
+          body["receivedAt"] = "2026-11-23T09:00:0" + std::to_string(bodies.pick(10)) + ".123Z";
+      }
+    }
+    const auto text = texts.of(body);
+    // An event id that is not UTF-8 is refused when the order has none of its own.
+    const auto event_id = bodies.chance(5) ? std::string("ev-\xff") : kEventId;
+    if (reads_as_the_document(text, event_id)) {
+      ++answered;
+      if (by_text(text, event_id).starts_with("{")) ++valid;
+    }
+  }
+  // Most texts are answered, valid orders and refused ones alike.
+  EXPECT_GT(answered, 12000);
+  EXPECT_GT(valid, 2000);
+  EXPECT_LT(valid, answered - 2000);
+}
+
+TEST(OrderText, ReadsTheHardCasesAsTheDocumentPathDoes) {
+  const std::string item = R"({"sku":"a","quantity":2,"price":10.5})";
+  const auto order = [&](const std::string& members) {
+    return R"({"customer":"c","items":[)" + item + R"(],"total":21)" + members + "}";
+  };
+  std::vector<std::string> cases = {
+      order(""),
+      order(R"(,"id":"o-1","receivedAt":"2026-11-23T09:00:00.123Z")"),
+      // Repeated keys: the last one counts, in the body, the items and notify.
+      order(R"(,"total":"x")"),
+      order(R"(,"customer":"d","customer":"e")"),
+      R"({"total":"x","customer":"c","items":[)" + item + R"(],"total":21})",
+      order(R"(,"items":5)"),
+      order(R"(,"items":[{"sku":"b","quantity":1,"price":21}])"),
+      R"({"items":[{"sku":"a","sku":7,"quantity":2,"price":10.5}],"customer":"c","total":21})",
+      R"({"items":[{"sku":7,"sku":"a","quantity":2,"price":10.5,"price":"p"}],"customer":"c","total":21})",
+      order(R"(,"notify":{"email":"a@b.c"},"notify":{"telegram":"@t"})"),
+      order(R"(,"notify":{"email":"a@b.c","email":null})"),
+      order(R"(,"notify":{"email":"a@b.c"},"notify":null)"),
+      order(R"(,"notify":{"email":"a@b.c"},"notify":3)"),
+      order(R"(,"id":null,"id":"o-2")"),
+      order(R"(,"id":"o-2","id":null)"),
+      order(R"(,"receivedAt":{},"receivedAt":"2026-11-23T09:00:00.123Z")"),
+      order(R"(,"receivedAt":"2026-11-23T09:00:00.123Z","receivedAt":[])"),
+      // Escapes: in values and keys, surrogate pairs, a lone surrogate (no JSON).
+      order(R"(,"\u0069d":"o-\u0033")"),
+      R"({"cust\u006fmer":"\u00e7\ud83d\ude80\u65e5","items":[)" + item + R"(],"total":21})",
+      R"({"customer":"\ud800","items":[)" + item + R"(],"total":21})",
+      R"({"customer":"a\u0000b","items":[)" + item + R"(],"total":21})",
+      "{\"customer\":\"\xff\",\"items\":[" + item + "],\"total\":21}",
+      // Numbers: unsigned, past int64, -0, exponents, too large for a double (no JSON).
+      R"({"customer":"c","items":[{"sku":"a","quantity":18446744073709551615,"price":1}],"total":1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":9223372036854775808,"price":1}],"total":1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":-9223372036854775809,"price":1}],"total":1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":1e3,"price":-0}],"total":-0.0})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":2.0,"price":1E1}],"total":2e1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":1e15,"price":1}],"total":1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":1,"price":1e400}],"total":1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":1,"price":1}],"total":1000000000000.0001})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":1,"price":1}],"total":1e12})",
+      // Not an order, not JSON, trailing bytes.
+      "[]",
+      "null",
+      "\"order\"",
+      "7",
+      "",
+      " ",
+      "{",
+      "{}",
+      "{\"id\":}",
+      order("") + " x",
+      order("") + "{}",
+      order(R"(,"items":[1,[2],{"x":1},null])"),
+  };
+  // Items: none, the most there may be, one too many (all refused before any is read).
+  std::string many;
+  for (int i = 0; i < 1001; ++i)
+    many += (i > 0 ? "," : "") + item;
+  cases.push_back(R"({"customer":"c","items":[)" + many + R"(],"total":1})");
+  cases.push_back(R"({"customer":"c","items":[)" + many.substr(item.size() + 1) +
+                  R"(],"total":10500})");
+  cases.push_back(R"({"customer":"c","items":[)" + many + R"(,{"sku":1}],"total":1})");
+  // Huge strings.
+  cases.push_back(order(R"(,"customer":")" + std::string(1 << 20, 'x') + "\""));
+  cases.push_back(order(R"(,"color":")" + std::string(1 << 20, 'x') + "\""));
+  // Nesting: at the limit of a document, past it, and 100,000 deep (no stack overflow).
+  for (const int depth : {30, 63, 64, 65, 100000}) {
+    const auto nested = std::string(static_cast<std::size_t>(depth), '[') +
+                        std::string(static_cast<std::size_t>(depth), ']');
+    cases.push_back(nested);
+    cases.push_back(order(R"(,"color":)" + nested));
+    cases.push_back(R"({"customer":"c","items":[)" + item + "," + nested + R"(],"total":21})");
+    cases.push_back(order(R"(,"notify":{"email":)" + nested + "}"));
+    cases.push_back(std::string(static_cast<std::size_t>(depth), '['));
+  }
+  int answered = 0;
+  for (const auto& text : cases) {
+    answered += reads_as_the_document(text) ? 1 : 0;
+    answered += reads_as_the_document(text, "ev-\xff") ? 1 : 0;
+  }
+  EXPECT_GT(answered, 80);
+}
+
+// The data as fraud gets it, in each mode a message may carry it: the text from_kafka_text
+// keeps, read without a document, is the order the decoded event's document gives.
+TEST(OrderText, ReadsTheDataOfEveryEventModeAsTheDecodedEvent) {
+  Bodies bodies(19);
+  int answered = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const auto data = bodies.next();
+    const json envelope = {{"id", "ev-" + std::to_string(i)},
+                           {"type", "pipewright.order.created"},
+                           {"time", kEventTime},
+                           {"source", "/orders/api"},
+                           {"data", data}};
+    auto structured = envelope;
+    structured["specversion"] = "1.0";
+    structured["datacontenttype"] = "application/json";
+    const std::vector<std::pair<std::string, event::Headers>> messages = {
+        {envelope.dump(), {}},
+        {structured.dump(), {{"content-type", "application/cloudevents+json"}}},
+        {data.dump(),
+         {{"ce_specversion", "1.0"},
+          {"ce_id", "ev-" + std::to_string(i)},
+          {"ce_source", "/orders/api"},
+          {"ce_type", "pipewright.order.created"},
+          {"ce_time", kEventTime},
+          {"content-type", "application/json"}}}};
+    for (const auto& [value, headers] : messages) {
+      const auto text = event::from_kafka_text(value, headers);
+      if (!text) continue;  // not sure of the text (some escapes): fraud decodes the event
+      const auto decoded = event::from_kafka(value, headers).event;
+      const auto fast = outcome_of([&] {
+        const auto r = received_order_text(text->data, text->event.id, text->event.time, 7);
+        return r ? described(*r) : std::string("unsure");
+      });
+      const auto slow = outcome_of(
+          [&] { return described(received_order(decoded.data, decoded.id, decoded.time, 7)); });
+      if (fast == "unsure") continue;
+      ASSERT_EQ(fast, slow) << value;
+      ++answered;
+    }
+  }
+  EXPECT_GT(answered, 8000);
 }
 
 }  // namespace
