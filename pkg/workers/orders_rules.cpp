@@ -459,7 +459,11 @@ std::optional<ReceivedOrder> received_order_text(std::string_view data, const st
   r.order = order_from(fields);
   const bool own_id = r.order.id.has_value();
   if (!own_id) r.order.id = event_id;
-  r.received_at = at.kind == Value::Kind::string ? std::move(fields.received_at.text) : event_time;
+  if (at.kind == Value::Kind::string) {
+    r.received_at = std::move(fields.received_at.text);
+  } else {
+    r.received_at = event_time;
+  }
   receive(r, own_id, timestamp_ms);
   return r;
 }
