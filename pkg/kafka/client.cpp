@@ -108,16 +108,28 @@ class RdProducer : public Producer {
     conf->set("event_cb", &logs_, err);
     producer_.reset(RdKafka::Producer::create(conf.get(), err));
     if (!producer_) throw KafkaError("Kafka producer: " + err);
-    // Delivery reports arrive through poll(); one thread serves every caller.
+    // Delivery reports arrive through poll(): this thread serves every caller, except while a
+    // caller of serve_reports() does (a thread woken per batch of reports costs more than them).
     poller_ = std::thread([this] {
-      while (!stopping_.load())
+      while (!stopping_.load()) {
+        const auto idle = Clock::now().time_since_epoch() - Clock::duration(served_at_.load());
+        if (idle < kHandover) {
+          std::unique_lock lock(poller_mu_);
+          poller_cv_.wait_for(lock, kHandover - idle, [this] { return stopping_.load(); });
+          continue;
+        }
         producer_->poll(50);
+      }
     });
   }
 
   ~RdProducer() override {
     producer_->flush(10000);
-    stopping_ = true;
+    {
+      const std::lock_guard lock(poller_mu_);
+      stopping_ = true;
+    }
+    poller_cv_.notify_all();
     poller_.join();
     // What is still queued fails now, so every callback has been called before we go.
     producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
@@ -187,6 +199,11 @@ class RdProducer : public Producer {
     if (!wait->error.empty()) throw KafkaError("Kafka refused a message: " + wait->error);
   }
 
+  void serve_reports() override {
+    served_at_.store(Clock::now().time_since_epoch().count());
+    producer_->poll(0);
+  }
+
   bool connected() override {
     RdKafka::Metadata* metadata = nullptr;
     const auto code = producer_->metadata(false, nullptr, &metadata, 2000);
@@ -198,6 +215,10 @@ class RdProducer : public Producer {
   DeliveryReports reports_;
   LogBridge logs_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  using Clock = std::chrono::steady_clock;
+  std::atomic<Clock::rep> served_at_{0};  // the last serve_reports(), since Clock's epoch
+  std::mutex poller_mu_;
+  std::condition_variable poller_cv_;
   std::atomic<bool> stopping_{false};
   std::thread poller_;
 };
@@ -427,6 +448,8 @@ void Producer::send_async(const std::vector<OutMessage>& messages, DeliveryCallb
   }
   if (const auto call = std::move(done)) call(std::move(results));
 }
+
+void Producer::serve_reports() {}
 
 void Consumer::commit_offsets(const std::vector<Offset>& offsets, bool /*sync*/) {
   std::vector<InMessage> done;

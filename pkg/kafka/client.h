@@ -58,8 +58,9 @@ struct Delivery {
   bool ok() const { return error.empty(); }
 };
 
-// Called once per send_async, from the producer's background thread, when every message has its
-// report: one Delivery per message, in the order given. Must not block.
+// Called once per send_async, from the producer's background thread (or inside serve_reports),
+// when every message has its report: one Delivery per message, in the order given. Must not
+// block.
 using DeliveryCallback = std::function<void(std::vector<Delivery>)>;
 
 class Producer {
@@ -78,9 +79,16 @@ class Producer {
   virtual void send_async(const std::vector<OutMessage>& messages, DeliveryCallback done);
   // True once a metadata request has succeeded: the broker answers.
   virtual bool connected() = 0;
+  // Serves the delivery reports that are due on the caller's thread (their callbacks run inside)
+  // and returns at once. A caller doing it every few milliseconds, like the consume loop, stands
+  // in for the background thread while it does: no thread is woken per batch of reports. When it
+  // stops, the background thread serves them again within kHandover (HTTP publishers' callbacks
+  // stay prompt). The default does nothing: a double calls its callbacks itself.
+  virtual void serve_reports();
 
   static constexpr std::chrono::milliseconds kMessageTimeout{60'000};  // message.timeout.ms
   static constexpr std::chrono::milliseconds kSendTimeout{70'000};
+  static constexpr std::chrono::milliseconds kHandover{20};
 };
 
 // Idempotent, acks=all, low linger. Throws KafkaError on bad properties.

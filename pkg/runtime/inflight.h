@@ -6,8 +6,8 @@
 // Single-threaded: the runtime's consume loop owns it.
 
 #include <cstdint>
+#include <deque>
 #include <map>
-#include <set>
 #include <vector>
 
 #include "pkg/kafka/client.h"
@@ -31,12 +31,22 @@ class InFlight {
   void drop(const kafka::Partition& tp);
 
  private:
+  // Offsets come in order, so a deque in offset order does what a set did, without a node per
+  // message: entries done behind one that is not stay (marked) until it is done too.
+  struct Taken {
+    std::int64_t offset = 0;
+    bool done = false;
+  };
   struct State {
-    std::set<std::int64_t> pending;
+    std::deque<Taken> taken;      // from the lowest offset not done, increasing
+    std::size_t done = 0;         // entries of `taken` marked done
     std::int64_t next = -1;       // one past the highest offset taken
     std::int64_t committed = -1;  // the last next offset committed
-    std::int64_t point() const { return pending.empty() ? next : *pending.begin(); }
+    std::int64_t point() const { return taken.empty() ? next : taken.front().offset; }
+    std::size_t pending() const { return taken.size() - done; }
   };
+  // The entry of `offset` in `taken`, or where it would go.
+  static std::deque<Taken>::iterator find(std::deque<Taken>& taken, std::int64_t offset);
   std::map<kafka::Partition, State> partitions_;
 };
 

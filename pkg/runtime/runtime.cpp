@@ -197,6 +197,7 @@ kafka::OutMessage Runtime::message(const std::string& output, const std::string&
 }
 
 void Runtime::publish(const std::vector<kafka::OutMessage>& messages) {
+  http_publishes_.store(true);  // their reports must not wait for the consume loop
   producer().send(messages);
   for (const auto& m : messages)
     metrics_->produced_to(m.topic).Increment();
@@ -206,6 +207,7 @@ void Runtime::publish(const std::vector<kafka::OutMessage>& messages) {
 // NOLINTNEXTLINE(performance-unnecessary-value-param)
 void Runtime::publish_async(std::vector<kafka::OutMessage> messages,
                             std::function<void(const std::string& error)> done) {
+  http_publishes_.store(true);
   std::vector<std::string> topics;
   topics.reserve(messages.size());
   for (const auto& m : messages)
@@ -296,6 +298,13 @@ struct Runtime::Loop {
   // partition is assigned) and offset: no topic string copied per message or report. A Part
   // erased and made again may reuse an address; a stale report is told by its send id.
   using Key = std::pair<const kafka::Partition*, std::int64_t>;
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      // A partition's offsets are consecutive: they spread over the buckets as they are.
+      return std::hash<const void*>{}(k.first) * 0x9E3779B97F4A7C15U +
+             static_cast<std::size_t>(k.second);
+    }
+  };
 
   // A processed message whose outputs are being sent.
   struct Sending {
@@ -317,18 +326,21 @@ struct Runtime::Loop {
   };
 
   Loop(Runtime& runtime, const Handler& h, kafka::Consumer& c)
-      : rt(runtime), handler(h), consumer(c) {}
+      : rt(runtime), handler(h), consumer(c), producer(runtime.producer()) {}
 
   Runtime& rt;
   const Handler& handler;
   kafka::Consumer& consumer;
+  kafka::Producer& producer;  // rt.producer() once: it takes a lock per call
   std::map<kafka::Partition, Part> parts;
-  std::map<Key, Sending> sending;
+  // Found per report and erased per acknowledgement: hashed, not a tree walked per message.
+  std::unordered_map<Key, Sending, KeyHash> sending;
   std::vector<std::pair<Key, Clock::time_point>> resends;  // failed sends waiting for a retry
   InFlight inflight;
   std::shared_ptr<Reports> reports = std::make_shared<Reports>();
   std::vector<Report> report_batch;  // apply_reports' buffer
   std::uint64_t sends = 0;
+  std::uint64_t pauses = 0;  // partitions paused, for the closing log line
 
   // The loop's own cache of produced counters: a step has a few output topics, so a short scan
   // of names beats the shared cache's lock and hash per acknowledged output.
@@ -460,18 +472,21 @@ struct Runtime::Loop {
     return true;
   }
 
-  void send(std::map<Key, Sending>::iterator it) {
+  void send(std::unordered_map<Key, Sending, KeyHash>::iterator it) {
     auto& s = it->second;
     s.send = ++sends;
-    rt.producer().send_async(s.outputs,
-                             [reports = reports, tp = it->first.first, offset = it->first.second,
-                              id = s.send](std::vector<kafka::Delivery> results) {
-                               const std::lock_guard lock(reports->mu);
-                               reports->queue.push_back({tp, offset, id, std::move(results)});
-                             });
+    producer.send_async(s.outputs,
+                        [reports = reports, tp = it->first.first, offset = it->first.second,
+                         id = s.send](std::vector<kafka::Delivery> results) {
+                          const std::lock_guard lock(reports->mu);
+                          reports->queue.push_back({tp, offset, id, std::move(results)});
+                        });
   }
 
   void apply_reports() {
+    // On this thread, as they are due, unless others publish too: a consume loop waiting for
+    // Kafka or in a slow handler would hold their reports.
+    if (!rt.http_publishes_.load(std::memory_order_relaxed)) producer.serve_reports();
     // The two vectors trade places and keep their capacity: regrown from empty each round,
     // their large steps make glibc's malloc consolidate its free lists.
     auto& batch = report_batch;
@@ -559,7 +574,12 @@ struct Runtime::Loop {
         p.paused = false;
       }
     }
-    if (!pause.empty()) consumer.pause(pause);
+    if (!pause.empty()) {
+      // Pausing drops what librdkafka prefetched for the partition (fetched again on resume).
+      pauses += pause.size();
+      log::debug("partitions paused", {{"partitions", pause.size()}});
+      consumer.pause(pause);
+    }
     if (!resume.empty()) consumer.resume(resume);
   }
 
@@ -667,18 +687,7 @@ void Runtime::consume_loop(const Handler& handler) {
                       : !loop.sending.empty() ? milliseconds(5)
                       : loop.retrying()       ? milliseconds(20)
                                               : milliseconds(100);
-    // Up to `batch` messages, taken a few at a time: a poll's vector of more than 6 messages is a
-    // "large" request for glibc's malloc (over 1 KiB), and each one makes it consolidate every
-    // free list first (a tenth of fraud's CPU in perf, one such vector per poll).
-    constexpr std::size_t kPollChunk = 6;
-    for (std::size_t taken = 0; taken < options_.batch;) {
-      const auto want = std::min(kPollChunk, options_.batch - taken);
-      auto chunk = consumer_->poll(want, taken == 0 ? wait : milliseconds(0));
-      const auto got = chunk.size();
-      loop.take(std::move(chunk));
-      taken += got;
-      if (got != want) break;  // nothing more fetched (or a double that ignores `max`)
-    }
+    loop.take(consumer_->poll(options_.batch, wait));
   }
   // SIGTERM: nothing new is processed; what was sent may still be acknowledged, then committed.
   const auto deadline = Clock::now() + options_.drain_timeout;
@@ -697,7 +706,7 @@ void Runtime::consume_loop(const Handler& handler) {
   lag.join();
   consumer_->close();
   consumer_->on_revoke({});
-  log::info("consumer closed, offsets committed");
+  log::info("consumer closed, offsets committed", {{"pauses", loop.pauses}});
 }
 
 int Runtime::run(const Handler& handler) {

@@ -144,6 +144,9 @@ class Runtime {
   std::function<void()> before_commit_;
   std::mutex lag_mu_;  // the lag gauges: the lag thread sets them, revokes remove them
   std::map<kafka::Partition, prometheus::Gauge*> lag_gauges_;
+  // Set by the first publish: the producer's background thread then serves every delivery
+  // report (the consume loop serves them while it is the only sender).
+  std::atomic<bool> http_publishes_{false};
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};
 };

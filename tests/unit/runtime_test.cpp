@@ -7,12 +7,14 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <variant>
@@ -40,6 +42,7 @@ class MockProducer : public kafka::Producer {
   MOCK_METHOD(void, send_async, (const std::vector<OutMessage>&, kafka::DeliveryCallback),
               (override));
   MOCK_METHOD(bool, connected, (), (override));
+  MOCK_METHOD(void, serve_reports, (), (override));
 };
 
 class MockConsumer : public kafka::Consumer {
@@ -86,6 +89,7 @@ class Broker {
           sends_.push_back({m, std::move(done)});
           cv_.notify_all();
         });
+    ON_CALL(*producer, serve_reports()).WillByDefault([this] { serve(); });
     ON_CALL(*consumer, poll(_, _)).WillByDefault([this](std::size_t, std::chrono::milliseconds) {
       return poll();
     });
@@ -149,6 +153,26 @@ class Broker {
     done(std::move(results));
   }
 
+  // Answers send i (all acknowledged) from inside the next serve_reports(), as librdkafka's
+  // poll() runs its delivery reports.
+  void ack_when_served(std::size_t i) {
+    const std::lock_guard lock(mu_);
+    to_serve_.push_back(i);
+  }
+  // The threads that served a report through serve_reports() and that polled the consumer.
+  std::set<std::thread::id> serving_threads() {
+    const std::lock_guard lock(mu_);
+    return served_by_;
+  }
+  int serves() {
+    const std::lock_guard lock(mu_);
+    return serves_;
+  }
+  std::set<std::thread::id> polling_threads() {
+    const std::lock_guard lock(mu_);
+    return polled_by_;
+  }
+
   std::vector<OutMessage> sent(std::size_t i) {
     const std::lock_guard lock(mu_);
     return sends_.at(i).messages;
@@ -177,8 +201,21 @@ class Broker {
   NiceMock<MockConsumer>* consumer;
 
  private:
+  void serve() {
+    std::vector<std::size_t> due;
+    {
+      const std::lock_guard lock(mu_);
+      ++serves_;
+      due.swap(to_serve_);
+      if (!due.empty()) served_by_.insert(std::this_thread::get_id());
+    }
+    for (const auto i : due)
+      ack(i);
+  }
+
   std::vector<InMessage> poll() {
     std::unique_lock lock(mu_);
+    polled_by_.insert(std::this_thread::get_id());
     ++polls_;
     cv_.notify_all();
     if (steps_.empty()) {
@@ -205,6 +242,9 @@ class Broker {
   std::vector<std::string> events_;
   std::function<void(const std::vector<Partition>&)> revoke_;
   int polls_ = 0;
+  int serves_ = 0;
+  std::vector<std::size_t> to_serve_;
+  std::set<std::thread::id> served_by_, polled_by_;
 };
 
 runtime::Wiring wiring() {
@@ -296,6 +336,28 @@ TEST(InFlight, TheCommitPointIsTheLowestOffsetNotDone) {
   EXPECT_EQ(f.committable()[0].tp, kP1);
 }
 
+TEST(InFlight, PendingCountsWhatIsNotDoneWhateverTheOrder) {
+  runtime::InFlight f;
+  f.begin(kP0, 5);
+  f.begin(kP0, 6);
+  f.begin(kP0, 7);
+  f.done(kP0, 6);
+  f.done(kP0, 6);
+  f.done(kP0, 9);
+  EXPECT_EQ(f.pending(kP0), 2U) << "a repeated or unknown done changes nothing";
+  f.done(kP0, 5);
+  EXPECT_EQ(f.pending(kP0), 1U);
+  f.begin(kP0, 7);
+  EXPECT_EQ(f.pending(kP0), 1U) << "an offset taken twice is pending once";
+  f.begin(kP0, 4);
+  EXPECT_EQ(f.pending(kP0), 2U) << "an earlier offset taken late";
+  f.done(kP0, 7);
+  f.done(kP0, 4);
+  EXPECT_EQ(f.pending(), 0U);
+  ASSERT_EQ(f.committable().size(), 1U);
+  EXPECT_EQ(f.committable()[0].next, 8);
+}
+
 TEST(PartitionLag, HighWatermarkMinusCommittedNeverNegative) {
   EXPECT_EQ(kafka::partition_lag(5, 0, 12), 7);
   EXPECT_EQ(kafka::partition_lag(kafka::kNoOffset, 3, 12), 9) << "nothing committed: retained";
@@ -320,6 +382,39 @@ TEST(Runtime, CommitsAnOffsetOnlyOnceItAndEverythingBeforeItIsAcknowledged) {
   for (int i = 0; i < 100 && r.broker.committed(kP0) != 3; ++i)
     ASSERT_TRUE(r.broker.rounds(1));
   EXPECT_EQ(r.broker.committed(kP0), 3);
+  EXPECT_EQ(r.stop(), 0);
+}
+
+// librdkafka runs delivery reports inside the poll of whoever polls the producer: the loop does
+// it on its own thread, so no other thread is woken per batch of reports.
+TEST(Runtime, TheLoopServesTheProducersDeliveryReportsOnItsOwnThread) {
+  Running r(echo());
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0), in("in", 0, 1)});
+  ASSERT_TRUE(r.broker.sends_at_least(2));
+  r.broker.ack_when_served(0);
+  r.broker.ack_when_served(1);
+  for (int i = 0; i < 100 && r.broker.committed(kP0) != 2; ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_EQ(r.broker.committed(kP0), 2) << "reports left unserved";
+  EXPECT_EQ(r.broker.serving_threads(), r.broker.polling_threads());
+  EXPECT_EQ(r.stop(), 0);
+}
+
+// An HTTP handler's publish waits for its reports: a consume loop in a slow handler or waiting
+// for Kafka must not hold them, so the producer's own thread serves them from then on.
+TEST(Runtime, AfterAPublishTheLoopLeavesTheReportsToTheProducer) {
+  Running r(echo());
+  ASSERT_TRUE(r.broker.rounds(2));
+  EXPECT_GT(r.broker.serves(), 0) << "the loop serves while it is the only sender";
+  std::atomic<bool> answered{false};
+  r.runtime.publish_async({{"out", "k", "v", {}}}, [&](const std::string&) { answered = true; });
+  ASSERT_TRUE(r.broker.sends_at_least(1));
+  ASSERT_TRUE(r.broker.rounds(2));
+  const auto served = r.broker.serves();
+  ASSERT_TRUE(r.broker.rounds(5));
+  EXPECT_EQ(r.broker.serves(), served);
+  r.broker.ack(0);
+  EXPECT_TRUE(answered.load());
   EXPECT_EQ(r.stop(), 0);
 }
 
