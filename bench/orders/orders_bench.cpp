@@ -4,7 +4,10 @@
 //
 //   hop:           N order envelopes produced to `orders` while fraud runs; rate = N / (first
 //                  produce → last decision seen on orders-valid / orders-rejected), latency per
-//                  order from its produce to its decision, fraud's CPU per 10k orders.
+//                  order from its produce to its decision, fraud's CPU per 10k orders, and
+//                  where the machine's CPU went meanwhile (per 10k: the broker's, the bench's
+//                  own, the rest, the idle cores'; `broker_cpu_per_10k_ms`, `idle_fraction`,
+//                  the same with `peer_` for the relay).
 //                  Peer: bench_relay (consume → produce → commit after the ack) between two
 //                  topics of the same shape.
 //   hop_enrich:    the same against enrich of examples/events.yaml (events → enriched); the
@@ -24,6 +27,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -72,16 +77,19 @@ std::string envelope(const json& order) {
 }
 
 // Produces every envelope to `topic` as fast as librdkafka takes them, noting when each left.
-// A warm-up order goes first and is acknowledged before the clock starts: a new idempotent
-// producer holds its messages until the broker gives it a producer id (~0.5 s).
+// A warm-up order goes first and is acknowledged before the clock starts (`started` is called
+// then): a new idempotent producer holds its messages until the broker gives it a producer id
+// (~0.5 s).
 std::map<std::string, Clock::time_point> produce_all(const std::string& bootstrap,
                                                      const std::string& topic,
                                                      const std::vector<json>& batch,
-                                                     Clock::time_point& start) {
+                                                     Clock::time_point& start,
+                                                     const std::function<void()>& started) {
   auto p = bench::producer(bootstrap);
   const auto warm = orders(1, "warm-producer-").front();
   bench::produce(*p, topic, warm["customer"], envelope(warm));
   p->flush(30000);
+  started();
   start = Clock::now();
   std::map<std::string, Clock::time_point> sent;
   for (const auto& o : batch) {
@@ -127,6 +135,10 @@ std::map<std::string, Clock::time_point> post_all(int port, const std::string& p
 struct Side {
   std::vector<double> rates, cpu_per_10k;
   std::vector<double> latency_ms;
+  // Per round (hops): bench::CpuWindow's shares per 10k messages, the step's or relay's own
+  // under "step", and the fraction of the cores nobody used.
+  std::map<std::string, std::vector<double>> share_per_10k;
+  std::vector<double> idle_fraction;
   void add(const bench::Rate& r) {
     rates.push_back(r.rate);
     latency_ms.insert(latency_ms.end(), r.latency_ms.begin(), r.latency_ms.end());
@@ -156,6 +168,14 @@ json summary(const std::string& name, const Side& ours, const Side& peer, const 
     r["cpu_per_10k_ms"] = bench::median(ours.cpu_per_10k);
     r["peer_cpu_per_10k_ms"] = bench::median(peer.cpu_per_10k);
   }
+  for (const auto& [prefix, side] : {std::pair{"", &ours}, std::pair{"peer_", &peer}}) {
+    for (const auto& [share, values] : side->share_per_10k) {
+      if (share != "step")
+        r[std::string(prefix) + share + "_cpu_per_10k_ms"] = bench::median(values);
+    }
+    if (!side->idle_fraction.empty())
+      r[std::string(prefix) + "idle_fraction"] = bench::median(side->idle_fraction);
+  }
   return r;
 }
 
@@ -168,17 +188,38 @@ class OrdersBench : public testing::KafkaSuite {
       api::load({testing::source_dir() / "examples" / "orders.yaml"}).pipelines.at(0);
 };
 
-// Times one batch produced to `in` until every id is seen on `out`, with the CPU `pid` spent.
-bench::Rate hop_round(const std::string& bootstrap, const std::string& in,
-                      const std::vector<std::string>& out, const std::string& prefix, int n,
-                      pid_t pid, double& cpu_per_10k) {
+// Times one batch produced to `in` until every id is seen on `out` and adds it to `side` (none:
+// a warm-up), with where the machine's CPU went from the first produce until then: `pid`'s (the
+// step or relay), the broker's, the bench's own (producer, watcher), the rest and the idle cores.
+void hop_round(const std::string& bootstrap, const std::string& in,
+               const std::vector<std::string>& out, const std::string& prefix, int n, pid_t pid,
+               pid_t broker, Side* side) {
   bench::Watcher watcher(bootstrap, out, prefix, static_cast<std::size_t>(n));
   Clock::time_point start;
-  const double cpu0 = bench::cpu_seconds(pid);
-  const auto sent = produce_all(bootstrap, in, orders(n, prefix), start);
+  std::optional<bench::CpuWindow> window;
+  const auto sent = produce_all(bootstrap, in, orders(n, prefix), start, [&] {
+    window.emplace(std::map<std::string, pid_t>{{"step", pid}, {"broker", broker}});
+  });
   if (!watcher.wait(kLimit)) throw std::runtime_error(prefix + ": not every message arrived");
-  cpu_per_10k = (bench::cpu_seconds(pid) - cpu0) * 1000 * 10000 / n;
-  return bench::measure(sent, watcher, start);
+  const auto cpu = window->finish();
+  if (side == nullptr) return;
+  side->add(bench::measure(sent, watcher, start));
+  for (const auto& [share, seconds] : cpu)
+    side->share_per_10k[share].push_back(seconds * 1000 * 10000 / n);
+  side->cpu_per_10k.push_back(side->share_per_10k["step"].back());
+  side->idle_fraction.push_back(cpu.at("machine") > 0 ? cpu.at("idle") / cpu.at("machine") : 0);
+}
+
+// One round's CPU per 10k messages by share, for the round line.
+std::string shares(const Side& side) {
+  std::string out;
+  for (const auto* share : {"step", "broker", "bench", "other", "idle", "machine"}) {
+    char item[64];
+    std::snprintf(item, sizeof item, "%s%s %.0f", out.empty() ? "" : ", ", share,
+                  side.share_per_10k.at(share).back());
+    out += item;
+  }
+  return out;
 }
 
 // Rounds of the relay then `step` of `pipeline` (from `in` to `out`, logical names), recorded
@@ -186,9 +227,9 @@ bench::Rate hop_round(const std::string& bootstrap, const std::string& in,
 // also writes one message per input there, nobody waits for it; the peer then copies each message
 // to a second topic as well, so both hand Kafka as many messages, and a one-copy relay runs
 // beside it for reference (`peer_one_copy`, `ratio_one_copy`).
-void hop_bench(const std::string& name, const std::string& bootstrap, api::Pipeline pipeline,
-               const std::string& step, const std::string& in, const std::vector<std::string>& out,
-               int n, int rounds, bool side_output = false) {
+void hop_bench(const std::string& name, const std::string& bootstrap, pid_t broker,
+               api::Pipeline pipeline, const std::string& step, const std::string& in,
+               const std::vector<std::string>& out, int n, int rounds, bool side_output = false) {
   const auto relay_in = "bench." + name + ".in", relay_out = "bench." + name + ".out";
   const auto relay_also = "bench." + name + ".also";
   bench::create_topics(bootstrap, {relay_in, relay_out, relay_also}, kPartitions);
@@ -209,32 +250,33 @@ void hop_bench(const std::string& name, const std::string& bootstrap, api::Pipel
   for (const auto& o : out)
     outputs.push_back(run.topic(o));
   // Warm-up: both have joined their groups once one message made each trip.
-  double ignored = 0;
-  hop_round(bootstrap, relay_in, {relay_out}, "warm-relay-", 1, relay.pid(), ignored);
+  hop_round(bootstrap, relay_in, {relay_out}, "warm-relay-", 1, relay.pid(), broker, nullptr);
   if (single)
-    hop_round(bootstrap, single_in, {single_out}, "warm-relay1-", 1, single->pid(), ignored);
-  hop_round(bootstrap, run.topic(in), outputs, "warm-hop-", 1, worker.process.pid(), ignored);
+    hop_round(bootstrap, single_in, {single_out}, "warm-relay1-", 1, single->pid(), broker,
+              nullptr);
+  hop_round(bootstrap, run.topic(in), outputs, "warm-hop-", 1, worker.process.pid(), broker,
+            nullptr);
 
   Side ours, peer, one;
   for (int r = 0; r < rounds; ++r) {
     const auto tag = std::to_string(r) + "-";
-    double cpu = 0;
-    peer.add(hop_round(bootstrap, relay_in, {relay_out}, "relay-" + tag, n, relay.pid(), cpu));
-    peer.cpu_per_10k.push_back(cpu);
-    if (single) {
-      one.add(
-          hop_round(bootstrap, single_in, {single_out}, "relay1-" + tag, n, single->pid(), cpu));
-      one.cpu_per_10k.push_back(cpu);
-    }
-    ours.add(
-        hop_round(bootstrap, run.topic(in), outputs, "hop-" + tag, n, worker.process.pid(), cpu));
-    ours.cpu_per_10k.push_back(cpu);
+    hop_round(bootstrap, relay_in, {relay_out}, "relay-" + tag, n, relay.pid(), broker, &peer);
+    if (single)
+      hop_round(bootstrap, single_in, {single_out}, "relay1-" + tag, n, single->pid(), broker,
+                &one);
+    hop_round(bootstrap, run.topic(in), outputs, "hop-" + tag, n, worker.process.pid(), broker,
+              &ours);
     std::printf("%s round %d: %s %.0f/s (CPU %.0f ms per 10k), relay %.0f/s (CPU %.0f ms per 10k)",
                 name.c_str(), r + 1, step.c_str(), ours.rates.back(), ours.cpu_per_10k.back(),
                 peer.rates.back(), peer.cpu_per_10k.back());
     if (single)
       std::printf(", one-copy relay %.0f/s (CPU %.0f ms per 10k)", one.rates.back(),
                   one.cpu_per_10k.back());
+    std::printf("\n");
+    // Where the machine's CPU went (ms per 10k messages; "machine" = wall time × cores).
+    std::printf("%s round %d CPU per 10k: %s [%s]; relay [%s]", name.c_str(), r + 1, step.c_str(),
+                shares(ours).c_str(), shares(peer).c_str());
+    if (single) std::printf("; one-copy relay [%s]", shares(one).c_str());
     std::printf("\n");
   }
   auto result = summary(name, ours, peer, "messages/s", n);
@@ -243,21 +285,27 @@ void hop_bench(const std::string& name, const std::string& bootstrap, api::Pipel
     result["peer_one_copy"] = vs_one["peer"];
     result["ratio_one_copy"] = vs_one["ratio"];
     result["peer_one_copy_cpu_per_10k_ms"] = vs_one["peer_cpu_per_10k_ms"];
+    for (const auto& [key, value] : vs_one.items()) {
+      if (key.starts_with("peer_") &&
+          (key.ends_with("_cpu_per_10k_ms") || key.ends_with("_fraction")) &&
+          key != "peer_cpu_per_10k_ms")
+        result["peer_one_copy_" + key.substr(5)] = value;
+    }
   }
   bench::record(result);
 }
 
 // fraud: parse, rules, a decision and a notification per order, its decision log fsynced.
 TEST_F(OrdersBench, Hop) {
-  hop_bench("hop", broker->bootstrap(), pipeline_, "fraud", "orders",
+  hop_bench("hop", broker->bootstrap(), broker->pid(), pipeline_, "fraud", "orders",
             {"orders-valid", "orders-rejected"}, n_, rounds_, true);
 }
 
 // enrich (examples/events.yaml): parse, a dictionary word, one enriched event per event.
 TEST_F(OrdersBench, HopEnrich) {
   auto events = api::load({testing::source_dir() / "examples" / "events.yaml"}).pipelines.at(0);
-  hop_bench("hop_enrich", broker->bootstrap(), events, "enrich", "events", {"enriched"}, n_,
-            rounds_);
+  hop_bench("hop_enrich", broker->bootstrap(), broker->pid(), events, "enrich", "events",
+            {"enriched"}, n_, rounds_);
 }
 
 TEST_F(OrdersBench, RestDecision) {

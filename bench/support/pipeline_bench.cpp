@@ -1,5 +1,8 @@
 #include "bench/support/pipeline_bench.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
@@ -25,6 +28,17 @@ std::unique_ptr<RdKafka::Conf> conf(const std::string& bootstrap) {
   std::unique_ptr<RdKafka::Conf> c(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   set(*c, "bootstrap.servers", bootstrap);
   return c;
+}
+
+double self_cpu_seconds() {
+  // Every thread this process ever had, ended ones included (a round's producer is gone by the
+  // time the round's CPU is read).
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
 }  // namespace
@@ -186,6 +200,41 @@ double cpu_seconds(pid_t pid) {
   }
   if (ec) throw std::runtime_error("no " + tasks.string() + ": " + ec.message());
   return ns / 1e9;
+}
+
+CpuWindow::CpuWindow(std::map<std::string, pid_t> processes)
+    : processes_(std::move(processes)), bench_(self_cpu_seconds()), machine_(machine()) {
+  for (const auto& [name, pid] : processes_)
+    start_[name] = cpu_seconds(pid);
+}
+
+CpuWindow::Machine CpuWindow::machine() {
+  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice" in USER_HZ ticks;
+  // guest time is inside user already.
+  std::ifstream in("/proc/stat");
+  std::string label;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(in >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) ||
+      label != "cpu")
+    throw std::runtime_error("cannot read /proc/stat");
+  const auto hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return {(user + nice + system + irq + softirq + steal) / hz, (idle + iowait) / hz};
+}
+
+std::map<std::string, double> CpuWindow::finish() const {
+  const auto now = machine();
+  std::map<std::string, double> out;
+  out["bench"] = self_cpu_seconds() - bench_;
+  double known = out["bench"];
+  for (const auto& [name, pid] : processes_) {
+    out[name] = cpu_seconds(pid) - start_.at(name);
+    known += out[name];
+  }
+  const double busy = now.busy - machine_.busy;
+  out["idle"] = now.idle - machine_.idle;
+  out["other"] = busy - known;
+  out["machine"] = busy + out["idle"];
+  return out;
 }
 
 Peer::Peer(const std::string& program, std::vector<std::string> args, bool port_file) {

@@ -73,6 +73,28 @@ Rate measure(const std::map<std::string, Clock::time_point>& sent, Watcher& watc
 // CPU time of a process (all its live threads) from /proc, in seconds.
 double cpu_seconds(pid_t pid);
 
+// Where the machine's CPU went from construction to finish(), in seconds: each named process's
+// (cpu_seconds), this process's own ("bench": its producers and watchers, ended threads too),
+// the rest of the machine's busy time ("other": other processes, the kernel's interrupts),
+// the cores' idle time ("idle", iowait included) and all of it ("machine": wall time × cores),
+// the last three from /proc/stat's ticks. So a rate's wall time splits into who was on a core
+// and how much of the cores nobody used.
+class CpuWindow {
+ public:
+  explicit CpuWindow(std::map<std::string, pid_t> processes);
+  std::map<std::string, double> finish() const;
+
+ private:
+  struct Machine {
+    double busy = 0, idle = 0;
+  };
+  static Machine machine();
+  std::map<std::string, pid_t> processes_;
+  std::map<std::string, double> start_;
+  double bench_ = 0;
+  Machine machine_;
+};
+
 // A program of bench/peers as a process of ours (dies with us), logging into the suite's folder.
 // With `port_file` it waits until the peer wrote the port the OS gave it.
 class Peer {
