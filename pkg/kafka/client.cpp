@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -18,6 +20,43 @@ using detail::make_conf;
 using detail::set;
 
 using detail::LogBridge;
+
+// PIPEWRIGHT_KAFKA_STATISTICS_MS=N (opt-in, for benchmarks): librdkafka's statistics every N ms,
+// logged as one line of cumulative counts, the requests by type and the messages each way: the
+// broker's work per message depends on how many requests carry them.
+class Events : public LogBridge {
+ public:
+  void event_cb(RdKafka::Event& event) override {
+    if (event.type() != RdKafka::Event::EVENT_STATS) {
+      LogBridge::event_cb(event);
+      return;
+    }
+    const auto stats = nlohmann::json::parse(event.str(), nullptr, false);
+    if (!stats.is_object()) return;
+    nlohmann::json requests = nlohmann::json::object();
+    const auto brokers = stats.find("brokers");
+    for (const auto& broker : brokers == stats.end() ? nlohmann::json::object() : *brokers) {
+      const auto req = broker.find("req");
+      if (req == broker.end()) continue;
+      for (const auto& [type, count] : req->items()) {
+        if (count.is_number() && count.get<std::int64_t>() > 0)
+          requests[type] = requests.value(type, std::int64_t{0}) + count.get<std::int64_t>();
+      }
+    }
+    log::info("kafka statistics", {{"client", stats.value("name", "")},
+                                   {"type", stats.value("type", "")},
+                                   {"requests", requests},
+                                   {"txmsgs", stats.value("txmsgs", 0)},
+                                   {"txmsg_bytes", stats.value("txmsg_bytes", 0)},
+                                   {"rxmsgs", stats.value("rxmsgs", 0)},
+                                   {"rxmsg_bytes", stats.value("rxmsg_bytes", 0)}});
+  }
+};
+
+void statistics_if_asked(RdKafka::Conf& conf) {
+  const char* ms = std::getenv("PIPEWRIGHT_KAFKA_STATISTICS_MS");
+  if (ms != nullptr && std::atoi(ms) > 0) set(conf, "statistics.interval.ms", ms);
+}
 
 // No resend can fix these: the message is too large or invalid, the topic is gone, or we may
 // not write it. Everything else (timeouts, leader moves, a broker down) is worth a resend.
@@ -103,6 +142,7 @@ class RdProducer : public Producer {
     set(*conf, "acks", "all");
     set(*conf, "linger.ms", "2");
     set(*conf, "message.timeout.ms", std::to_string(kMessageTimeout.count()));
+    statistics_if_asked(*conf);
     std::string err;
     conf->set("dr_cb", &reports_, err);
     conf->set("event_cb", &logs_, err);
@@ -213,7 +253,7 @@ class RdProducer : public Producer {
 
  private:
   DeliveryReports reports_;
-  LogBridge logs_;
+  Events logs_;
   std::unique_ptr<RdKafka::Producer> producer_;
   using Clock = std::chrono::steady_clock;
   std::atomic<Clock::rep> served_at_{0};  // the last serve_reports(), since Clock's epoch
@@ -245,6 +285,8 @@ class CommitReports : public RdKafka::OffsetCommitCb {
 class Rebalance : public RdKafka::RebalanceCb {
  public:
   std::function<void(const std::vector<Partition>&)> revoked;
+  // Joins assigned partitions' queues to the consumer's (see RdConsumer::deliver).
+  std::function<void(const std::vector<RdKafka::TopicPartition*>&, bool)> deliver;
   std::vector<Partition> revoked_now;  // read by poll() to drop what it already fetched
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -259,8 +301,9 @@ class Rebalance : public RdKafka::RebalanceCb {
       } else {
         consumer->assign(partitions);
       }
-      // A partition paused by its previous owner's life in this process fetches again.
-      consumer->resume(partitions);
+      // A partition held back in its previous assignment to this process is delivered again:
+      // once detached by us, librdkafka leaves its queue's forwarding to us.
+      if (deliver) deliver(partitions, true);
       return;
     }
     std::vector<Partition> gone;
@@ -292,12 +335,17 @@ class RdConsumer : public Consumer {
     set(*conf, "session.timeout.ms", "10000");
     set(*conf, "heartbeat.interval.ms", "1000");
     set(*conf, "partition.assignment.strategy", "cooperative-sticky");
+    statistics_if_asked(*conf);
     std::string err;
     conf->set("event_cb", &logs_, err);
     conf->set("rebalance_cb", &rebalance_, err);
     conf->set("offset_commit_cb", &commits_, err);
     consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
     if (!consumer_) throw KafkaError("Kafka consumer: " + err);
+    consumer_queue_.reset(rd_kafka_queue_get_consumer(consumer_->c_ptr()));
+    rebalance_.deliver = [this](const std::vector<RdKafka::TopicPartition*>& tps, bool on) {
+      deliver(tps, on);
+    };
     if (const auto code = consumer_->subscribe(topics); code != RdKafka::ERR_NO_ERROR) {
       throw KafkaError("Kafka subscribe: " + RdKafka::err2str(code));
     }
@@ -360,16 +408,33 @@ class RdConsumer : public Consumer {
     }
   }
 
+  // Not librdkafka's pause, which drops what it prefetched for the partition and fetches it
+  // again on resume (the broker's work twice): the partition's queue is detached from the
+  // consumer's, so poll() stops returning its messages while the fetcher keeps what it has and
+  // stops at queued.min.messages / queued.max.messages.kbytes for that partition (memory stays
+  // bounded); resume joins it again, its messages in order behind what poll() still holds. poll()
+  // keeps being called meanwhile, so max.poll.interval.ms is never at stake.
   void pause(const std::vector<Partition>& partitions) override {
     auto rd = to_rd(partitions);
-    consumer_->pause(rd);
+    deliver(rd, false);
     RdKafka::TopicPartition::destroy(rd);
   }
 
   void resume(const std::vector<Partition>& partitions) override {
     auto rd = to_rd(partitions);
-    consumer_->resume(rd);
+    deliver(rd, true);
     RdKafka::TopicPartition::destroy(rd);
+  }
+
+  void deliver(const std::vector<RdKafka::TopicPartition*>& partitions, bool on) {
+    for (const auto* tp : partitions) {
+      // The C API: the C++ one has no handle on the consumer's own queue.
+      rd_kafka_queue_t* queue =
+          rd_kafka_queue_get_partition(consumer_->c_ptr(), tp->topic().c_str(), tp->partition());
+      if (queue == nullptr) continue;  // not known (any more): nothing of it to deliver or hold
+      rd_kafka_queue_forward(queue, on ? consumer_queue_.get() : nullptr);
+      rd_kafka_queue_destroy(queue);
+    }
   }
 
   void on_revoke(std::function<void(const std::vector<Partition>&)> revoked) override {
@@ -405,10 +470,14 @@ class RdConsumer : public Consumer {
   }
 
  private:
-  LogBridge logs_;
+  Events logs_;
   Rebalance rebalance_;
   CommitReports commits_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  struct QueueRelease {
+    void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+  };
+  std::unique_ptr<rd_kafka_queue_t, QueueRelease> consumer_queue_;  // goes before consumer_
   std::atomic<bool> closed_{false};
 };
 

@@ -128,7 +128,9 @@ class Consumer {
   // Commits these next offsets; asynchronously unless `sync` (then throws KafkaError). A failed
   // asynchronous commit is logged: a later one covers it, or the partition's new owner re-reads.
   virtual void commit_offsets(const std::vector<Offset>& offsets, bool sync);
-  // Stops / restarts fetching these partitions (what was consumed already stays consumed).
+  // Stops / restarts returning these partitions' messages from poll() (what poll() returned
+  // stays returned). What was fetched for them is kept, not fetched again, and fetching stops
+  // once librdkafka's per-partition prefetch limits are reached: memory stays bounded.
   virtual void pause(const std::vector<Partition>& partitions);
   virtual void resume(const std::vector<Partition>& partitions);
   // `revoked` is called inside poll() before the partitions go (their commits still count).

@@ -336,6 +336,8 @@ struct Runtime::Loop {
   // Found per report and erased per acknowledgement: hashed, not a tree walked per message.
   std::unordered_map<Key, Sending, KeyHash> sending;
   std::vector<std::pair<Key, Clock::time_point>> resends;  // failed sends waiting for a retry
+  std::vector<Key> held;  // processed, their outputs not handed to the producer yet (in order)
+  Clock::time_point held_since;
   InFlight inflight;
   std::shared_ptr<Reports> reports = std::make_shared<Reports>();
   std::vector<Report> report_batch;  // apply_reports' buffer
@@ -456,7 +458,20 @@ struct Runtime::Loop {
       return;
     }
     const Key key{&tp, s.in.offset};
-    send(sending.insert_or_assign(key, std::move(s)).first);
+    sending.insert_or_assign(key, std::move(s));
+    if (held.empty()) held_since = Clock::now();
+    held.push_back(key);
+  }
+
+  // Hands the held outputs to the producer, in the order they were processed; `behind` (the
+  // last poll was full) keeps them until they are output_linger old.
+  void flush(bool behind) {
+    if (held.empty() || (behind && Clock::now() - held_since < rt.options_.output_linger)) return;
+    for (const auto& key : held) {
+      const auto it = sending.find(key);
+      if (it != sending.end()) send(it);
+    }
+    held.clear();
   }
 
   // Replaces the outputs by the input's dead letter; false when the step has none.
@@ -575,7 +590,6 @@ struct Runtime::Loop {
       }
     }
     if (!pause.empty()) {
-      // Pausing drops what librdkafka prefetched for the partition (fetched again on resume).
       pauses += pause.size();
       log::debug("partitions paused", {{"partitions", pause.size()}});
       consumer.pause(pause);
@@ -611,6 +625,7 @@ struct Runtime::Loop {
       // Keys point at the Part's key: theirs go before the Part does.
       std::erase_if(sending, [&](const auto& s) { return *s.first.first == tp; });
       std::erase_if(resends, [&](const auto& r) { return *r.first.first == tp; });
+      std::erase_if(held, [&](const Key& k) { return *k.first == tp; });
       parts.erase(tp);
       inflight.drop(tp);
     }
@@ -672,10 +687,12 @@ void Runtime::consume_loop(const Handler& handler) {
   std::jthread lag([this](const std::stop_token& stop) { lag_loop(*consumer_, stop); });
   log::info("consuming", {{"topics", wiring_.inputs}, {"group", wiring_.group}});
   auto last_commit = Clock::now();
+  bool behind = false;  // the last poll came back full: more input is ready
   while (!stopping()) {
     loop.apply_reports();
     loop.resend_due();
     loop.process(Clock::now() + options_.poll_budget);
+    loop.flush(behind);
     loop.update_pauses();
     if (Clock::now() - last_commit >= options_.commit_interval) {
       loop.commit(false);
@@ -687,9 +704,12 @@ void Runtime::consume_loop(const Handler& handler) {
                       : !loop.sending.empty() ? milliseconds(5)
                       : loop.retrying()       ? milliseconds(20)
                                               : milliseconds(100);
-    loop.take(consumer_->poll(options_.batch, wait));
+    auto batch = consumer_->poll(options_.batch, wait);
+    behind = batch.size() >= options_.batch;
+    loop.take(std::move(batch));
   }
   // SIGTERM: nothing new is processed; what was sent may still be acknowledged, then committed.
+  loop.flush(false);
   const auto deadline = Clock::now() + options_.drain_timeout;
   for (;;) {
     loop.apply_reports();

@@ -58,6 +58,11 @@ struct RuntimeOptions {
   std::chrono::milliseconds poll_budget{250};
   // A partition with this many messages consumed and not yet acknowledged is paused.
   std::size_t max_pending_per_partition = 2048;
+  // Behind its input (a poll came back full), the loop hands outputs to the producer in bursts
+  // held at most this long: each partition then gets a few large produce requests, as from a
+  // relay producing each fetched batch at once, not many small ones (the broker's work is per
+  // request). Once a poll comes back short (caught up) they go at once: no latency added.
+  std::chrono::milliseconds output_linger{50};
   // Acknowledged offsets are committed (asynchronously) at most this often.
   std::chrono::milliseconds commit_interval{100};
   // How often committed offsets and watermarks are read for pipewright_consumer_lag.

@@ -87,6 +87,7 @@ class Broker {
         .WillByDefault([this](const std::vector<OutMessage>& m, kafka::DeliveryCallback done) {
           const std::lock_guard lock(mu_);
           sends_.push_back({m, std::move(done)});
+          events_.emplace_back("send");
           cv_.notify_all();
         });
     ON_CALL(*producer, serve_reports()).WillByDefault([this] { serve(); });
@@ -565,6 +566,82 @@ TEST(Runtime, ARetryPausesItsPartitionWhileTheOthersGoOn) {
   EXPECT_TRUE(resumed()) << "the failing partition was not paused, then resumed";
   const auto events = r.broker.events();
   EXPECT_EQ(std::count(events.begin(), events.end(), "pause in/1"), 0);
+}
+
+// A handler that notes each message it handles among the broker's events (after "send"s).
+struct Noting {
+  Broker* broker = nullptr;  // set by setup(), before the loop runs
+  runtime::Runtime::Handler handler() {
+    return [this](const InMessage& m) {
+      broker->event("handled");
+      return std::vector<OutMessage>{{"out", m.key, m.value, {}}};
+    };
+  }
+  std::function<void(runtime::Runtime&, Broker&)> setup() {
+    return [this](runtime::Runtime&, Broker& b) { broker = &b; };
+  }
+};
+
+std::vector<InMessage> batch_of(int partition, std::int64_t first, int n) {
+  std::vector<InMessage> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(in("in", partition, first + i));
+  return out;
+}
+
+// Behind its input (polls come back full) the loop hands the outputs to the producer in one
+// burst once it has caught up: Kafka gets a few large produce requests, not one per message.
+TEST(Runtime, BehindItsInputTheLoopSendsTheOutputsInOneBurst) {
+  auto o = options();
+  o.batch = 4;
+  o.output_linger = 60s;
+  Noting noting;
+  Running r(noting.handler(), wiring(), o, noting.setup());
+  r.broker.script(batch_of(0, 0, 4));
+  r.broker.script(batch_of(1, 0, 4));
+  r.broker.script(batch_of(0, 4, 4));
+  r.broker.script(batch_of(1, 4, 2));  // short: caught up
+  ASSERT_TRUE(r.broker.sends_at_least(14));
+  const auto events = r.broker.events();
+  const auto first_send = std::find(events.begin(), events.end(), "send");
+  EXPECT_EQ(std::count(events.begin(), first_send, "handled"), 14)
+      << "outputs were sent while more input was ready";
+  for (std::size_t i = 0; i < 14; ++i)
+    r.broker.ack(i);
+  for (int i = 0; i < 100 && r.broker.committed(kP1) != 6; ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_EQ(r.broker.committed(kP0), 8);
+  EXPECT_EQ(r.broker.committed(kP1), 6);
+}
+
+// A step keeping up with its input adds no latency: each output goes as soon as it is made.
+TEST(Runtime, CaughtUpTheLoopSendsEachOutputAtOnce) {
+  auto o = options();
+  o.output_linger = 60s;
+  Running r(echo(), wiring(), o);
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0)});
+  EXPECT_TRUE(r.broker.sends_at_least(1)) << "the output waited for the linger";
+}
+
+// However long the backlog, no output is held longer than the linger.
+TEST(Runtime, BehindItsInputTheLoopHoldsOutputsNoLongerThanTheLinger) {
+  auto o = options();
+  o.batch = 1;
+  o.output_linger = 20ms;
+  Noting noting;
+  Running r(
+      [&](const InMessage& m) {
+        std::this_thread::sleep_for(2ms);  // 50 messages: a backlog of at least 100 ms
+        return noting.handler()(m);
+      },
+      wiring(), o, noting.setup());
+  for (int i = 0; i < 50; ++i)
+    r.broker.script(batch_of(0, i, 1));
+  ASSERT_TRUE(r.broker.sends_at_least(50));
+  const auto events = r.broker.events();
+  const auto first_send = std::find(events.begin(), events.end(), "send");
+  EXPECT_LT(std::count(events.begin(), first_send, "handled"), 50)
+      << "outputs were held for the whole backlog";
 }
 
 TEST(Runtime, AfterTheLastAttemptTheInputIsDeadLetteredWithItsAttempts) {
