@@ -68,6 +68,7 @@ struct Fraud {
   std::shared_ptr<JsonLines> decisions;  // durable with storage: the same answer after a restart
   bool notifies = false;
   std::shared_ptr<DecisionClock> clock;  // the handler's thread only
+  std::string source;                    // the decisions' (the step's), written once
 };
 
 // The decision log's line {customer, id, reasons: [{message, rule}], time, valid}, written as
@@ -106,8 +107,8 @@ std::vector<kafka::OutMessage> decide(const Fraud& f, const kafka::InMessage& m)
   messages.reserve(2);
   // The decision's data is the order's document with its status (and reasons when rejected),
   // written as text: no document built per order.
-  const event::Envelope decision{id + "." + status, "pipewright.order." + status, now,
-                                 f.runtime.wiring().source(), nullptr};
+  const event::Envelope decision{id + "." + status, "pipewright.order." + status, now, f.source,
+                                 nullptr};
   messages.push_back(
       f.runtime.message("orders-" + status, id, decision,
                         decision_data(order, received_at, status, d.valid ? nullptr : &d.reasons)));
@@ -149,8 +150,12 @@ int run_fraud(runtime::Runtime& runtime) {
                           line.value("time", std::int64_t{0}), decision_from(line));
       },
       false);  // buffered until the batch's sync; a lost batch is redelivered and decided alike
-  const Fraud fraud{runtime, checker, decisions, runtime.wiring().outputs.contains("notifications"),
-                    std::make_shared<DecisionClock>()};
+  const Fraud fraud{runtime,
+                    checker,
+                    decisions,
+                    runtime.wiring().outputs.contains("notifications"),
+                    std::make_shared<DecisionClock>(),
+                    runtime.wiring().source()};
   runtime.set_before_commit([decisions] { decisions->sync(); });
   runtime::RuntimeOptions options;
   // Each commit first fsyncs the decision log, on the loop's thread (1-20 ms on a shared disk):
