@@ -703,7 +703,7 @@ FraudChecker::Decision FraudChecker::check(const Order& order, std::int64_t time
   // One lookup for "seen before?" and the entry a new decision is kept in.
   const auto [entry, fresh] = decided_.try_emplace(id);
   if (!fresh) {
-    auto again = entry->second;
+    auto again = decided_[entry].value;
     again.repeated = true;
     return again;
   }
@@ -719,10 +719,10 @@ FraudChecker::Decision FraudChecker::check(const Order& order, std::int64_t time
                                             amount_text(*config_.max_amount)});
     }
     // One lookup of the customer for the count and the record.
-    auto& kept = *customers_.try_emplace(customer).first;
+    const auto kept = customers_.try_emplace(customer).first;
     if (config_.max_per_customer) {
       // This order plus the ones the customer placed in the window before it.
-      const auto n = orders_in_window(kept.second.times, time_ms, config_.window) + 1;
+      const auto n = orders_in_window(customers_[kept].value.times, time_ms, config_.window) + 1;
       if (n > *config_.max_per_customer) {
         d.reasons.push_back({"maxOrdersPerCustomer",
                              "order " + std::to_string(n) + " of customer " + customer +
@@ -737,8 +737,8 @@ FraudChecker::Decision FraudChecker::check(const Order& order, std::int64_t time
            "total " + amount_text(total) + " does not match the items' sum " + amount_text(sum)});
     }
     d.valid = d.reasons.empty();
-    entry->second = d;
-    record(*entry, kept, time_ms);
+    decided_[entry].value = d;
+    record(entry, kept, time_ms);
     return d;
   } catch (...) {
     undo(entry, order.customer);
@@ -746,31 +746,32 @@ FraudChecker::Decision FraudChecker::check(const Order& order, std::int64_t time
   }
 }
 
-void FraudChecker::undo(Decided::iterator entry, const std::string& customer) {
+void FraudChecker::undo(Decided::Id order, const std::string& customer) {
   // Nothing decided: no entry that a redelivery would take for this order's decision, and no
   // customer left behind without an order.
-  decided_.erase(entry);
-  if (const auto c = customers_.find(customer); c != customers_.end() && c->second.kept == 0) {
+  decided_.erase(order);
+  if (const auto c = customers_.find(customer);
+      c != Customers::kNone && customers_[c].value.kept == 0) {
     customers_.erase(c);
   }
 }
 
 void FraudChecker::remember(const std::string& id, const std::string& customer,
                             std::int64_t time_ms, const Decision& decision) {
-  const auto [entry, fresh] = decided_.try_emplace(id, decision);
+  const auto [entry, fresh] = decided_.try_emplace(id);
   if (!fresh) return;
   try {
-    record(*entry, *customers_.try_emplace(customer).first, time_ms);
+    decided_[entry].value = decision;
+    record(entry, customers_.try_emplace(customer).first, time_ms);
   } catch (...) {
     undo(entry, customer);
     throw;
   }
 }
 
-void FraudChecker::record(Decided::value_type& order, Customers::value_type& customer,
-                          std::int64_t time_ms) {
-  auto& times = customer.second.times;
-  decided_order_.push_back({&order, &customer, time_ms});
+void FraudChecker::record(Decided::Id order, Customers::Id customer, std::int64_t time_ms) {
+  auto& times = customers_[customer].value.times;
+  decided_order_.push_back({order, customer, time_ms});
   try {
     times.insert(time_ms);
   } catch (...) {
@@ -778,7 +779,7 @@ void FraudChecker::record(Decided::value_type& order, Customers::value_type& cus
     throw;
   }
   if (times.size() == 1) ++with_times_;
-  ++customer.second.kept;
+  ++customers_[customer].value.kept;
   // Times far behind this customer's newest can no longer fall in anyone's window (the newest
   // stays: the customer keeps a time).
   const auto horizon = *times.rbegin() - 2 * config_.window.count();
@@ -786,15 +787,15 @@ void FraudChecker::record(Decided::value_type& order, Customers::value_type& cus
   if (decided_order_.size() > keep_) {
     const auto old = decided_order_.front();
     decided_order_.pop_front();
-    decided_.erase(decided_.find(old.order->first));
+    decided_.erase(old.order);
     // Its time leaves the window too (if the horizon has not taken it already), and a customer
     // with no order left is forgotten: one order per new customer no longer grows memory.
-    auto& c = old.customer->second;
+    auto& c = customers_[old.customer].value;
     if (const auto t = c.times.find(old.time_ms); t != c.times.end()) {
       c.times.erase(t);
       if (c.times.empty()) --with_times_;
     }
-    if (--c.kept == 0) customers_.erase(customers_.find(old.customer->first));
+    if (--c.kept == 0) customers_.erase(old.customer);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <deque>
 #include <random>
+#include <unordered_map>
 
 #include "pkg/event/envelope.h"
 #include "pkg/json/limited.h"
@@ -827,6 +828,49 @@ TEST(OrderText, ReadsTheDataOfEveryEventModeAsTheDecodedEvent) {
     }
   }
   EXPECT_GT(answered, 8000);
+}
+
+// The checker's table against std::unordered_map: random makes and erases over few keys (long
+// probe runs that wrap around the slots, erased entries' numbers given again), every key looked
+// up after each step, values kept with their keys.
+TEST(StringTable, FindsWhatAMapHoldsThroughMakesAndErases) {
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    std::mt19937 rng(seed);
+    const auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+    StringTable<int> table;
+    std::unordered_map<std::string, std::pair<StringTable<int>::Id, int>> oracle;
+    const int keys = 5 + pick(300);
+    for (int step = 0; step < 4000; ++step) {
+      const auto key = "k" + std::to_string(pick(keys));
+      const auto it = oracle.find(key);
+      if (pick(3) == 0 && it != oracle.end()) {
+        table.erase(it->second.first);
+        oracle.erase(it);
+      } else {
+        const auto [id, fresh] = table.try_emplace(key);
+        ASSERT_EQ(fresh, it == oracle.end()) << key;
+        if (fresh) {
+          table[id].value = step;
+          oracle[key] = {id, step};
+        } else {
+          ASSERT_EQ(id, it->second.first) << key;
+        }
+      }
+      ASSERT_EQ(table.size(), oracle.size());
+      for (int k = 0; k < keys; ++k) {
+        const auto name = "k" + std::to_string(k);
+        const auto found = table.find(name);
+        const auto expected = oracle.find(name);
+        if (expected == oracle.end()) {
+          ASSERT_EQ(found, StringTable<int>::kNone) << "seed " << seed << " step " << step << name;
+        } else {
+          ASSERT_EQ(found, expected->second.first) << "seed " << seed << " step " << step << name;
+          ASSERT_EQ(table[found].key, name);
+          ASSERT_EQ(table[found].value, expected->second.second);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
