@@ -15,7 +15,9 @@
 
 #include "pkg/event/envelope.h"
 #include "pkg/json/limited.h"
+#include "pkg/runtime/runtime.h"
 #include "pkg/workers/orders_rules.h"
+#include "pkg/workers/orders_workers.h"
 
 namespace pipewright::workers::orders {
 namespace {
@@ -435,6 +437,51 @@ TEST(OrderModel, TheDecisionAndNotificationAreTheDumpsOfTheirDocuments) {
 
 // Random streams of orders (few customers, times back and forth, redeliveries, a small keep so
 // old orders are forgotten): every decision and the kept state as the document checker had them.
+// The notification, its constant texts written once per step, is the message built per
+// message before (source, type and id concatenated for each): the same topic, key, headers and
+// value, byte for byte.
+TEST(StatusNotification, IsTheMessageBuiltPerMessageBefore) {
+  runtime::Wiring w;
+  w.namespace_ = "demo";
+  w.pipeline = "shop";
+  w.step = "fraud";
+  w.outputs = {{"notifications", "demo.shop.notifications"}};
+  const runtime::Runtime runtime(w, json::object());
+  const auto source = w.source();
+  auto order = order_model(json{{"customer", "al\"ice"},
+                                {"items", {{{"sku", "a"}, {"quantity", 2}, {"price", 10.5}}}},
+                                {"total", 21},
+                                {"notify", {{"email", "a@example.com"}}}});
+  order.id = "order-\u00e9-1";
+  const std::vector<Reason> reasons{{"maxAmount", "the total is over 20"},
+                                    {"blocked", "the customer is \"blocked\""}};
+  const std::string time = "2026-12-02T05:10:00.123Z";
+  for (const std::string name : {"received", "valid", "rejected"}) {
+    const auto& why = name == "rejected" ? reasons : std::vector<Reason>{};
+    const auto got = status_notification(runtime, source, order, Status(name), why, time);
+    const event::Envelope old{*order.id + "." + name + ".notification", "pipewright.order." + name,
+                              time, w.source(), nullptr};
+    const auto want =
+        runtime.message("notifications", *order.id, old, notification_data(order, name, why));
+    EXPECT_EQ(got.topic, "demo.shop.notifications");
+    EXPECT_EQ(got.key, want.key);
+    EXPECT_EQ(got.value, want.value);
+    ASSERT_EQ(got.headers.size(), want.headers.size()) << name;
+    for (std::size_t i = 0; i < got.headers.size(); ++i) {
+      EXPECT_EQ(got.headers[i].key, want.headers[i].key) << name;
+      EXPECT_EQ(got.headers[i].value, want.headers[i].value) << name;
+    }
+    const auto header = [&](const std::string& key) {
+      for (const auto& h : got.headers)
+        if (h.key == key) return h.value;
+      return std::string("(none)");
+    };
+    EXPECT_EQ(header("ce_id"), *order.id + "." + name + ".notification");
+    EXPECT_EQ(header("ce_type"), "pipewright.order." + name);
+    EXPECT_EQ(header("ce_source"), "/pipewright/demo/shop/fraud");
+  }
+}
+
 TEST(FraudChecker, DecidesEveryStreamAsTheDocumentCheckerDid) {
   for (unsigned seed = 1; seed <= 20; ++seed) {
     std::mt19937 rng(seed);
