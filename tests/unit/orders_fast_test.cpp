@@ -837,7 +837,7 @@ TEST(OrderText, ReadsTheHardCasesAsTheDocumentPathDoes) {
     cases.push_back(order(R"(,"color":)" + nested));
     cases.push_back(R"({"customer":"c","items":[)" + item + "," + nested + R"(],"total":21})");
     cases.push_back(order(R"(,"notify":{"email":)" + nested + "}"));
-    cases.push_back(std::string(static_cast<std::size_t>(depth), '['));
+    cases.emplace_back(static_cast<std::size_t>(depth), '[');
   }
   int answered = 0;
   for (const auto& text : cases) {
