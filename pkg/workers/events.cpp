@@ -275,31 +275,33 @@ int run_enrich(runtime::Runtime& runtime) {
   log::info("dictionary loaded", {{"path", path}, {"words", words.size()}});
 
   // Competing consumers: the step's own group, so replicas share the partitions.
-  return runtime.run([&runtime, words = std::move(words),
-                      output](const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
-    // Moved in, not built from a braced list (whose elements are copied, value and headers).
-    std::vector<kafka::OutMessage> outputs;
-    // Same id: a redelivery repeats the same event with the same word.
-    const auto enriched = [&](const std::string& id, json data) {
-      return event::Envelope{id, kEnrichedType, event::now_rfc3339(), runtime.wiring().source(),
-                             std::move(data)};
-    };
-    // Data already written as dump() writes it gets its word spliced into the text: the same
-    // bytes as the document's dump, without parsing and dumping it.
-    if (const auto in = runtime::read_event_text(m)) {
-      const auto& id = in->event.id;
-      if (auto value = enriched_data_text(in->data, word_for(words, id))) {
-        outputs.push_back(runtime.message(output, m.key.empty() ? id : m.key, enriched(id, nullptr),
-                                          std::move(*value)));
+  return runtime.run(
+      [&runtime, words = std::move(words), output, source = runtime.wiring().source()](
+          const kafka::InMessage& m) -> std::vector<kafka::OutMessage> {
+        // Moved in, not built from a braced list (whose elements are copied, value and headers).
+        std::vector<kafka::OutMessage> outputs;
+        outputs.reserve(1);
+        // Same id: a redelivery repeats the same event with the same word. The source is the
+        // step's, written once (not concatenated again per event).
+        const auto enriched = [&](const std::string& id, json data) {
+          return event::Envelope{id, kEnrichedType, event::now_rfc3339(), source, std::move(data)};
+        };
+        // Data already written as dump() writes it gets its word spliced into the text: the same
+        // bytes as the document's dump, without parsing and dumping it.
+        if (const auto in = runtime::read_event_text(m)) {
+          const auto& id = in->event.id;
+          if (auto value = enriched_data_text(in->data, word_for(words, id))) {
+            outputs.push_back(runtime.message(output, m.key.empty() ? id : m.key,
+                                              enriched(id, nullptr), std::move(*value)));
+            return outputs;
+          }
+        }
+        auto in = runtime::read_event(m);
+        // The event's data is moved, not copied: it is not read again.
+        const auto out = enriched(in.id, enriched_data(std::move(in.data), word_for(words, in.id)));
+        outputs.push_back(runtime.message(output, m.key.empty() ? in.id : m.key, out));
         return outputs;
-      }
-    }
-    auto in = runtime::read_event(m);
-    // The event's data is moved, not copied: it is not read again.
-    const auto out = enriched(in.id, enriched_data(std::move(in.data), word_for(words, in.id)));
-    outputs.push_back(runtime.message(output, m.key.empty() ? in.id : m.key, out));
-    return outputs;
-  });
+      });
 }
 
 // ---------------------------------------------------------------------------------------------

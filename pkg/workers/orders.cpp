@@ -28,10 +28,17 @@ std::string with_base(std::string text, const std::string& base) {
   return text;
 }
 
+// The step's constant texts, computed once; shared, as Api is copied per request.
+struct ApiTexts {
+  std::string source;  // the step's (its events')
+  Status received{"received"};
+};
+
 struct Api {
   runtime::Runtime& runtime;
   std::shared_ptr<OrderStore> store;
   bool notifies = false;  // the step has a `notifications` output: "order.received" goes there
+  std::shared_ptr<const ApiTexts> texts;
 };
 
 // 202 {id, status: "received"}: the answer to an order and to every repeat of it.
@@ -94,12 +101,13 @@ void create(const Api& api, const std::map<std::string, std::string>& headers,
   data["receivedAt"] = received_at;
   // Keyed by customer: one customer's orders keep their order and reach one fraud replica,
   // which its per-customer window needs. The envelope id is the order id.
-  const event::Envelope created{id, "pipewright.order.created", received_at,
-                                api.runtime.wiring().source(), data};
+  const event::Envelope created{id, "pipewright.order.created", received_at, api.texts->source,
+                                data};
   std::vector<kafka::OutMessage> out{
       api.runtime.message("orders", order["customer"].get<std::string>(), created)};
   if (api.notifies) {
-    out.push_back(status_notification(api.runtime, model, "received", {}, received_at));
+    out.push_back(status_notification(api.runtime, api.texts->source, model, api.texts->received,
+                                      {}, received_at));
   }
   api.runtime.publish_async(
       std::move(out), [api, id, received_at, base, responder,
@@ -159,15 +167,21 @@ std::filesystem::path state_file(const runtime::Runtime& runtime, const std::str
   return w.data_dir / ".pipewright" / (w.pipeline + "." + w.step + "." + name);
 }
 
-kafka::OutMessage status_notification(const runtime::Runtime& runtime, const Order& order,
-                                      const std::string& status, const std::vector<Reason>& reasons,
-                                      const std::string& time) {
+kafka::OutMessage status_notification(const runtime::Runtime& runtime, const std::string& source,
+                                      const Order& order, const Status& status,
+                                      const std::vector<Reason>& reasons, const std::string& time) {
   const auto& id = order.id.value();
-  const event::Envelope attributes{id + "." + status + ".notification",
-                                   "pipewright.order." + status, time, runtime.wiring().source(),
-                                   nullptr};
+  // "<id>.<status>.notification" in one allocation.
+  constexpr std::string_view kSuffix = ".notification";
+  std::string event_id;
+  event_id.reserve(id.size() + 1 + status.name.size() + kSuffix.size());
+  event_id += id;
+  event_id += '.';
+  event_id += status.name;
+  event_id += kSuffix;
+  const event::Envelope attributes{std::move(event_id), status.type, time, source, nullptr};
   return runtime.message("notifications", id, attributes,
-                         notification_data(order, status, reasons));
+                         notification_data(order, status.name, reasons));
 }
 
 int run_api(runtime::Runtime& runtime) {
@@ -186,7 +200,8 @@ int run_api(runtime::Runtime& runtime) {
   const auto pool = std::make_unique<http::WorkPool>(32, 256);
 
   const Api api{runtime, std::make_shared<OrderStore>(state_file(runtime, "orders.jsonl")),
-                runtime.wiring().outputs.contains("notifications")};
+                runtime.wiring().outputs.contains("notifications"),
+                std::make_shared<const ApiTexts>(ApiTexts{runtime.wiring().source()})};
   // The docs first: the first matching route wins, and under the expose path /orders the page
   // (/orders/docs) would otherwise be taken for the order "docs" of GET /orders/{id}.
   add_docs(runtime);

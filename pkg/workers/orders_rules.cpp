@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -271,7 +272,8 @@ class FieldsReader {
     if (auto* slot = scalar_slot(Value::Kind::floating)) slot->floating = v;
     return true;
   }
-  bool string(json::string_t& v) {
+  bool string(json::string_t& v) { return string(std::string_view(v)); }
+  bool string(std::string_view v) {
     if (auto* slot = scalar_slot(Value::Kind::string)) slot->text = v;
     return true;
   }
@@ -305,7 +307,8 @@ class FieldsReader {
   bool end_object() { return end(); }
   bool end_array() { return end(); }
 
-  bool key(json::string_t& k) {
+  bool key(json::string_t& k) { return key(std::string_view(k)); }
+  bool key(std::string_view k) {
     target_ = nullptr;
     if (skip_ > 0) return true;
     if (depth_ == 1) {
@@ -399,6 +402,191 @@ class FieldsReader {
   Value* target_ = nullptr;
 };
 
+// Feeds a SAX reader the events nlohmann's parser gives for the same text, without its lexer
+// (which copies every byte into two buffers): for JSON text without whitespace, with ASCII
+// strings whose escapes are the short ones, and numbers std::from_chars reads as strtod does
+// (integers of at most 18 digits). Written so by dump(), as the orders' data is. Says no to any
+// other text and to a reader that stops: the caller then reads the text with nlohmann's parser
+// from the start, which decides it.
+template <class Sax>
+class PlainSax {
+ public:
+  PlainSax(std::string_view text, Sax& sax) : s_(text), sax_(sax) {}
+
+  bool run() { return value() && i_ == s_.size(); }
+
+ private:
+  bool value() {
+    if (i_ >= s_.size()) return false;
+    switch (s_[i_]) {
+      case '{':
+        return object();
+      case '[':
+        return array();
+      case '"': {
+        std::string_view text;
+        return string(text) && sax_.string(text);
+      }
+      case 't':
+        return literal("true") && sax_.boolean(true);
+      case 'f':
+        return literal("false") && sax_.boolean(false);
+      case 'n':
+        return literal("null") && sax_.null();
+      default:
+        return number();
+    }
+  }
+
+  bool object() {
+    ++i_;
+    if (!sax_.start_object(static_cast<std::size_t>(-1))) return false;
+    if (next_is('}')) return sax_.end_object();
+    for (;;) {
+      std::string_view key;
+      if (i_ >= s_.size() || s_[i_] != '"' || !string(key) || !sax_.key(key) || !next_is(':') ||
+          !value()) {
+        return false;
+      }
+      if (next_is('}')) return sax_.end_object();
+      if (!next_is(',')) return false;
+    }
+  }
+
+  bool array() {
+    ++i_;
+    if (!sax_.start_array(static_cast<std::size_t>(-1))) return false;
+    if (next_is(']')) return sax_.end_array();
+    for (;;) {
+      if (!value()) return false;
+      if (next_is(']')) return sax_.end_array();
+      if (!next_is(',')) return false;
+    }
+  }
+
+  // The string at i_ (its opening quote): a view into the text when it has no escape, else
+  // into scratch_ after the escapes are replaced.
+  bool string(std::string_view& out) {
+    const std::size_t start = ++i_;
+    while (i_ < s_.size()) {
+      const auto c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') {
+        out = s_.substr(start, i_++ - start);
+        return true;
+      }
+      if (c == '\\') return escaped(start, out);
+      if (c < 0x20 || c >= 0x80) return false;  // a control or a non-ASCII byte: not here
+      ++i_;
+    }
+    return false;
+  }
+  bool escaped(std::size_t start, std::string_view& out) {
+    scratch_.assign(s_.substr(start, i_ - start));
+    while (i_ < s_.size()) {
+      const auto c = static_cast<unsigned char>(s_[i_++]);
+      if (c == '"') {
+        out = scratch_;
+        return true;
+      }
+      if (c < 0x20 || c >= 0x80) return false;
+      if (c != '\\') {
+        scratch_ += static_cast<char>(c);
+        continue;
+      }
+      if (i_ >= s_.size()) return false;
+      switch (s_[i_++]) {
+        case '"':
+          scratch_ += '"';
+          break;
+        case '\\':
+          scratch_ += '\\';
+          break;
+        case '/':
+          scratch_ += '/';
+          break;
+        case 'b':
+          scratch_ += '\b';
+          break;
+        case 'f':
+          scratch_ += '\f';
+          break;
+        case 'n':
+          scratch_ += '\n';
+          break;
+        case 'r':
+          scratch_ += '\r';
+          break;
+        case 't':
+          scratch_ += '\t';
+          break;
+        default:
+          return false;  // \u: left to nlohmann's parser
+      }
+    }
+    return false;
+  }
+
+  bool number() {
+    // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, as JSON has it
+    const std::size_t start = i_;
+    const bool negative = next_is('-');
+    const std::size_t int_start = i_;
+    if (!digits()) return false;
+    if (s_[int_start] == '0' && i_ - int_start > 1) return false;
+    bool integer = true;
+    if (next_is('.')) {
+      integer = false;
+      if (!digits()) return false;
+    }
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      integer = false;
+      ++i_;
+      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+      if (!digits()) return false;
+    }
+    const char* first = s_.data() + start;
+    const char* last = s_.data() + i_;
+    if (integer && i_ - int_start <= 18) {
+      std::int64_t v = 0;
+      for (const char* p = s_.data() + int_start; p < last; ++p)
+        v = v * 10 + (*p - '0');
+      // nlohmann's lexer: an integer with a sign is signed, one without unsigned.
+      return negative ? sax_.number_integer(-v)
+                      : sax_.number_unsigned(static_cast<std::uint64_t>(v));
+    }
+    if (integer) return false;  // long integers: nlohmann's overflow rules decide
+    double v = 0;
+    const auto [end, error] = std::from_chars(first, last, v);
+    if (error != std::errc() || end != last) return false;  // out of range: strtod's inf decides
+    thread_local const json::string_t kUnread;              // the reader takes no number text
+    return sax_.number_float(v, kUnread);
+  }
+
+  bool digits() {
+    const std::size_t start = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
+      ++i_;
+    return i_ > start;
+  }
+  bool next_is(char c) {
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool literal(std::string_view word) {
+    if (s_.substr(i_, word.size()) != word) return false;
+    i_ += word.size();
+    return true;
+  }
+
+  std::string_view s_;
+  Sax& sax_;
+  std::size_t i_ = 0;
+  std::string scratch_;
+};
+
 std::string amount_text(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.2f", v);
@@ -448,7 +636,11 @@ std::optional<ReceivedOrder> received_order_text(std::string_view data, const st
                                                  std::int64_t timestamp_ms) {
   Fields fields;
   FieldsReader reader(fields);
-  if (!json::sax_parse(data.begin(), data.end(), &reader)) return std::nullopt;
+  if (!PlainSax<FieldsReader>(data, reader).run()) {
+    fields = Fields{};  // from the start, by the parser whose reading this is
+    FieldsReader again(fields);
+    if (!json::sax_parse(data.begin(), data.end(), &again)) return std::nullopt;
+  }
   // What value() throws type_error for is left to the document's path.
   const auto& at = fields.received_at;
   if (fields.object && (fields.id.kind == Value::Kind::null ||
@@ -703,7 +895,7 @@ FraudChecker::Decision FraudChecker::check(const Order& order, std::int64_t time
   // One lookup for "seen before?" and the entry a new decision is kept in.
   const auto [entry, fresh] = decided_.try_emplace(id);
   if (!fresh) {
-    auto again = entry->second;
+    auto again = decided_[entry].value;
     again.repeated = true;
     return again;
   }
@@ -719,10 +911,10 @@ FraudChecker::Decision FraudChecker::check(const Order& order, std::int64_t time
                                             amount_text(*config_.max_amount)});
     }
     // One lookup of the customer for the count and the record.
-    auto& kept = *customers_.try_emplace(customer).first;
+    const auto kept = customers_.try_emplace(customer).first;
     if (config_.max_per_customer) {
       // This order plus the ones the customer placed in the window before it.
-      const auto n = orders_in_window(kept.second.times, time_ms, config_.window) + 1;
+      const auto n = orders_in_window(customers_[kept].value.times, time_ms, config_.window) + 1;
       if (n > *config_.max_per_customer) {
         d.reasons.push_back({"maxOrdersPerCustomer",
                              "order " + std::to_string(n) + " of customer " + customer +
@@ -737,8 +929,8 @@ FraudChecker::Decision FraudChecker::check(const Order& order, std::int64_t time
            "total " + amount_text(total) + " does not match the items' sum " + amount_text(sum)});
     }
     d.valid = d.reasons.empty();
-    entry->second = d;
-    record(*entry, kept, time_ms);
+    decided_[entry].value = d;
+    record(entry, kept, time_ms);
     return d;
   } catch (...) {
     undo(entry, order.customer);
@@ -746,31 +938,32 @@ FraudChecker::Decision FraudChecker::check(const Order& order, std::int64_t time
   }
 }
 
-void FraudChecker::undo(Decided::iterator entry, const std::string& customer) {
+void FraudChecker::undo(Decided::Id order, const std::string& customer) {
   // Nothing decided: no entry that a redelivery would take for this order's decision, and no
   // customer left behind without an order.
-  decided_.erase(entry);
-  if (const auto c = customers_.find(customer); c != customers_.end() && c->second.kept == 0) {
+  decided_.erase(order);
+  if (const auto c = customers_.find(customer);
+      c != Customers::kNone && customers_[c].value.kept == 0) {
     customers_.erase(c);
   }
 }
 
 void FraudChecker::remember(const std::string& id, const std::string& customer,
                             std::int64_t time_ms, const Decision& decision) {
-  const auto [entry, fresh] = decided_.try_emplace(id, decision);
+  const auto [entry, fresh] = decided_.try_emplace(id);
   if (!fresh) return;
   try {
-    record(*entry, *customers_.try_emplace(customer).first, time_ms);
+    decided_[entry].value = decision;
+    record(entry, customers_.try_emplace(customer).first, time_ms);
   } catch (...) {
     undo(entry, customer);
     throw;
   }
 }
 
-void FraudChecker::record(Decided::value_type& order, Customers::value_type& customer,
-                          std::int64_t time_ms) {
-  auto& times = customer.second.times;
-  decided_order_.push_back({&order, &customer, time_ms});
+void FraudChecker::record(Decided::Id order, Customers::Id customer, std::int64_t time_ms) {
+  auto& times = customers_[customer].value.times;
+  decided_order_.push_back({order, customer, time_ms});
   try {
     times.insert(time_ms);
   } catch (...) {
@@ -778,7 +971,7 @@ void FraudChecker::record(Decided::value_type& order, Customers::value_type& cus
     throw;
   }
   if (times.size() == 1) ++with_times_;
-  ++customer.second.kept;
+  ++customers_[customer].value.kept;
   // Times far behind this customer's newest can no longer fall in anyone's window (the newest
   // stays: the customer keeps a time).
   const auto horizon = *times.rbegin() - 2 * config_.window.count();
@@ -786,15 +979,15 @@ void FraudChecker::record(Decided::value_type& order, Customers::value_type& cus
   if (decided_order_.size() > keep_) {
     const auto old = decided_order_.front();
     decided_order_.pop_front();
-    decided_.erase(decided_.find(old.order->first));
+    decided_.erase(old.order);
     // Its time leaves the window too (if the horizon has not taken it already), and a customer
     // with no order left is forgotten: one order per new customer no longer grows memory.
-    auto& c = old.customer->second;
+    auto& c = customers_[old.customer].value;
     if (const auto t = c.times.find(old.time_ms); t != c.times.end()) {
       c.times.erase(t);
       if (c.times.empty()) --with_times_;
     }
-    if (--c.kept == 0) customers_.erase(customers_.find(old.customer->first));
+    if (--c.kept == 0) customers_.erase(old.customer);
   }
 }
 

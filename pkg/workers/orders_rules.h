@@ -13,8 +13,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "pkg/workers/orders_table.h"
 
 namespace pipewright::workers::orders {
 
@@ -150,23 +151,23 @@ class FraudChecker {
     std::multiset<std::int64_t> times;  // receive times (epoch ms) of its orders, in reach
     std::size_t kept = 0;               // its orders in decided_order_: kept while there are
   };
-  using Decided = std::unordered_map<std::string, Decision>;
-  using Customers = std::unordered_map<std::string, Customer>;
+  using Decided = StringTable<Decision>;
+  using Customers = StringTable<Customer>;
   // Records `time_ms` in `customer`'s times (looked up once by the caller) for `order`, just
   // entered in decided_, and forgets the oldest order past `keep`.
-  void record(Decided::value_type& order, Customers::value_type& customer, std::int64_t time_ms);
+  void record(Decided::Id order, Customers::Id customer, std::int64_t time_ms);
   // Takes back an order entered in decided_ that could not be recorded.
-  void undo(Decided::iterator entry, const std::string& customer);
+  void undo(Decided::Id order, const std::string& customer);
 
   FraudConfig config_;
   std::size_t keep_;
   Decided decided_;
   // Oldest first, at most `keep`: forgetting one also takes its time out of its customer's
-  // window, so customers_ stays within `keep` as well. The entries of the maps, not copies of
-  // the id and customer (a rehash does not move an entry).
+  // window, so customers_ stays within `keep` as well. The entries of the tables, not copies of
+  // the id and customer.
   struct Kept {
-    Decided::value_type* order;
-    Customers::value_type* customer;
+    Decided::Id order;
+    Customers::Id customer;
     std::int64_t time_ms;
   };
   std::deque<Kept> decided_order_;

@@ -62,12 +62,22 @@ class DecisionClock {
   std::string text_;
 };
 
+// A decision's status and the output it goes to ("orders-<status>"), written once per step.
+struct Outcome {
+  explicit Outcome(const std::string& name) : status(name), output("orders-" + name) {}
+  Status status;
+  std::string output;
+};
+
 struct Fraud {
   runtime::Runtime& runtime;
   std::shared_ptr<FraudChecker> checker;
   std::shared_ptr<JsonLines> decisions;  // durable with storage: the same answer after a restart
   bool notifies = false;
   std::shared_ptr<DecisionClock> clock;  // the handler's thread only
+  std::string source;                    // the decisions' (the step's), written once
+  Outcome valid{"valid"};
+  Outcome rejected{"rejected"};
 };
 
 // The decision log's line {customer, id, reasons: [{message, rule}], time, valid}, written as
@@ -100,18 +110,24 @@ std::vector<kafka::OutMessage> decide(const Fraud& f, const kafka::InMessage& m)
   const auto& id = *order.id;
   const auto d = f.checker->check(order, time);
   if (!d.repeated) f.decisions->append_text(decision_line(id, order.customer, time, d));
-  const std::string status = d.valid ? "valid" : "rejected";
+  const auto& outcome = d.valid ? f.valid : f.rejected;
+  const auto& status = outcome.status;
   const auto& now = f.clock->now();  // one time for the decision and its notification
   std::vector<kafka::OutMessage> messages;
   messages.reserve(2);
   // The decision's data is the order's document with its status (and reasons when rejected),
-  // written as text: no document built per order.
-  const event::Envelope decision{id + "." + status, "pipewright.order." + status, now,
-                                 f.runtime.wiring().source(), nullptr};
-  messages.push_back(
-      f.runtime.message("orders-" + status, id, decision,
-                        decision_data(order, received_at, status, d.valid ? nullptr : &d.reasons)));
-  if (f.notifies) messages.push_back(status_notification(f.runtime, order, status, d.reasons, now));
+  // written as text: no document built per order. Its id "<id>.<status>" in one allocation.
+  std::string decision_id;
+  decision_id.reserve(id.size() + 1 + status.name.size());
+  decision_id += id;
+  decision_id += '.';
+  decision_id += status.name;
+  const event::Envelope decision{std::move(decision_id), status.type, now, f.source, nullptr};
+  messages.push_back(f.runtime.message(
+      outcome.output, id, decision,
+      decision_data(order, received_at, status.name, d.valid ? nullptr : &d.reasons)));
+  if (f.notifies)
+    messages.push_back(status_notification(f.runtime, f.source, order, status, d.reasons, now));
   return messages;
 }
 
@@ -149,8 +165,12 @@ int run_fraud(runtime::Runtime& runtime) {
                           line.value("time", std::int64_t{0}), decision_from(line));
       },
       false);  // buffered until the batch's sync; a lost batch is redelivered and decided alike
-  const Fraud fraud{runtime, checker, decisions, runtime.wiring().outputs.contains("notifications"),
-                    std::make_shared<DecisionClock>()};
+  const Fraud fraud{runtime,
+                    checker,
+                    decisions,
+                    runtime.wiring().outputs.contains("notifications"),
+                    std::make_shared<DecisionClock>(),
+                    runtime.wiring().source()};
   runtime.set_before_commit([decisions] { decisions->sync(); });
   runtime::RuntimeOptions options;
   // Each commit first fsyncs the decision log, on the loop's thread (1-20 ms on a shared disk):

@@ -347,6 +347,14 @@ TEST(FromKafkaText, IsFromKafkaWithTheDataAsText) {
       {"", binary_headers()},
       {"[1,\"x\",null]", binary_headers("")},
       {"\"text\"", binary_headers("application/json; charset=utf-8")},
+      // The old envelope read from its members: escaped attributes (left to the document),
+      // members it does not read, a time it does not check, a content type that is not
+      // structured, no data.
+      {R"({"data":[1],"id":"a\"b","source":"s\\t","time":"","type":"t\n"})", {}},
+      {R"({"a":{"b":null},"data":"x","id":"é","source":"","time":"later","type":"","z":2})", {}},
+      {R"({"data":{},"id":"x","source":"s","time":"t","type":"t"})",
+       {{"Content-Type", "text/plain"}}},
+      {R"({"id":"x","source":"s","time":"t","type":"t"})", {}},
   };
   for (const auto& [value, headers] : cases) {
     const auto fast = event::from_kafka_text(value, headers);
@@ -364,6 +372,10 @@ TEST(FromKafkaText, IsFromKafkaWithTheDataAsText) {
   const std::vector<std::pair<std::string, event::Headers>> refused = {
       {R"({"data":{},"id":"","source":"s","time":"","type":"t"})", {}},  // empty id
       {R"({"data":{},"id":"x","source":"s","type":"t"})", {}},           // no time
+      {R"({"data":{},"id":"x","source":"s","time":5,"type":"t"})", {}},  // time no string
+      {R"({"data":{},"id":"x","source":null,"time":"t","type":"t"})", {}},
+      {R"({"data":{},"id":"","source":"s","time":"t","type":"t"})", {}},
+      {R"({"data":{},"id":"x","source":"s","specversion":1,"time":"t","type":"t"})", {}},
       {R"({"data":{},"id":"s1","source":"b","specversion":"0.3","type":"t"})", {}},
       {R"({"data":{},"id":"s1","source":"b","specversion":"1.0","time":"no","type":"t"})", {}},
       {R"({"Bad":"x","data":{},"id":"s1","source":"b","specversion":"1.0","type":"t"})", {}},

@@ -11,10 +11,13 @@
 #include <ctime>
 #include <deque>
 #include <random>
+#include <unordered_map>
 
 #include "pkg/event/envelope.h"
 #include "pkg/json/limited.h"
+#include "pkg/runtime/runtime.h"
 #include "pkg/workers/orders_rules.h"
+#include "pkg/workers/orders_workers.h"
 
 namespace pipewright::workers::orders {
 namespace {
@@ -434,6 +437,51 @@ TEST(OrderModel, TheDecisionAndNotificationAreTheDumpsOfTheirDocuments) {
 
 // Random streams of orders (few customers, times back and forth, redeliveries, a small keep so
 // old orders are forgotten): every decision and the kept state as the document checker had them.
+// The notification, its constant texts written once per step, is the message built per
+// message before (source, type and id concatenated for each): the same topic, key, headers and
+// value, byte for byte.
+TEST(StatusNotification, IsTheMessageBuiltPerMessageBefore) {
+  runtime::Wiring w;
+  w.namespace_ = "demo";
+  w.pipeline = "shop";
+  w.step = "fraud";
+  w.outputs = {{"notifications", "demo.shop.notifications"}};
+  const runtime::Runtime runtime(w, json::object());
+  const auto source = w.source();
+  auto order = order_model(json{{"customer", "al\"ice"},
+                                {"items", {{{"sku", "a"}, {"quantity", 2}, {"price", 10.5}}}},
+                                {"total", 21},
+                                {"notify", {{"email", "a@example.com"}}}});
+  order.id = "order-\u00e9-1";
+  const std::vector<Reason> reasons{{"maxAmount", "the total is over 20"},
+                                    {"blocked", "the customer is \"blocked\""}};
+  const std::string time = "2026-12-02T05:10:00.123Z";
+  for (const std::string name : {"received", "valid", "rejected"}) {
+    const auto& why = name == "rejected" ? reasons : std::vector<Reason>{};
+    const auto got = status_notification(runtime, source, order, Status(name), why, time);
+    const event::Envelope old{*order.id + "." + name + ".notification", "pipewright.order." + name,
+                              time, w.source(), nullptr};
+    const auto want =
+        runtime.message("notifications", *order.id, old, notification_data(order, name, why));
+    EXPECT_EQ(got.topic, "demo.shop.notifications");
+    EXPECT_EQ(got.key, want.key);
+    EXPECT_EQ(got.value, want.value);
+    ASSERT_EQ(got.headers.size(), want.headers.size()) << name;
+    for (std::size_t i = 0; i < got.headers.size(); ++i) {
+      EXPECT_EQ(got.headers[i].key, want.headers[i].key) << name;
+      EXPECT_EQ(got.headers[i].value, want.headers[i].value) << name;
+    }
+    const auto header = [&](const std::string& key) {
+      for (const auto& h : got.headers)
+        if (h.key == key) return h.value;
+      return std::string("(none)");
+    };
+    EXPECT_EQ(header("ce_id"), *order.id + "." + name + ".notification");
+    EXPECT_EQ(header("ce_type"), "pipewright.order." + name);
+    EXPECT_EQ(header("ce_source"), "/pipewright/demo/shop/fraud");
+  }
+}
+
 TEST(FraudChecker, DecidesEveryStreamAsTheDocumentCheckerDid) {
   for (unsigned seed = 1; seed <= 20; ++seed) {
     std::mt19937 rng(seed);
@@ -743,6 +791,19 @@ TEST(OrderText, ReadsTheHardCasesAsTheDocumentPathDoes) {
       R"({"customer":"c","items":[{"sku":"a","quantity":1,"price":1e400}],"total":1})",
       R"({"customer":"c","items":[{"sku":"a","quantity":1,"price":1}],"total":1000000000000.0001})",
       R"({"customer":"c","items":[{"sku":"a","quantity":1,"price":1}],"total":1e12})",
+      // What the plain reader takes and what it leaves to nlohmann's parser: short escapes,
+      // literals, integers of 18 and 19 digits, tiny and negative numbers, whitespace.
+      R"({"customer":"t\tb\/\"\\","items":[{"sku":"a\nb","quantity":2,"price":10.5}],"total":21})",
+      order(R"(,"x":[true,false,null,{"y":[]}],"notify":{"email":"a@b.c","telegram":null})"),
+      R"({"customer":"c","items":[{"sku":"a","quantity":123456789012345678,"price":1}],"total":1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":1234567890123456789,"price":1}],"total":1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":-3,"price":5e-324}],"total":1e-400})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":1,"price":0.1}],"total":-1})",
+      R"({"customer":"c", "items":[{"sku":"a","quantity":1,"price":1}],"total":1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":01,"price":1}],"total":1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":1.,"price":1}],"total":1})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":1,"price":1}],"total":1,})",
+      R"({"customer":"c","items":[{"sku":"a","quantity":1,"price":1}],"total":tru})",
       // Not an order, not JSON, trailing bytes.
       "[]",
       "null",
@@ -776,7 +837,7 @@ TEST(OrderText, ReadsTheHardCasesAsTheDocumentPathDoes) {
     cases.push_back(order(R"(,"color":)" + nested));
     cases.push_back(R"({"customer":"c","items":[)" + item + "," + nested + R"(],"total":21})");
     cases.push_back(order(R"(,"notify":{"email":)" + nested + "}"));
-    cases.push_back(std::string(static_cast<std::size_t>(depth), '['));
+    cases.emplace_back(static_cast<std::size_t>(depth), '[');
   }
   int answered = 0;
   for (const auto& text : cases) {
@@ -827,6 +888,49 @@ TEST(OrderText, ReadsTheDataOfEveryEventModeAsTheDecodedEvent) {
     }
   }
   EXPECT_GT(answered, 8000);
+}
+
+// The checker's table against std::unordered_map: random makes and erases over few keys (long
+// probe runs that wrap around the slots, erased entries' numbers given again), every key looked
+// up after each step, values kept with their keys.
+TEST(StringTable, FindsWhatAMapHoldsThroughMakesAndErases) {
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    std::mt19937 rng(seed);
+    const auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+    StringTable<int> table;
+    std::unordered_map<std::string, std::pair<StringTable<int>::Id, int>> oracle;
+    const int keys = 5 + pick(300);
+    for (int step = 0; step < 4000; ++step) {
+      const auto key = "k" + std::to_string(pick(keys));
+      const auto it = oracle.find(key);
+      if (pick(3) == 0 && it != oracle.end()) {
+        table.erase(it->second.first);
+        oracle.erase(it);
+      } else {
+        const auto [id, fresh] = table.try_emplace(key);
+        ASSERT_EQ(fresh, it == oracle.end()) << key;
+        if (fresh) {
+          table[id].value = step;
+          oracle[key] = {id, step};
+        } else {
+          ASSERT_EQ(id, it->second.first) << key;
+        }
+      }
+      ASSERT_EQ(table.size(), oracle.size());
+      for (int k = 0; k < keys; ++k) {
+        const auto name = "k" + std::to_string(k);
+        const auto found = table.find(name);
+        const auto expected = oracle.find(name);
+        if (expected == oracle.end()) {
+          ASSERT_EQ(found, StringTable<int>::kNone) << "seed " << seed << " step " << step << name;
+        } else {
+          ASSERT_EQ(found, expected->second.first) << "seed " << seed << " step " << step << name;
+          ASSERT_EQ(table[found].key, name);
+          ASSERT_EQ(table[found].value, expected->second.second);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
