@@ -437,11 +437,18 @@ TEST_F(OrdersTest, AFraudRestartGivesRedeliveredOrdersTheSameDecision) {
   run->start("fraud");
   ASSERT_TRUE(proc::poll_until(
       60s, [&] { return count(*run, "orders-valid") + count(*run, "orders-rejected") >= 5; }));
+  // Five decisions may be four orders: one decided again after the kill (its output written,
+  // its offset not yet committed) counts once. Wait for every order's.
   std::map<std::string, std::set<std::string>> statuses;  // order id -> statuses seen
-  for (const auto& t : {"orders-valid", "orders-rejected"}) {
-    for (const auto& m : read_topic(broker->bootstrap(), run->topic(t), 1, 30s))
-      statuses[event_json(m)["data"]["id"]].insert(t);
-  }
+  const auto every_order_decided = [&] {
+    statuses.clear();
+    for (const auto& t : {"orders-valid", "orders-rejected"}) {
+      for (const auto& m : read_topic(broker->bootstrap(), run->topic(t), 1, 30s))
+        statuses[event_json(m)["data"]["id"]].insert(t);
+    }
+    return statuses.size() >= 5;
+  };
+  ASSERT_TRUE(proc::poll_until(60s, every_order_decided)) << statuses.size() << " orders decided";
   ASSERT_EQ(statuses.size(), 5U);
   for (int i = 0; i < 5; ++i) {
     const auto id = "r-" + std::to_string(i);
