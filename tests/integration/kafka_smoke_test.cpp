@@ -21,13 +21,19 @@ namespace {
 
 using KafkaSmoke = testing::KafkaSuite;
 
-TEST_F(KafkaSmoke, ProducesAndConsumesAMessageThroughARealBroker) {
+// Creates a topic on the suite's broker; a failure ends the calling test (wrap the call in
+// ASSERT_NO_FATAL_FAILURE).
+void create_topic(const std::string& bootstrap, const std::string& name, int partitions) {
   kafka::TopicSpec topic;
-  topic.name = "smoke.images";
-  topic.partitions = 3;
-  const auto created = kafka::make_admin(broker->bootstrap())->create({topic});
+  topic.name = name;
+  topic.partitions = partitions;
+  const auto created = kafka::make_admin(bootstrap)->create({topic});
   ASSERT_EQ(created.size(), 1u);
   ASSERT_EQ(created[0].outcome, kafka::TopicOutcome::created) << created[0].error;
+}
+
+TEST_F(KafkaSmoke, ProducesAndConsumesAMessageThroughARealBroker) {
+  ASSERT_NO_FATAL_FAILURE(create_topic(broker->bootstrap(), "smoke.images", 3));
 
   std::string err;
   std::unique_ptr<RdKafka::Conf> pconf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -103,12 +109,7 @@ TEST_F(KafkaSmoke, RefusesToProduceToATopicThatDoesNotExist) {
 // Delivery per message in their order, whether a message is acknowledged by the broker or refused
 // at once by librdkafka (too large: reported from the caller's thread, not the producer's).
 TEST_F(KafkaSmoke, SendAsyncReportsEveryMessageOfABatchOnceInItsOrder) {
-  kafka::TopicSpec topic;
-  topic.name = "smoke.batch";
-  topic.partitions = 3;
-  const auto created = kafka::make_admin(broker->bootstrap())->create({topic});
-  ASSERT_EQ(created.size(), 1u);
-  ASSERT_EQ(created[0].outcome, kafka::TopicOutcome::created) << created[0].error;
+  ASSERT_NO_FATAL_FAILURE(create_topic(broker->bootstrap(), "smoke.batch", 3));
   auto producer = kafka::make_producer(kafka::client_properties(broker->bootstrap()));
 
   std::mutex mu;
@@ -173,12 +174,7 @@ void delete_records(const std::string& bootstrap, const std::string& topic, std:
 // broker while paused: a refetch would find them gone (librdkafka's own pause did that, doubling
 // the broker's work per message). Messages produced after the resume come too.
 TEST_F(KafkaSmoke, APausedPartitionKeepsWhatWasFetchedAndResumesWithoutFetchingItAgain) {
-  kafka::TopicSpec topic;
-  topic.name = "smoke.pause";
-  topic.partitions = 1;
-  const auto created = kafka::make_admin(broker->bootstrap())->create({topic});
-  ASSERT_EQ(created.size(), 1u);
-  ASSERT_EQ(created[0].outcome, kafka::TopicOutcome::created) << created[0].error;
+  ASSERT_NO_FATAL_FAILURE(create_topic(broker->bootstrap(), "smoke.pause", 1));
   const auto properties = kafka::client_properties(broker->bootstrap());
   auto producer = kafka::make_producer(properties);
   std::vector<kafka::OutMessage> first;
