@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -70,6 +71,32 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // optional or extension attribute, and content-type: application/json. The value is
 // kafka_value(e).
 Headers kafka_headers(const Envelope& e);
+// An event's attributes where the caller keeps them (no Envelope, no copy of each).
+struct AttributesView {
+  std::string_view id, type, time, source;
+  const std::map<std::string, std::string>* attributes = nullptr;  // optional and extensions
+};
+inline AttributesView view_of(const Envelope& e) {
+  return {e.id, e.type, e.time, e.source, &e.attributes};
+}
+// kafka_headers' names and values, in its order, each given to add(name, value) as views: for
+// a caller writing them into its own message type, no Headers in between.
+template <class Add>
+void each_kafka_header(const AttributesView& e, Add&& add) {
+  add(std::string_view("ce_specversion"), kSpecVersion);
+  add(std::string_view("ce_id"), e.id);
+  add(std::string_view("ce_source"), e.source);
+  add(std::string_view("ce_type"), e.type);
+  if (!e.time.empty()) add(std::string_view("ce_time"), e.time);
+  if (e.attributes != nullptr) {
+    for (const auto& [name, value] : *e.attributes)
+      add(std::string_view("ce_" + name), std::string_view(value));
+  }
+  add(std::string_view("content-type"), kDataContentType);
+}
+inline std::size_t kafka_header_count(const AttributesView& e) {
+  return 5 + (e.time.empty() ? 0 : 1) + (e.attributes == nullptr ? 0 : e.attributes->size());
+}
 std::string kafka_value(const Envelope& e);
 
 // The event of a Kafka message in either mode, or of an old envelope. Throws EnvelopeError
@@ -92,6 +119,13 @@ struct DecodedText {
   std::string_view data;
 };
 std::optional<DecodedText> from_kafka_text(std::string_view value, const Headers& headers);
+// The same reading headers in place (a consumed message's own strings): no copy of each header,
+// no map of them per message.
+struct HeaderView {
+  std::string_view name, value;
+};
+std::optional<DecodedText> from_kafka_text(std::string_view value,
+                                           std::span<const HeaderView> headers);
 
 // --- HTTP protocol binding ----------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 #include "pkg/kafka/client.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -189,24 +190,59 @@ class RdProducer : public Producer {
     const auto n = messages.size();
     // A full queue waits (the caller is faster than Kafka) but not past the message timeout.
     const auto deadline = std::chrono::steady_clock::now() + kMessageTimeout;
+    rd_kafka_t* rk = producer_->c_ptr();
+    const std::string* last_topic = nullptr;
+    rd_kafka_topic_t* topic = nullptr;
     for (std::size_t i = 0; i < n; ++i) {
       const auto& m = messages[i];
       Slot* slot = &batch->slots[i];
-      RdKafka::Headers* headers = m.headers.empty() ? nullptr : RdKafka::Headers::create();
+      // The C API: the C++ one copies the topic's name and finds its handle by that name per
+      // message, and wraps the headers in an object of its own.
+      if (last_topic == nullptr || *last_topic != m.topic) {
+        topic = topic_handle(m.topic);
+        last_topic = &m.topic;
+      }
+      rd_kafka_headers_t* headers =
+          m.headers.empty() ? nullptr : rd_kafka_headers_new(m.headers.size());
       for (const auto& h : m.headers)
-        headers->add(h.key, h.value);
-      // RK_MSG_COPY: librdkafka copies the payload and never writes it; its API is not const.
+        rd_kafka_header_add(headers, h.key.data(), static_cast<ssize_t>(h.key.size()),
+                            h.value.data(), static_cast<ssize_t>(h.value.size()));
+      // RD_KAFKA_MSG_F_COPY: librdkafka copies the payload and never writes it; its API is not
+      // const.
       auto* payload = const_cast<char*>(m.value.data());
+      auto* key = const_cast<char*>(m.key.data());
       for (;;) {
-        const auto code = producer_->produce(
-            m.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload,
-            m.value.size(), m.key.data(), m.key.size(), 0, headers, slot);
+        // No handle (a name librdkafka refuses): by name, so produce says why.
+        std::array<rd_kafka_vu_t, 7> vu{};
+        vu[0].vtype = topic != nullptr ? RD_KAFKA_VTYPE_RKT : RD_KAFKA_VTYPE_TOPIC;
+        if (topic != nullptr) {
+          vu[0].u.rkt = topic;
+        } else {
+          vu[0].u.cstr = m.topic.c_str();
+        }
+        vu[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+        vu[1].u.i32 = RD_KAFKA_PARTITION_UA;
+        vu[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+        vu[2].u.i = RD_KAFKA_MSG_F_COPY;
+        vu[3].vtype = RD_KAFKA_VTYPE_VALUE;
+        vu[3].u.mem = {payload, m.value.size()};
+        vu[4].vtype = RD_KAFKA_VTYPE_KEY;
+        vu[4].u.mem = {key, m.key.size()};
+        vu[5].vtype = RD_KAFKA_VTYPE_OPAQUE;
+        vu[5].u.ptr = slot;
+        vu[6].vtype = RD_KAFKA_VTYPE_HEADERS;
+        vu[6].u.headers = headers;
+        rd_kafka_error_t* error = rd_kafka_produceva(rk, vu.data(), headers != nullptr ? 7 : 6);
+        const auto code = error == nullptr
+                              ? RdKafka::ERR_NO_ERROR
+                              : static_cast<RdKafka::ErrorCode>(rd_kafka_error_code(error));
+        if (error != nullptr) rd_kafka_error_destroy(error);
         if (code == RdKafka::ERR_NO_ERROR) break;  // librdkafka owns the headers now
         if (code == RdKafka::ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline) {
           std::this_thread::sleep_for(std::chrono::milliseconds(2));
           continue;
         }
-        delete headers;
+        if (headers != nullptr) rd_kafka_headers_destroy(headers);
         slot->batch->report(i, delivery_of(code, m.topic, RdKafka::err2str(code)));
         break;
       }
@@ -244,6 +280,17 @@ class RdProducer : public Producer {
     producer_->poll(0);
   }
 
+  // The producer's handle of a topic, made once (send_async is called from several threads).
+  rd_kafka_topic_t* topic_handle(const std::string& name) {
+    const std::lock_guard lock(topics_mu_);
+    for (const auto& [n, t] : topics_) {
+      if (n == name) return t.get();
+    }
+    TopicHandle handle(rd_kafka_topic_new(producer_->c_ptr(), name.c_str(), nullptr));
+    if (!handle) return nullptr;  // asked again next time
+    return topics_.emplace_back(name, std::move(handle)).second.get();
+  }
+
   bool connected() override {
     RdKafka::Metadata* metadata = nullptr;
     const auto code = producer_->metadata(false, nullptr, &metadata, 2000);
@@ -255,6 +302,14 @@ class RdProducer : public Producer {
   DeliveryReports reports_;
   Events logs_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  struct TopicRelease {
+    void operator()(rd_kafka_topic_t* t) const {
+      if (t != nullptr) rd_kafka_topic_destroy(t);
+    }
+  };
+  using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicRelease>;
+  std::mutex topics_mu_;
+  std::vector<std::pair<std::string, TopicHandle>> topics_;  // released before producer_
   using Clock = std::chrono::steady_clock;
   std::atomic<Clock::rep> served_at_{0};  // the last serve_reports(), since Clock's epoch
   std::mutex poller_mu_;

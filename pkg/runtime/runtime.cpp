@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <deque>
@@ -165,7 +166,13 @@ event::Headers event_headers(const kafka::InMessage& m) {
 }  // namespace
 
 std::optional<event::DecodedText> read_event_text(const kafka::InMessage& m) {
-  return event::from_kafka_text(m.value, event_headers(m));
+  // The headers read where they are: a view of each in a buffer kept by the thread, not a copy
+  // of every name and value per message.
+  thread_local std::vector<event::HeaderView> views;
+  views.clear();
+  for (const auto& h : m.headers)
+    views.push_back({h.key, h.value});
+  return event::from_kafka_text(m.value, views);
 }
 
 event::Decoded decode_event(const kafka::InMessage& m) {
@@ -188,11 +195,17 @@ kafka::OutMessage Runtime::message(const std::string& output, const std::string&
 
 kafka::OutMessage Runtime::message(const std::string& output, const std::string& key,
                                    const event::Envelope& attributes, std::string value) const {
+  return message(output, key, event::view_of(attributes), std::move(value));
+}
+
+kafka::OutMessage Runtime::message(const std::string& output, const std::string& key,
+                                   const event::AttributesView& attributes,
+                                   std::string value) const {
   kafka::OutMessage out{wiring_.output(output), key, std::move(value), {}};
-  auto headers = event::kafka_headers(attributes);
-  out.headers.reserve(headers.size());
-  for (auto& [name, v] : headers)
-    out.headers.push_back({std::move(name), std::move(v)});
+  out.headers.reserve(event::kafka_header_count(attributes));
+  event::each_kafka_header(attributes, [&](std::string_view name, std::string_view v) {
+    out.headers.push_back({std::string(name), std::string(v)});
+  });
   return out;
 }
 
@@ -314,6 +327,11 @@ struct Runtime::Loop {
     int attempt = 1;         // the handler's, for a dead letter's headers
     std::uint64_t send = 0;  // the latest send; reports of earlier ones are stale
     int resends = 0;
+    // The produced counters (indices into Loop::produced) of the first `counted` outputs, found
+    // while the outputs are fresh from the handler: an acknowledgement then reads no cold topic
+    // name. Reset whenever `outputs` is replaced.
+    std::array<std::uint8_t, 4> counters{};
+    std::uint8_t counted = 0;
   };
 
   // A partition's messages consumed and not processed yet, and the retry of its first.
@@ -346,12 +364,32 @@ struct Runtime::Loop {
 
   // The loop's own cache of produced counters: a step has a few output topics, so a short scan
   // of names beats the shared cache's lock and hash per acknowledged output.
+  // Acknowledgements are added up per counter and each counter is incremented once per
+  // apply_reports (an atomic update of a double per output cost more than the sum).
   std::vector<std::pair<std::string, prometheus::Counter*>> produced;
-  prometheus::Counter& produced_to(const std::string& topic) {
-    for (const auto& [name, counter] : produced) {
-      if (name == topic) return *counter;
+  std::vector<double> produced_acks;  // by index of `produced`, not yet added to the counters
+  std::size_t produced_index(const std::string& topic) {
+    for (std::size_t i = 0; i < produced.size(); ++i) {
+      if (produced[i].first == topic) return i;
     }
-    return *produced.emplace_back(topic, &rt.metrics_->produced_to(topic)).second;
+    produced.emplace_back(topic, &rt.metrics_->produced_to(topic));
+    produced_acks.push_back(0);
+    return produced.size() - 1;
+  }
+  void count_outputs(Sending& s) {
+    s.counted = 0;
+    while (s.counted < s.outputs.size() && s.counted < s.counters.size()) {
+      const auto i = produced_index(s.outputs[s.counted].topic);
+      if (i > 255) break;
+      s.counters[s.counted++] = static_cast<std::uint8_t>(i);
+    }
+  }
+  void add_produced() {
+    for (std::size_t i = 0; i < produced.size(); ++i) {
+      if (produced_acks[i] == 0) continue;
+      produced[i].second->Increment(produced_acks[i]);
+      produced_acks[i] = 0;
+    }
   }
 
   milliseconds backoff(int attempt) const {
@@ -442,7 +480,7 @@ struct Runtime::Loop {
     }
     rt.metrics_->processing_seconds.Observe(
         std::chrono::duration<double>(Clock::now() - p.started).count());
-    Sending s{std::move(in), std::move(outputs), false, p.attempt, 0, 0};
+    Sending s{std::move(in), std::move(outputs), false, p.attempt, 0, 0, {}, 0};
     p.queue.pop_front();
     p.attempt = 1;
     if (failed) {
@@ -457,6 +495,7 @@ struct Runtime::Loop {
       inflight.done(tp, s.in.offset);
       return;
     }
+    if (!s.dead_letter) count_outputs(s);
     const Key key{&tp, s.in.offset};
     sending.insert_or_assign(key, std::move(s));
     if (held.empty()) held_since = Clock::now();
@@ -478,6 +517,7 @@ struct Runtime::Loop {
   bool to_dead_letter(Sending& s, const std::string& error) {
     if (!rt.wiring_.dead_letter) return false;
     s.outputs = {rt.dead_letter(s.in, s.attempt, error)};
+    s.counted = 0;
     s.dead_letter = true;
     rt.metrics_->dead_letter_count.Increment();
     log::error("message sent to the dead-letter topic", {{"topic", s.in.topic},
@@ -521,7 +561,9 @@ struct Runtime::Loop {
       for (std::size_t i = 0; i < r.results.size() && i < s.outputs.size(); ++i) {
         const auto& d = r.results[i];
         if (d.ok()) {
-          if (!s.dead_letter) produced_to(s.outputs[i].topic).Increment();
+          if (!s.dead_letter) {
+            ++produced_acks[i < s.counted ? s.counters[i] : produced_index(s.outputs[i].topic)];
+          }
           continue;
         }
         unacked.push_back(std::move(s.outputs[i]));
@@ -548,6 +590,7 @@ struct Runtime::Loop {
       // Only what was not acknowledged goes again, after a backoff.
       rt.metrics_->error("produce_failed").Increment();
       s.outputs = std::move(unacked);
+      s.counted = 0;
       ++s.resends;
       log::warn("outputs not acknowledged; sending them again",
                 {{"topic", s.in.topic},
@@ -557,6 +600,7 @@ struct Runtime::Loop {
                  {"error", permanent.empty() ? transient : permanent}});
       resends.emplace_back(it->first, Clock::now() + backoff(s.resends));
     }
+    add_produced();
   }
 
   void resend_due() {

@@ -103,6 +103,9 @@ class Runtime {
   // envelope's own data is not read): for a handler that writes its output without a document.
   kafka::OutMessage message(const std::string& output, const std::string& key,
                             const event::Envelope& attributes, std::string value) const;
+  // The same with the attributes where the caller has them: each is copied once, into its header.
+  kafka::OutMessage message(const std::string& output, const std::string& key,
+                            const event::AttributesView& attributes, std::string value) const;
   // Sends and waits for every acknowledgement, counting them; throws kafka::KafkaError.
   void publish(const std::vector<kafka::OutMessage>& messages);
   // Sends without waiting: `done` gets "" once every message is acknowledged, or the first

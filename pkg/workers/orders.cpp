@@ -179,7 +179,7 @@ kafka::OutMessage status_notification(const runtime::Runtime& runtime, const std
   event_id += '.';
   event_id += status.name;
   event_id += kSuffix;
-  const event::Envelope attributes{std::move(event_id), status.type, time, source, nullptr};
+  const event::AttributesView attributes{event_id, status.type, time, source};
   return runtime.message("notifications", id, attributes,
                          notification_data(order, status.name, reasons));
 }

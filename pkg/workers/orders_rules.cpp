@@ -707,8 +707,14 @@ void append_json_string(std::string& out, std::string_view text) {
   // characters, \u00xx for the other ones below 0x20; every other byte as it is.
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
+  // Runs of bytes that need no escape (nearly all of them) go in one append each, not a
+  // push_back per byte.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -732,15 +738,12 @@ void append_json_string(std::string& out, std::string_view text) {
         out += "\\t";
         break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4U];
-          out += kHex[c & 15U];
-        } else {
-          out += ch;
-        }
+        out += "\\u00";
+        out += kHex[c >> 4U];
+        out += kHex[c & 15U];
     }
   }
+  out.append(text.data() + run, text.size() - run);
   out += '"';
 }
 

@@ -122,7 +122,7 @@ std::vector<kafka::OutMessage> decide(const Fraud& f, const kafka::InMessage& m)
   decision_id += id;
   decision_id += '.';
   decision_id += status.name;
-  const event::Envelope decision{std::move(decision_id), status.type, now, f.source, nullptr};
+  const event::AttributesView decision{decision_id, status.type, now, f.source};
   messages.push_back(f.runtime.message(
       outcome.output, id, decision,
       decision_data(order, received_at, status.name, d.valid ? nullptr : &d.reasons)));

@@ -397,6 +397,74 @@ TEST(FromKafkaText, IsFromKafkaWithTheDataAsText) {
   }
 }
 
+// Binary-mode headers are read where they are (event::HeaderView, as the runtime passes a
+// consumed message's): the same event as from_kafka for repeated headers (the first counts),
+// names in upper case, extension attributes and the attributes it skips, and nothing for every
+// header from_kafka refuses.
+TEST(FromKafkaText, BinaryHeadersInPlaceAreFromKafka) {
+  using H = event::Headers;
+  auto with = [](H extra) {
+    auto h = binary_headers();
+    h.insert(h.end(), extra.begin(), extra.end());
+    return h;
+  };
+  auto first = [](H extra) {
+    auto h = binary_headers();
+    h.insert(h.begin(), extra.begin(), extra.end());
+    return h;
+  };
+  const std::vector<H> accepted = {
+      binary_headers(),
+      binary_headers(""),
+      binary_headers("application/cloudevents+json; charset=utf-8"),
+      binary_headers(" Application/JSON ; charset=utf-8"),
+      with({{"ce_id", "second"}, {"ce_count", "5"}, {"ce_count", "6"}}),
+      first({{"ce_id", "first"}, {"ce_time", ""}}),
+      with({{"ce_datacontenttype", "text/plain"}, {"x-other", "y"}, {"ce_z9", ""}}),
+      with({{"CE_ID", "upper"}, {"Ce_Extra", "e"}, {"ce_Bad", "lowered"}}),
+      first({{"CE_ID", "upper first"}}),
+      {{"content-type", "application/json"},
+       {"ce_type", "t"},
+       {"ce_source", "/s"},
+       {"ce_id", "i"},
+       {"ce_specversion", "1.0"}},
+  };
+  for (const auto& headers : accepted) {
+    std::vector<event::HeaderView> views;
+    for (const auto& [name, value] : headers)
+      views.push_back({name, value});
+    const auto fast = event::from_kafka_text("{\"a\":1}", views);
+    ASSERT_TRUE(fast.has_value()) << json(headers).dump();
+    const auto slow = slow_event("{\"a\":1}", headers);
+    EXPECT_EQ(fast->mode, slow.mode);
+    EXPECT_EQ(fast->event.id, slow.event.id) << json(headers).dump();
+    EXPECT_EQ(fast->event.type, slow.event.type);
+    EXPECT_EQ(fast->event.time, slow.event.time);
+    EXPECT_EQ(fast->event.source, slow.event.source);
+    EXPECT_EQ(fast->event.attributes, slow.event.attributes) << json(headers).dump();
+    EXPECT_EQ(fast->data, "{\"a\":1}");
+  }
+  const std::vector<H> refused = {
+      with({{"ce_b-d", "x"}}),
+      with({{"ce_", "x"}}),
+      with({{"ce_waytoolongattributename", "x"}}),
+      first({{"ce_specversion", "0.3"}}),
+      first({{"ce_id", ""}}),
+      first({{"ce_time", "yesterday"}}),
+      first({{"content-type", "text/plain"}}),
+      {{"ce_specversion", "1.0"}, {"ce_id", "x"}, {"ce_type", "t"}},
+      {{"ce_specversion", "1.0"}, {"ce_source", "/s"}, {"ce_type", "t"}},
+      {{"ce_specversion", "1.0"}, {"ce_id", "x"}, {"ce_source", "/s"}},
+  };
+  for (const auto& headers : refused) {
+    std::vector<event::HeaderView> views;
+    for (const auto& [name, value] : headers)
+      views.push_back({name, value});
+    EXPECT_FALSE(event::from_kafka_text("{}", views).has_value()) << json(headers).dump();
+    EXPECT_THROW(slow_event("{}", headers), event::EnvelopeError) << json(headers).dump();
+  }
+}
+
 // enrich's spliced data is the document's dump byte for byte: a word inserted before, after
 // or between keys, one replaced, data that is no object wrapped, words that need escaping.
 TEST(EnrichedData, TheTextIsTheDocumentsDump) {
