@@ -839,7 +839,7 @@ spec:
   kubectl({"-n", "demo", "delete", "pl", "fenced"});
 }
 
-TEST_F(Operator, AnIdleMinuteAfterConvergenceMakesNoApiWrites) {
+TEST_F(Operator, IdleHalfMinuteAfterConvergenceMakesNoApiWrites) {
   // A lag that is not zero but stable (nothing consumes here): its samples must write nothing.
   const auto idle = apply_text(R"(apiVersion: pipewright.io/v1alpha1
 kind: Pipeline
@@ -886,10 +886,11 @@ spec:
       },
       seconds(120)));
   const double reconciles_before = op->metric_sum("pipewright_reconcile_total");
-  // The observation window is the claim itself: a minute in which resyncs (every 5 s) run.
-  std::this_thread::sleep_for(seconds(60));
+  // The observation window is the claim itself: half a minute in which resyncs (every 5 s, six
+  // rounds over every Pipeline) and lag samples (every 2 s, fifteen) run.
+  std::this_thread::sleep_for(seconds(30));
   EXPECT_EQ(op->metric_sum("pipewright_api_writes_total"), before) << op->metrics();
-  EXPECT_GT(op->metric_sum("pipewright_reconcile_total"), reconciles_before + 10)
+  EXPECT_GE(op->metric_sum("pipewright_reconcile_total"), reconciles_before + 5)
       << "resyncs did not run, so the window proves nothing";
 }
 
