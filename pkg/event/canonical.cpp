@@ -20,9 +20,10 @@ class Scanner {
     return value(0) && i_ == s_.size();
   }
 
-  bool whole_object(std::vector<Member>* members) {
+  bool whole_object(std::vector<Member>* members, std::string_view opaque = {}) {
     i_ = 0;
     members->clear();
+    opaque_ = opaque;
     return object(0, members) && i_ == s_.size();
   }
 
@@ -65,7 +66,9 @@ class Scanner {
       previous = key;
       if (i_ >= s_.size() || s_[i_] != ':') return false;
       const std::size_t start = ++i_;
-      if (!value(depth)) return false;
+      // The opaque member of the top object is passed over, not read.
+      if (!(depth == 1 && !opaque_.empty() && key == opaque_ ? extent() : value(depth)))
+        return false;
       if (members != nullptr) members->push_back({key, s_.substr(start, i_ - start)});
       if (i_ >= s_.size()) return false;
       if (s_[i_] == '}') {
@@ -96,6 +99,41 @@ class Scanner {
   bool literal(std::string_view word) {
     if (s_.substr(i_, word.size()) != word) return false;
     i_ += word.size();
+    return true;
+  }
+
+  // Past the value at i_ (of the top object) without reading it: a string to its closing
+  // quote, an object or array to its matching bracket (strings' brackets and escapes skipped;
+  // no deeper than anything else here), anything else to the next ',', '}' or ']'. Where the
+  // value is JSON that is its extent; where it is not, some text the caller's parser refuses.
+  bool extent() {
+    int open = 0;
+    bool in_string = false;
+    const std::size_t start = i_;
+    for (; i_ < s_.size(); ++i_) {
+      const char c = s_[i_];
+      if (in_string) {
+        if (c == '\\') {
+          ++i_;
+        } else if (c == '"') {
+          in_string = false;
+          if (open == 0) break;
+        }
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '{' || c == '[') {
+        if (++open >= kMaxDepth) return false;  // as value(1) would
+      } else if (c == '}' || c == ']') {
+        if (open == 0) return i_ > start;  // a scalar's end: the bracket is the caller's
+        if (--open == 0) break;
+      } else if (c == ',' && open == 0) {
+        return i_ > start;
+      }
+    }
+    if (i_ >= s_.size()) return false;  // unterminated
+    ++i_;
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;  // whitespace after it is the value's too
     return true;
   }
 
@@ -197,6 +235,7 @@ class Scanner {
 
   std::string_view s_;
   std::size_t i_ = 0;
+  std::string_view opaque_;
 };
 
 }  // namespace
@@ -207,6 +246,10 @@ bool whole(std::string_view text) {
 
 bool object(std::string_view text, std::vector<Member>* members) {
   return Scanner(text).whole_object(members);
+}
+
+bool object_but(std::string_view text, std::string_view opaque, std::vector<Member>* members) {
+  return Scanner(text).whole_object(members, opaque);
 }
 
 std::string quoted(std::string_view s) {

@@ -25,6 +25,12 @@ bool whole(std::string_view text);
 // The whole text is one canonical object; *members gets its members in order.
 bool object(std::string_view text, std::vector<Member>* members);
 
+// The same except for the value of the member `opaque` (not empty), which is not read: its
+// text is passed over (strings and brackets matched) and is that value's when the value is
+// JSON; the whole text is JSON exactly when that value is. For a reader that parses the value
+// itself and refuses what is no JSON.
+bool object_but(std::string_view text, std::string_view opaque, std::vector<Member>* members);
+
 // The canonical text of the JSON string `s`, as dump() writes it. Throws nlohmann's
 // json::type_error, as dump() does, when `s` is not valid UTF-8.
 std::string quoted(std::string_view s);

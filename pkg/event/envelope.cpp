@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
-#include <functional>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <span>
+#include <tuple>
 
 #include "pkg/event/canonical.h"
 #include "pkg/json/limited.h"
@@ -52,15 +54,19 @@ json parse_json(std::string_view text, const std::string& field) {
   }
 }
 
-// `data` from a binary-mode value or body of the given content type. Steps read JSON, so any
-// other content type is refused, naming it.
-json read_data(std::string_view text, const std::string& content_type, const std::string& field) {
+// The content type of a binary-mode value or body: steps read JSON, so any other content type
+// is refused, naming it.
+void check_data_type(std::string_view content_type, const std::string& field) {
   const auto type = media_type(content_type);
   if (!type.empty() && !is_json_media(type)) {
-    throw EnvelopeError("data of content type '" + content_type +
+    throw EnvelopeError("data of content type '" + std::string(content_type) +
                             "' is not read: Pipewright steps read JSON data (application/json)",
                         field);
   }
+}
+
+// `data` from a binary-mode value or body whose content type check_data_type passed.
+json read_data(std::string_view text, const std::string& field) {
   if (text.empty()) return json::object();  // an event without data
   return parse_json(text, field);
 }
@@ -77,46 +83,80 @@ void check_time(const std::string& time, const std::string& field) {
   }
 }
 
-// Binary mode over either binding: attributes from headers named prefix + attribute.
-Envelope from_binary(const std::map<std::string, std::string>& headers, std::string_view prefix,
-                     std::string_view value, const std::string& data_field,
-                     const std::function<std::string(const std::string&)>& decode) {
-  const auto name = [&](std::string_view attribute) {
-    return std::string(prefix) + std::string(attribute);
+// A header value as an attribute's value: as it is (Kafka), or percent-decoded (HTTP).
+using Decode = std::string (*)(std::string_view);
+
+// The attributes of a binary-mode event over either binding, in one pass over its headers (a
+// map, or a message's headers in place): named prefix + attribute, matched as they are (the
+// caller has lower-cased them, or knows they are), the first of a repeated name counting.
+// `content_type` is set to the content-type header. Throws EnvelopeError for the first of: a
+// specversion not 1.0; id, source or type missing or empty; a time not RFC 3339; an extension
+// name not valid (the first in the headers' order).
+template <class Range>
+Envelope binary_attributes(const Range& headers, std::string_view prefix, Decode decode,
+                           std::optional<std::string_view>& content_type) {
+  std::optional<std::string_view> specversion, id, source, type, time, bad_name;
+  const auto first = [](std::optional<std::string_view>& slot, std::string_view v) {
+    if (!slot) slot = v;
   };
-  const auto get = [&](std::string_view attribute) -> std::optional<std::string> {
-    const auto it = headers.find(name(attribute));
-    if (it == headers.end()) return std::nullopt;
-    return decode(it->second);
-  };
-  check_specversion(get("specversion").value_or(""), name("specversion"));
   Envelope e;
-  for (auto [attribute, target] :
-       {std::pair{kRequired[0], &e.id}, std::pair{kRequired[1], &e.source},
-        std::pair{kRequired[2], &e.type}}) {
-    auto v = get(attribute);
-    if (!v || v->empty()) {
-      throw EnvelopeError("a CloudEvent needs the header " + name(attribute), name(attribute));
-    }
-    *target = std::move(*v);
-  }
-  e.time = get("time").value_or("");
-  check_time(e.time, name("time"));
+  e.data = nullptr;
   for (const auto& [header, raw] : headers) {
-    if (!header.starts_with(prefix)) continue;
-    const auto attribute = header.substr(prefix.size());
-    if (attribute == "specversion" || attribute == "id" || attribute == "source" ||
-        attribute == "type" || attribute == "time" || attribute == "datacontenttype") {
+    const std::string_view name = header, v = raw;
+    if (name == "content-type") {
+      first(content_type, v);
       continue;
     }
-    if (!valid_attribute_name(attribute)) {
-      throw EnvelopeError(
-          "header " + header + ": an attribute name has 1 to 20 characters of a-z and 0-9", header);
+    if (!name.starts_with(prefix)) continue;
+    const auto attribute = name.substr(prefix.size());
+    if (attribute == "specversion") {
+      first(specversion, v);
+    } else if (attribute == "id") {
+      first(id, v);
+    } else if (attribute == "source") {
+      first(source, v);
+    } else if (attribute == "type") {
+      first(type, v);
+    } else if (attribute == "time") {
+      first(time, v);
+    } else if (attribute != "datacontenttype") {
+      if (!valid_attribute_name(attribute)) {
+        first(bad_name, name);
+      } else if (auto [slot, fresh] = e.attributes.try_emplace(std::string(attribute)); fresh) {
+        slot->second = decode(v);
+      }
     }
-    e.attributes[attribute] = decode(raw);
   }
-  const auto content_type = headers.find("content-type");
-  e.data = read_data(value, content_type == headers.end() ? "" : content_type->second, data_field);
+  const auto full = [&](std::string_view attribute) {
+    return std::string(prefix) + std::string(attribute);
+  };
+  check_specversion(specversion ? decode(*specversion) : "", full("specversion"));
+  for (auto [attribute, slot, target] :
+       {std::tuple{kRequired[0], &id, &e.id}, std::tuple{kRequired[1], &source, &e.source},
+        std::tuple{kRequired[2], &type, &e.type}}) {
+    if (*slot) *target = decode(**slot);
+    if (target->empty()) {
+      throw EnvelopeError("a CloudEvent needs the header " + full(attribute), full(attribute));
+    }
+  }
+  if (time) e.time = decode(*time);
+  check_time(e.time, full("time"));
+  if (bad_name) {
+    throw EnvelopeError("header " + std::string(*bad_name) +
+                            ": an attribute name has 1 to 20 characters of a-z and 0-9",
+                        std::string(*bad_name));
+  }
+  return e;
+}
+
+// Binary mode over either binding: the attributes, then the data.
+template <class Range>
+Envelope from_binary(const Range& headers, std::string_view prefix, std::string_view value,
+                     const std::string& data_field, Decode decode) {
+  std::optional<std::string_view> content_type;
+  auto e = binary_attributes(headers, prefix, decode, content_type);
+  check_data_type(content_type.value_or(""), data_field);
+  e.data = read_data(value, data_field);
   return e;
 }
 
@@ -162,7 +202,7 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string percent_decode(const std::string& s) {
+std::string percent_decode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size()) {
@@ -179,8 +219,8 @@ std::string percent_decode(const std::string& s) {
   return out;
 }
 
-std::string identity(const std::string& s) {
-  return s;
+std::string identity(std::string_view s) {
+  return std::string(s);
 }
 
 bool digits(std::string_view s, std::size_t at, std::size_t n) {
@@ -272,7 +312,8 @@ using HeaderMap = std::map<std::string, std::string>;
 
 // Header names are matched in lower case (the Python SDK reads them so, too); the first of a
 // repeated header counts.
-HeaderMap lowered(const Headers& headers) {
+template <class Range>
+HeaderMap lowered(const Range& headers) {
   HeaderMap h;
   for (const auto& [name, v] : headers)
     h.try_emplace(lower(name), v);
@@ -370,91 +411,40 @@ bool has_upper(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
-// from_binary("ce_") of a binary-mode event whose header names are all lower case, reading the
-// headers where they are: what lowered() would map them to is then their own names, the first of
-// a repeated one counting. The same checks, the same event; nullopt where from_binary throws.
-std::optional<DecodedText> binary_text(std::string_view value,
-                                       std::span<const HeaderView> headers) {
-  std::optional<std::string_view> specversion, id, source, type, time, content_type;
-  const auto first = [](std::optional<std::string_view>& slot, std::string_view v) {
-    if (!slot) slot = v;
-  };
-  Envelope e;
-  e.data = nullptr;
-  for (const auto& [name, v] : headers) {
-    if (name == "content-type") {
-      first(content_type, v);
-      continue;
-    }
-    if (!name.starts_with("ce_")) continue;
-    const auto attribute = name.substr(3);
-    if (attribute == "specversion") {
-      first(specversion, v);
-    } else if (attribute == "id") {
-      first(id, v);
-    } else if (attribute == "source") {
-      first(source, v);
-    } else if (attribute == "type") {
-      first(type, v);
-    } else if (attribute == "time") {
-      first(time, v);
-    } else if (attribute != "datacontenttype") {
-      if (!valid_attribute_name(attribute)) return std::nullopt;
-      e.attributes.try_emplace(std::string(attribute), v);
-    }
-  }
-  if (!specversion || *specversion != kSpecVersion) return std::nullopt;
-  if (!id || id->empty() || !source || source->empty() || !type || type->empty())
+// A binary-mode event of Kafka headers matched as they are (lower case) without a document
+// of its data. Throws EnvelopeError where from_binary would; nullopt for data not canonical.
+template <class Range>
+std::optional<DecodedText> binary_text(std::string_view value, const Range& headers,
+                                       DataText check) {
+  std::optional<std::string_view> content_type;
+  auto e = binary_attributes(headers, "ce_", identity, content_type);
+  check_data_type(content_type.value_or(""), "value");
+  if (check == DataText::canonical && !value.empty() && !canonical::whole(value))
     return std::nullopt;
-  if (time && !time->empty() && !valid_rfc3339(*time)) return std::nullopt;
-  if (content_type) {
-    const auto media = media_type(*content_type);
-    if (!media.empty() && !is_json_media(media)) return std::nullopt;
-  }
-  if (!value.empty() && !canonical::whole(value)) return std::nullopt;
-  e.id = *id;
-  e.source = *source;
-  e.type = *type;
-  if (time) e.time = *time;
   return DecodedText{std::move(e), Mode::binary, value.empty() ? kNoData : value};
 }
 
-}  // namespace
-
-std::optional<DecodedText> from_kafka_text(std::string_view value, const Headers& headers) {
-  std::vector<HeaderView> views;
-  views.reserve(headers.size());
-  for (const auto& [name, v] : headers)
-    views.push_back({name, v});
-  return from_kafka_text(value, views);
-}
-
-std::optional<DecodedText> from_kafka_text(std::string_view value,
-                                           std::span<const HeaderView> views) {
-  const bool lower_case = std::none_of(views.begin(), views.end(),
-                                       [](const HeaderView& h) { return has_upper(h.name); });
-  if (lower_case && std::any_of(views.begin(), views.end(),
-                                [](const HeaderView& h) { return h.name == "ce_specversion"; })) {
-    return binary_text(value, views);
-  }
-  Headers headers;
-  headers.reserve(views.size());
-  for (const auto& [name, v] : views)
-    headers.emplace_back(name, v);
+// from_kafka_text over a message's headers, copied (Headers) or in place (HeaderView): binary
+// mode with lower-case names reads them where they are; anything else reads their lower-cased
+// map, as from_kafka does.
+template <class Range>
+std::optional<DecodedText> text_of(std::string_view value, const Range& headers, DataText check) {
   try {
-    const auto h = lowered(headers);
-    if (h.contains("ce_specversion")) {
-      if (!value.empty() && !canonical::whole(value)) return std::nullopt;
-      // from_binary checks the content type before it reads the value; an empty value is an
-      // event without data, so it decodes the attributes alone.
-      auto e = from_binary(h, "ce_", "", "value", identity);
-      e.data = nullptr;
-      return DecodedText{std::move(e), Mode::binary, value.empty() ? kNoData : value};
+    bool lower_case = true, binary = false;
+    for (const auto& [name, v] : headers) {
+      lower_case = lower_case && !has_upper(name);
+      binary = binary || std::string_view(name) == "ce_specversion";
     }
+    if (lower_case && binary) return binary_text(value, headers, check);
+    const auto h = lowered(headers);
+    if (h.contains("ce_specversion")) return binary_text(value, h, check);
     const auto type = content_type_of(h);
     if (type.starts_with("application/cloudevents-batch")) return std::nullopt;
     thread_local std::vector<canonical::Member> members;
-    if (!canonical::object(value, &members)) return std::nullopt;
+    if (!(check == DataText::canonical ? canonical::object(value, &members)
+                                       : canonical::object_but(value, "data", &members))) {
+      return std::nullopt;
+    }
     const bool structured = type.starts_with(kStructuredContentType);
     if (!structured) {
       if (auto legacy = legacy_text(members)) return legacy;
@@ -484,6 +474,18 @@ std::optional<DecodedText> from_kafka_text(std::string_view value,
   } catch (const json::exception&) {
     return std::nullopt;
   }
+}
+
+}  // namespace
+
+std::optional<DecodedText> from_kafka_text(std::string_view value, const Headers& headers,
+                                           DataText data) {
+  return text_of(value, headers, data);
+}
+
+std::optional<DecodedText> from_kafka_text(std::string_view value,
+                                           std::span<const HeaderView> headers, DataText data) {
+  return text_of(value, headers, data);
 }
 
 std::optional<Decoded> from_http(const std::map<std::string, std::string>& headers,

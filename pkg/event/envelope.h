@@ -118,14 +118,22 @@ struct DecodedText {
   Mode mode = Mode::binary;
   std::string_view data;
 };
-std::optional<DecodedText> from_kafka_text(std::string_view value, const Headers& headers);
+// What `data` is to be: canonical, as above (a step splices or forwards it), or unchecked: the
+// data's text as the message has it, not read at all (for a step that parses it with a reader
+// refusing what is no JSON and reading it as a document would). Unchecked, the rest of the
+// value must still be canonical and every other check is made; the value is JSON exactly when
+// `data` is.
+enum class DataText { canonical, unchecked };
+std::optional<DecodedText> from_kafka_text(std::string_view value, const Headers& headers,
+                                           DataText data = DataText::canonical);
 // The same reading headers in place (a consumed message's own strings): no copy of each header,
 // no map of them per message.
 struct HeaderView {
   std::string_view name, value;
 };
 std::optional<DecodedText> from_kafka_text(std::string_view value,
-                                           std::span<const HeaderView> headers);
+                                           std::span<const HeaderView> headers,
+                                           DataText data = DataText::canonical);
 
 // --- HTTP protocol binding ----------------------------------------------------------------
 

@@ -165,14 +165,14 @@ event::Headers event_headers(const kafka::InMessage& m) {
 
 }  // namespace
 
-std::optional<event::DecodedText> read_event_text(const kafka::InMessage& m) {
+std::optional<event::DecodedText> read_event_text(const kafka::InMessage& m, event::DataText data) {
   // The headers read where they are: a view of each in a buffer kept by the thread, not a copy
   // of every name and value per message.
   thread_local std::vector<event::HeaderView> views;
   views.clear();
   for (const auto& h : m.headers)
     views.push_back({h.key, h.value});
-  return event::from_kafka_text(m.value, views);
+  return event::from_kafka_text(m.value, views, data);
 }
 
 event::Decoded decode_event(const kafka::InMessage& m) {

@@ -41,7 +41,8 @@ event::Envelope read_event(const kafka::InMessage& m);
 event::Decoded decode_event(const kafka::InMessage& m);
 // The same with `data` kept as its JSON text (event::from_kafka_text; `data` views m.value):
 // nullopt when read_event must decode it, or say why it is no event.
-std::optional<event::DecodedText> read_event_text(const kafka::InMessage& m);
+std::optional<event::DecodedText> read_event_text(
+    const kafka::InMessage& m, event::DataText data = event::DataText::canonical);
 
 // The extension attributes a dead letter gets when it is a binary-mode CloudEvent (beside the
 // pipewright-attempt, pipewright-error and pipewright-source headers, which keep their meaning):

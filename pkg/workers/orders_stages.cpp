@@ -29,10 +29,12 @@ FraudChecker::Decision decision_from(const json& line) {
 
 // The order of an orders message, with its id set, its receivedAt and receive time (epoch ms):
 // read from the data's text when the event's attributes can be decoded without a document of
-// the data (most messages), else from the decoded event, which also says why it is none.
+// the data (most messages), else from the decoded event, which also says why it is none. The
+// text is not checked first: received_order_text reads any text as the document's path does
+// and leaves what is no JSON to it.
 ReceivedOrder order_of(const kafka::InMessage& m) {
   try {
-    if (const auto text = runtime::read_event_text(m)) {
+    if (const auto text = runtime::read_event_text(m, event::DataText::unchecked)) {
       const auto& e = text->event;
       if (auto r = received_order_text(text->data, e.id, e.time, m.timestamp_ms))
         return std::move(*r);

@@ -155,6 +155,49 @@ TEST(CloudEventsRead, WhatIsNotACloudEventIsRefusedWithTheReason) {
             "content-type");
 }
 
+// With several faults the one named is the first of: specversion, id, source, type, time, an
+// extension's name, the content type, the value; whatever order the headers come in.
+TEST(CloudEventsRead, OfSeveralFaultsTheFirstInTheAttributesOrderIsNamed) {
+  const Headers all_wrong = {{"content-type", "image/png"},
+                             {"ce_bad-name", "x"},
+                             {"ce_time", "yesterday"},
+                             {"ce_type", ""},
+                             {"ce_source", ""},
+                             {"ce_id", ""},
+                             {"ce_specversion", "0.3"}};
+  const std::vector<std::string> order = {"ce_specversion", "ce_id",       "ce_source", "ce_type",
+                                          "ce_time",        "ce_bad-name", "value"};
+  auto h = all_wrong;
+  for (const auto& expected : order) {
+    EXPECT_EQ(refused("{not json", h), expected);
+    // mend the fault just named; the next one is named then
+    for (auto& [k, v] : h) {
+      if (k != expected && !(expected == "value" && k == "content-type")) continue;
+      if (k == "ce_specversion") v = "1.0";
+      if (k == "ce_id" || k == "ce_source" || k == "ce_type") v = "x";
+      if (k == "ce_time") v = "2026-12-02T10:00:00Z";
+      if (k == "ce_bad-name") k = "ce_goodname";
+      if (k == "content-type") v = "application/json";
+    }
+  }
+  EXPECT_EQ(refused("{not json", h, "not JSON"), "value");
+  EXPECT_NO_THROW(event::from_kafka("{}", h));
+  std::map<std::string, std::string> http{{"ce-specversion", "1%2E0"}, {"ce-id", "%41"},
+                                          {"ce-source", "/s"},         {"ce-type", "t"},
+                                          {"ce-x", "a%20b"},           {"ce-bad_", "x"}};
+  try {
+    event::from_http(http, "{}");
+    ADD_FAILURE() << "accepted a bad attribute name";
+  } catch (const EnvelopeError& e) {
+    EXPECT_EQ(e.field(), "ce-bad_");
+  }
+  http.erase("ce-bad_");
+  const auto d = event::from_http(http, "{}");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->event.id, "A");  // every header is percent-decoded, specversion too
+  EXPECT_EQ(d->event.attributes.at("x"), "a b");
+}
+
 TEST(CloudEventsRead, TheRuntimeMakesARefusalAPermanentError) {
   kafka::InMessage m;
   m.value = "plain text";

@@ -397,12 +397,76 @@ TEST(FromKafkaText, IsFromKafkaWithTheDataAsText) {
   }
 }
 
+// Unchecked, the data's text is the member's or the value's as it is: the same answer as
+// checked wherever that answers, and an answer too for data dump() writes otherwise (indented,
+// unsorted, escaped, brackets and quotes inside strings) and for data that is no JSON at all,
+// which from_kafka refuses. Attributes are still checked; data nested deeper than the
+// canonical scan goes is left to from_kafka.
+TEST(FromKafkaText, UncheckedDataIsTheTextAsTheMessageHasIt) {
+  const auto legacy = [](const std::string& data) {
+    return R"({"data":)" + data + R"(,"id":"o-1","source":"/s","time":"2026-12-01T08:15:20Z",)" +
+           R"("type":"t"})";
+  };
+  const std::vector<std::string> datas = {R"({"a":1})",
+                                          R"({"b":1,"a":2})",
+                                          R"( { "a" : [ 1 , 2 ] } )",
+                                          R"("caf\u00e9")",
+                                          "1e3",
+                                          R"({"s":"}]\"{["})",
+                                          R"([[[],{}],"\\"])",
+                                          "-0",
+                                          "true",
+                                          R"({"a":1,"a":2})",
+                                          std::string(31, '[') + std::string(31, ']')};
+  for (const auto& data : datas) {
+    for (const auto& [value, headers] :
+         {std::pair{legacy(data), event::Headers{}}, std::pair{data, binary_headers()}}) {
+      const auto raw = event::from_kafka_text(value, headers, event::DataText::unchecked);
+      ASSERT_TRUE(raw.has_value()) << value;
+      EXPECT_EQ(json::parse(raw->data), slow_event(value, headers).event.data) << value;
+      EXPECT_EQ(raw->event.id, slow_event(value, headers).event.id);
+      if (const auto checked = event::from_kafka_text(value, headers)) {
+        EXPECT_EQ(checked->data, raw->data);
+      }
+    }
+  }
+  for (const std::string data : {R"({"a":tru})", R"({"a":1,})", "[1 2]", R"({"a":"x)"}) {
+    for (const auto& [value, headers] :
+         {std::pair{legacy(data), event::Headers{}}, std::pair{data, binary_headers()}}) {
+      const auto raw = event::from_kafka_text(value, headers, event::DataText::unchecked);
+      EXPECT_THROW(slow_event(value, headers), event::EnvelopeError) << value;
+      if (raw) {
+        EXPECT_FALSE(json::accept(raw->data)) << value;  // the step's parser refuses it
+      }
+    }
+  }
+  const std::string deep = std::string(32, '[') + std::string(32, ']');
+  EXPECT_FALSE(event::from_kafka_text(legacy(deep), event::Headers{}, event::DataText::unchecked));
+  EXPECT_NO_THROW(slow_event(legacy(deep), {}));
+  // The attributes are checked as ever, and the rest of the value must be canonical.
+  for (const std::string value :
+       {R"({"data":{},"id":"","source":"s","time":"","type":"t"})",
+        R"({"data":{},"id":"s1","source":"b","specversion":"0.3","type":"t"})",
+        R"({"data":{}, "id":"x","source":"s","time":"t","type":"t"})"}) {
+    EXPECT_FALSE(event::from_kafka_text(value, event::Headers{}, event::DataText::unchecked))
+        << value;
+  }
+  EXPECT_FALSE(
+      event::from_kafka_text("{}", binary_headers("text/plain"), event::DataText::unchecked));
+}
+
 // Binary-mode headers are read where they are (event::HeaderView, as the runtime passes a
 // consumed message's): the same event as from_kafka for repeated headers (the first counts),
 // names in upper case, extension attributes and the attributes it skips, and nothing for every
 // header from_kafka refuses.
 TEST(FromKafkaText, BinaryHeadersInPlaceAreFromKafka) {
   using H = event::Headers;
+  auto views_of = [](const H& headers) {
+    std::vector<event::HeaderView> views;
+    for (const auto& [name, value] : headers)
+      views.push_back({name, value});
+    return views;
+  };
   auto with = [](H extra) {
     auto h = binary_headers();
     h.insert(h.end(), extra.begin(), extra.end());
@@ -430,9 +494,7 @@ TEST(FromKafkaText, BinaryHeadersInPlaceAreFromKafka) {
        {"ce_specversion", "1.0"}},
   };
   for (const auto& headers : accepted) {
-    std::vector<event::HeaderView> views;
-    for (const auto& [name, value] : headers)
-      views.push_back({name, value});
+    const auto views = views_of(headers);
     const auto fast = event::from_kafka_text("{\"a\":1}", views);
     ASSERT_TRUE(fast.has_value()) << json(headers).dump();
     const auto slow = slow_event("{\"a\":1}", headers);
@@ -457,9 +519,7 @@ TEST(FromKafkaText, BinaryHeadersInPlaceAreFromKafka) {
       {{"ce_specversion", "1.0"}, {"ce_id", "x"}, {"ce_source", "/s"}},
   };
   for (const auto& headers : refused) {
-    std::vector<event::HeaderView> views;
-    for (const auto& [name, value] : headers)
-      views.push_back({name, value});
+    const auto views = views_of(headers);
     EXPECT_FALSE(event::from_kafka_text("{}", views).has_value()) << json(headers).dump();
     EXPECT_THROW(slow_event("{}", headers), event::EnvelopeError) << json(headers).dump();
   }
