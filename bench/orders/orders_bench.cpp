@@ -76,25 +76,39 @@ std::string envelope(const json& order) {
       .dump();
 }
 
+// The same order as orders-api writes it: a binary-mode CloudEvent (ce_* headers, the data as
+// the value), built by pkg/event as the API's own message is.
+void produce_order(RdKafka::Producer& p, const std::string& topic, const json& order, bool binary) {
+  if (!binary) {
+    bench::produce(p, topic, order["customer"], envelope(order));
+    return;
+  }
+  auto data = order;
+  const auto now = event::now_rfc3339();
+  data["receivedAt"] = now;
+  const event::Envelope created{order["id"], "pipewright.order.created", now, "bench/orders/api",
+                                std::move(data)};
+  bench::produce(p, topic, order["customer"], event::kafka_value(created),
+                 event::kafka_headers(created));
+}
+
 // Produces every envelope to `topic` as fast as librdkafka takes them, noting when each left.
 // A warm-up order goes first and is acknowledged before the clock starts (`started` is called
 // then): a new idempotent producer holds its messages until the broker gives it a producer id
 // (~0.5 s).
-std::map<std::string, Clock::time_point> produce_all(const std::string& bootstrap,
-                                                     const std::string& topic,
-                                                     const std::vector<json>& batch,
-                                                     Clock::time_point& start,
-                                                     const std::function<void()>& started) {
+std::map<std::string, Clock::time_point> produce_all(
+    const std::string& bootstrap, const std::string& topic, const std::vector<json>& batch,
+    Clock::time_point& start, const std::function<void()>& started, bool binary) {
   auto p = bench::producer(bootstrap);
   const auto warm = orders(1, "warm-producer-").front();
-  bench::produce(*p, topic, warm["customer"], envelope(warm));
+  produce_order(*p, topic, warm, binary);
   p->flush(30000);
   started();
   start = Clock::now();
   std::map<std::string, Clock::time_point> sent;
   for (const auto& o : batch) {
     sent[o["id"]] = Clock::now();
-    bench::produce(*p, topic, o["customer"], envelope(o));
+    produce_order(*p, topic, o, binary);
     p->poll(0);
   }
   p->flush(30000);
@@ -193,13 +207,16 @@ class OrdersBench : public testing::KafkaSuite {
 // step or relay), the broker's, the bench's own (producer, watcher), the rest and the idle cores.
 void hop_round(const std::string& bootstrap, const std::string& in,
                const std::vector<std::string>& out, const std::string& prefix, int n, pid_t pid,
-               pid_t broker, Side* side) {
+               pid_t broker, Side* side, bool binary) {
   bench::Watcher watcher(bootstrap, out, prefix, static_cast<std::size_t>(n));
   Clock::time_point start;
   std::optional<bench::CpuWindow> window;
-  const auto sent = produce_all(bootstrap, in, orders(n, prefix), start, [&] {
-    window.emplace(std::map<std::string, pid_t>{{"step", pid}, {"broker", broker}});
-  });
+  const auto sent = produce_all(
+      bootstrap, in, orders(n, prefix), start,
+      [&] {
+        window.emplace(std::map<std::string, pid_t>{{"step", pid}, {"broker", broker}});
+      },
+      binary);
   if (!watcher.wait(kLimit)) throw std::runtime_error(prefix + ": not every message arrived");
   const auto cpu = window->finish();
   if (side == nullptr) return;
@@ -226,22 +243,28 @@ std::string shares(const Side& side) {
 // as `name` with CPU per 10k messages of both. `side_output` (fraud's notifications): the step
 // also writes one message per input there, nobody waits for it; the peer then copies each message
 // to a second topic as well, so both hand Kafka as many messages, and a one-copy relay runs
-// beside it for reference (`peer_one_copy`, `ratio_one_copy`).
+// beside it for reference (`peer_one_copy`, `ratio_one_copy`). `binary`: the input is what
+// orders-api writes (binary-mode CloudEvents) instead of the old envelope, and the relays copy
+// each message's headers too.
 void hop_bench(const std::string& name, const std::string& bootstrap, pid_t broker,
                api::Pipeline pipeline, const std::string& step, const std::string& in,
-               const std::vector<std::string>& out, int n, int rounds, bool side_output = false) {
+               const std::vector<std::string>& out, int n, int rounds, bool side_output = false,
+               bool binary = false) {
   const auto relay_in = "bench." + name + ".in", relay_out = "bench." + name + ".out";
   const auto relay_also = "bench." + name + ".also";
   bench::create_topics(bootstrap, {relay_in, relay_out, relay_also}, kPartitions);
   std::vector<std::string> relay_args{bootstrap, relay_in, relay_out, "bench-" + name + "-relay"};
   if (side_output) relay_args.push_back(relay_also);
+  if (binary) relay_args.insert(relay_args.begin(), "--headers");
   bench::Peer relay("bench_relay", relay_args);
   std::optional<bench::Peer> single;
   const auto single_in = "bench." + name + ".in1", single_out = "bench." + name + ".out1";
   if (side_output) {
     bench::create_topics(bootstrap, {single_in, single_out}, kPartitions);
-    single.emplace("bench_relay", std::vector<std::string>{bootstrap, single_in, single_out,
-                                                           "bench-" + name + "-relay1"});
+    std::vector<std::string> single_args{bootstrap, single_in, single_out,
+                                         "bench-" + name + "-relay1"};
+    if (binary) single_args.insert(single_args.begin(), "--headers");
+    single.emplace("bench_relay", single_args);
   }
   testing::PipelineRun run(std::move(pipeline), bootstrap, "bench-" + name);
   run.create_topics();
@@ -250,22 +273,24 @@ void hop_bench(const std::string& name, const std::string& bootstrap, pid_t brok
   for (const auto& o : out)
     outputs.push_back(run.topic(o));
   // Warm-up: both have joined their groups once one message made each trip.
-  hop_round(bootstrap, relay_in, {relay_out}, "warm-relay-", 1, relay.pid(), broker, nullptr);
+  hop_round(bootstrap, relay_in, {relay_out}, "warm-relay-", 1, relay.pid(), broker, nullptr,
+            binary);
   if (single)
-    hop_round(bootstrap, single_in, {single_out}, "warm-relay1-", 1, single->pid(), broker,
-              nullptr);
+    hop_round(bootstrap, single_in, {single_out}, "warm-relay1-", 1, single->pid(), broker, nullptr,
+              binary);
   hop_round(bootstrap, run.topic(in), outputs, "warm-hop-", 1, worker.process.pid(), broker,
-            nullptr);
+            nullptr, binary);
 
   Side ours, peer, one;
   for (int r = 0; r < rounds; ++r) {
     const auto tag = std::to_string(r) + "-";
-    hop_round(bootstrap, relay_in, {relay_out}, "relay-" + tag, n, relay.pid(), broker, &peer);
+    hop_round(bootstrap, relay_in, {relay_out}, "relay-" + tag, n, relay.pid(), broker, &peer,
+              binary);
     if (single)
-      hop_round(bootstrap, single_in, {single_out}, "relay1-" + tag, n, single->pid(), broker,
-                &one);
+      hop_round(bootstrap, single_in, {single_out}, "relay1-" + tag, n, single->pid(), broker, &one,
+                binary);
     hop_round(bootstrap, run.topic(in), outputs, "hop-" + tag, n, worker.process.pid(), broker,
-              &ours);
+              &ours, binary);
     std::printf("%s round %d: %s %.0f/s (CPU %.0f ms per 10k), relay %.0f/s (CPU %.0f ms per 10k)",
                 name.c_str(), r + 1, step.c_str(), ours.rates.back(), ours.cpu_per_10k.back(),
                 peer.rates.back(), peer.cpu_per_10k.back());
@@ -299,6 +324,13 @@ void hop_bench(const std::string& name, const std::string& bootstrap, pid_t brok
 TEST_F(OrdersBench, Hop) {
   hop_bench("hop", broker->bootstrap(), broker->pid(), pipeline_, "fraud", "orders",
             {"orders-valid", "orders-rejected"}, n_, rounds_, true);
+}
+
+// fraud on what orders-api writes (binary-mode CloudEvents: the attributes in ce_* headers, the
+// order as the value) against relays that copy the headers too.
+TEST_F(OrdersBench, HopBinary) {
+  hop_bench("hop_binary", broker->bootstrap(), broker->pid(), pipeline_, "fraud", "orders",
+            {"orders-valid", "orders-rejected"}, n_, rounds_, true, true);
 }
 
 // enrich (examples/events.yaml): parse, a dictionary word, one enriched event per event.

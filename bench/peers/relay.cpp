@@ -7,9 +7,13 @@
 // input (fraud: its decision, and a notification to a topic nobody times), so both sides hand
 // Kafka the same number of messages.
 //
-// Usage: bench_relay BOOTSTRAP IN OUT GROUP [ALSO]   (stops on SIGTERM/SIGINT, flushing and
-// committing)
+// With --headers first, each copy carries the input's headers too (a binary-mode CloudEvent's
+// attributes: a relay that keeps the whole event).
+//
+// Usage: bench_relay [--headers] BOOTSTRAP IN OUT GROUP [ALSO]   (stops on SIGTERM/SIGINT,
+// flushing and committing)
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -17,6 +21,8 @@
 #include <map>
 #include <utility>
 #include <vector>
+
+#include <librdkafka/rdkafka.h>
 
 #include "bench/peers/peer.h"
 
@@ -103,8 +109,39 @@ class Rebalance : public RdKafka::RebalanceCb {
   Partitions& parts_;
 };
 
+// A copy of `m` (key, value, timestamp and its headers, copied with librdkafka's own
+// rd_kafka_headers_copy) to `topic`; librdkafka owns the copied headers once it is queued.
+RdKafka::ErrorCode produce_with_headers(RdKafka::Producer& producer, const std::string& topic,
+                                        RdKafka::Message& m, Slot* slot) {
+  rd_kafka_headers_t* in = nullptr;
+  rd_kafka_headers_t* copy = nullptr;
+  if (rd_kafka_message_headers(m.c_ptr(), &in) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    copy = rd_kafka_headers_copy(in);
+  std::array<rd_kafka_vu_t, 7> vu{};
+  vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vu[0].u.cstr = topic.c_str();
+  vu[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vu[1].u.i = RD_KAFKA_MSG_F_COPY;
+  vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+  vu[2].u.mem = {m.payload(), m.len()};
+  vu[3].vtype = RD_KAFKA_VTYPE_KEY;
+  vu[3].u.mem = {const_cast<void*>(m.key_pointer()), m.key_len()};
+  vu[4].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+  vu[4].u.i64 = m.timestamp().timestamp;
+  vu[5].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vu[5].u.ptr = slot;
+  vu[6].vtype = RD_KAFKA_VTYPE_HEADERS;
+  vu[6].u.headers = copy;
+  rd_kafka_error_t* error =
+      rd_kafka_produceva(producer.c_ptr(), vu.data(), copy != nullptr ? 7 : 6);
+  const auto code = error == nullptr ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_error_code(error);
+  if (error != nullptr) rd_kafka_error_destroy(error);
+  if (code != RD_KAFKA_RESP_ERR_NO_ERROR && copy != nullptr) rd_kafka_headers_destroy(copy);
+  return static_cast<RdKafka::ErrorCode>(code);
+}
+
 int run(const std::string& bootstrap, const std::string& in, const std::string& out,
-        const std::string& group, const std::string& also) {
+        const std::string& group, const std::string& also, bool headers) {
   Partitions parts;
   RdKafka::Producer* producer_ptr = nullptr;
   Rebalance rebalance(producer_ptr, parts);
@@ -137,9 +174,12 @@ int run(const std::string& bootstrap, const std::string& in, const std::string& 
       auto& slot = p.in_flight.emplace_back(Slot{m->offset(), static_cast<int>(targets.size())});
       for (const auto* target : targets) {
         for (;;) {
-          const auto code = producer->produce(
-              *target, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, m->payload(),
-              m->len(), m->key_pointer(), m->key_len(), m->timestamp().timestamp, &slot);
+          const auto code = headers
+                                ? produce_with_headers(*producer, *target, *m, &slot)
+                                : producer->produce(*target, RdKafka::Topic::PARTITION_UA,
+                                                    RdKafka::Producer::RK_MSG_COPY, m->payload(),
+                                                    m->len(), m->key_pointer(), m->key_len(),
+                                                    m->timestamp().timestamp, &slot);
           if (code == RdKafka::ERR_NO_ERROR) break;
           if (code != RdKafka::ERR__QUEUE_FULL)
             throw std::runtime_error("produce: " + RdKafka::err2str(code));
@@ -166,18 +206,21 @@ int run(const std::string& bootstrap, const std::string& in, const std::string& 
 }  // namespace pipewright::bench::peer
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const bool headers = !args.empty() && args[0] == "--headers";
+  if (headers) args.erase(args.begin());
   if (args.size() != 4 && args.size() != 5) {
-    std::cout << "usage: bench_relay BOOTSTRAP IN OUT GROUP [ALSO]\n"
+    std::cout << "usage: bench_relay [--headers] BOOTSTRAP IN OUT GROUP [ALSO]\n"
                  "Copies every message of IN to OUT (and to ALSO when given; acks=all,\n"
                  "idempotent) and commits an input offset only after its copies are\n"
-                 "acknowledged. Stops on SIGTERM or SIGINT.\n";
+                 "acknowledged. --headers: the copies carry the input's headers too.\n"
+                 "Stops on SIGTERM or SIGINT.\n";
     return args.size() == 1 && (args[0] == "--help" || args[0] == "-h") ? 0 : 2;
   }
   pipewright::bench::peer::install_stop_signals();
   try {
     return pipewright::bench::peer::run(args[0], args[1], args[2], args[3],
-                                        args.size() == 5 ? args[4] : std::string());
+                                        args.size() == 5 ? args[4] : std::string(), headers);
   } catch (const std::exception& e) {
     std::cerr << R"({"level":"error","msg":"bench_relay failed","error":")" << e.what() << "\"}\n";
     return 1;

@@ -89,6 +89,24 @@ void produce(RdKafka::Producer& p, const std::string& topic, const std::string& 
   }
 }
 
+void produce(RdKafka::Producer& p, const std::string& topic, const std::string& key,
+             const std::string& value,
+             const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (;;) {
+    auto* h = RdKafka::Headers::create();
+    for (const auto& [name, v] : headers)
+      h->add(name, v);
+    // On success librdkafka owns the headers; on failure they are still ours.
+    const auto err = p.produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                               const_cast<char*>(value.data()), value.size(), key.data(),
+                               key.size(), 0, h, nullptr);
+    if (err == RdKafka::ERR_NO_ERROR) return;
+    delete h;
+    if (err != RdKafka::ERR__QUEUE_FULL) throw std::runtime_error(RdKafka::err2str(err));
+    p.poll(10);
+  }
+}
+
 void create_topics(const std::string& bootstrap, const std::vector<std::string>& topics,
                    int partitions) {
   auto admin = kafka::make_admin(bootstrap);

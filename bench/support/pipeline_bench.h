@@ -34,6 +34,10 @@ std::unique_ptr<RdKafka::Producer> producer(const std::string& bootstrap);
 // Produces one message, waiting while librdkafka's queue is full.
 void produce(RdKafka::Producer& p, const std::string& topic, const std::string& key,
              const std::string& value);
+// The same with headers (a binary-mode CloudEvent's ce_* and content-type).
+void produce(RdKafka::Producer& p, const std::string& topic, const std::string& key,
+             const std::string& value,
+             const std::vector<std::pair<std::string, std::string>>& headers);
 // Creates topics of `partitions` partitions; throws on failure.
 void create_topics(const std::string& bootstrap, const std::vector<std::string>& topics,
                    int partitions);
