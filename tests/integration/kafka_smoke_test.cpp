@@ -5,7 +5,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -216,6 +218,93 @@ TEST_F(KafkaSmoke, APausedPartitionKeepsWhatWasFetchedAndResumesWithoutFetchingI
   want.emplace_back("after");
   EXPECT_EQ(got, want) << "paused messages lost (fetched again after their deletion?)";
   consumer->close();
+}
+
+// A paused partition that a rebalance takes away and gives back is a new assignment: its
+// messages come again without a resume (the runtime forgets a revoked partition's pause, so
+// nothing would ever resume it), while a partition that stayed paused stays held until resumed.
+// The partition moves by a second member joining the group and leaving it.
+TEST_F(KafkaSmoke, APausedPartitionGivenBackByARebalanceIsDeliveredAgain) {
+  const std::string topic = "smoke.regain";
+  ASSERT_NO_FATAL_FAILURE(create_topic(broker->bootstrap(), topic, 2));
+  const auto properties = kafka::client_properties(broker->bootstrap());
+  auto producer = kafka::make_producer(properties);
+  std::vector<kafka::OutMessage> first;
+  for (int i = 0; i < 20; ++i)
+    first.push_back({topic, "k" + std::to_string(i), "first", {}});
+  producer->send(first);
+
+  auto a = kafka::make_consumer(properties, "smoke-regain", {topic});
+  std::vector<kafka::Partition> revoked;
+  a->on_revoke([&](const std::vector<kafka::Partition>& gone) {
+    revoked.insert(revoked.end(), gone.begin(), gone.end());
+  });
+  std::map<int, std::string> key_of;  // a key that lands in each partition
+  std::vector<kafka::InMessage> got;
+  const auto take = [&](kafka::Consumer& c) {
+    auto batch = c.poll(100, std::chrono::milliseconds(50));
+    for (auto& m : batch)
+      key_of.emplace(m.partition, m.key);
+    return batch;
+  };
+  ASSERT_TRUE(proc::poll_until(
+      std::chrono::seconds(60),
+      [&] {
+        take(*a);
+        return key_of.size() == 2;
+      },
+      std::chrono::milliseconds(0)))
+      << "the first consumer did not read both partitions";
+  a->pause({{topic, 0}, {topic, 1}});
+  for (int i = 0; i < 5; ++i)
+    take(*a);  // what poll() already held may still come
+
+  // A second member takes one partition (cooperative-sticky moves one of two).
+  auto b = kafka::make_consumer(properties, "smoke-regain", {topic});
+  ASSERT_TRUE(proc::poll_until(
+      std::chrono::seconds(60),
+      [&] {
+        take(*a);
+        take(*b);
+        return !revoked.empty();
+      },
+      std::chrono::milliseconds(0)))
+      << "no partition moved to the second member";
+  ASSERT_EQ(revoked.size(), 1u);
+  const int moved = revoked[0].partition;
+  const int kept = 1 - moved;
+  b->close();
+
+  // Produced now: no poll() can hold them already.
+  producer->send({{topic, key_of[moved], "back", {}}, {topic, key_of[kept], "held", {}}});
+  const auto seen = [&](const std::string& value) {
+    return std::any_of(got.begin(), got.end(),
+                       [&](const kafka::InMessage& m) { return m.value == value; });
+  };
+  const bool back = proc::poll_until(
+      std::chrono::seconds(60),
+      [&] {
+        for (auto& m : take(*a))
+          got.push_back(std::move(m));
+        return seen("back");
+      },
+      std::chrono::milliseconds(0));
+  EXPECT_TRUE(back) << "partition " << moved
+                    << " given back to the paused member was never delivered";
+  EXPECT_FALSE(seen("held")) << "partition " << kept << " came through while paused";
+
+  a->resume({{topic, kept}});
+  EXPECT_TRUE(proc::poll_until(
+      std::chrono::seconds(30),
+      [&] {
+        for (auto& m : take(*a))
+          got.push_back(std::move(m));
+        return seen("held");
+      },
+      std::chrono::milliseconds(0)))
+      << "partition " << kept << " not delivered after its resume";
+  a->on_revoke({});
+  a->close();
 }
 
 }  // namespace
