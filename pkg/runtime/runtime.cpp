@@ -291,7 +291,7 @@ using std::chrono::milliseconds;
 
 // A delivery report of one message's outputs, queued by the producer's thread for the loop.
 struct Report {
-  const kafka::Partition* tp = nullptr;  // the key of the loop's Part (see Loop::Key)
+  std::uint64_t part = 0;  // the loop's Part, by its id (see Loop::Key)
   std::int64_t offset = 0;
   std::uint64_t send = 0;
   std::vector<kafka::Delivery> results;
@@ -307,16 +307,12 @@ struct Reports {
 
 // The consume loop's state; only the loop's thread touches it (reports come through `reports`).
 struct Runtime::Loop {
-  // A message by its partition (the key of its Part in `parts`, which lives as long as the
-  // partition is assigned) and offset: no topic string copied per message or report. A Part
-  // erased and made again may reuse an address; a stale report is told by its send id.
-  using Key = std::pair<const kafka::Partition*, std::int64_t>;
-  struct KeyHash {
-    std::size_t operator()(const Key& k) const {
-      // A partition's offsets are consecutive: they spread over the buckets as they are.
-      return std::hash<const void*>{}(k.first) * 0x9E3779B97F4A7C15U +
-             static_cast<std::size_t>(k.second);
-    }
+  // A message by its partition (the id of its Part in `parts`: a revoked partition assigned
+  // again gets a new one, so reports of the old assignment find nothing) and offset: no topic
+  // string copied per message or report.
+  struct Key {
+    std::uint64_t part = 0;
+    std::int64_t offset = 0;
   };
 
   // A processed message whose outputs are being sent.
@@ -334,9 +330,12 @@ struct Runtime::Loop {
     std::uint8_t counted = 0;
   };
 
-  // A partition's messages consumed and not processed yet, and the retry of its first.
+  // A partition's messages consumed and not processed yet, the retry of its first, and those
+  // processed whose outputs are being sent (found per report by offset, in place: no hash).
   struct Part {
+    std::uint64_t id = 0;
     std::deque<kafka::InMessage> queue;
+    InFlight<Sending> sending;
     int attempt = 1;
     std::optional<Clock::time_point> retry_at;
     Clock::time_point started;
@@ -351,12 +350,11 @@ struct Runtime::Loop {
   kafka::Consumer& consumer;
   kafka::Producer& producer;  // rt.producer() once: it takes a lock per call
   std::map<kafka::Partition, Part> parts;
-  // Found per report and erased per acknowledgement: hashed, not a tree walked per message.
-  std::unordered_map<Key, Sending, KeyHash> sending;
+  std::uint64_t part_ids = 0;
+  Part* last_part = nullptr;  // part()'s last answer: reports come in runs of one partition
   std::vector<std::pair<Key, Clock::time_point>> resends;  // failed sends waiting for a retry
   std::vector<Key> held;  // processed, their outputs not handed to the producer yet (in order)
   Clock::time_point held_since;
-  InFlight inflight;
   std::shared_ptr<Reports> reports = std::make_shared<Reports>();
   std::vector<Report> report_batch;  // apply_reports' buffer
   std::uint64_t sends = 0;
@@ -396,6 +394,27 @@ struct Runtime::Loop {
     return units::exponential_backoff(rt.wiring_.backoff_initial, rt.wiring_.backoff_max, attempt);
   }
 
+  // The assigned partition of this id, or nullptr once it was revoked.
+  Part* part(std::uint64_t id) {
+    if (last_part != nullptr && last_part->id == id) return last_part;
+    for (auto& [tp, p] : parts) {
+      if (p.id == id) return last_part = &p;
+    }
+    return nullptr;
+  }
+  // The message's outputs being sent, or nullptr (acknowledged, or its partition revoked).
+  Sending* sending(const Key& key) {
+    Part* p = part(key.part);
+    return p == nullptr ? nullptr : p->sending.find(key.offset);
+  }
+  // Messages processed whose outputs are not acknowledged yet, over every partition.
+  std::size_t unacknowledged() const {
+    std::size_t n = 0;
+    for (const auto& [tp, p] : parts)
+      n += p.sending.pending();
+    return n;
+  }
+
   void take(std::vector<kafka::InMessage> batch) {
     // A batch comes in runs of one partition: its Part is looked up (a key built) once a run.
     Part* part = nullptr;
@@ -403,7 +422,8 @@ struct Runtime::Loop {
     prometheus::Counter* consumed = nullptr;
     for (auto& m : batch) {
       if (part == nullptr || key->partition != m.partition || key->topic != m.topic) {
-        const auto it = parts.try_emplace(kafka::Partition{m.topic, m.partition}).first;
+        const auto [it, made] = parts.try_emplace(kafka::Partition{m.topic, m.partition});
+        if (made) it->second.id = ++part_ids;
         key = &it->first;
         part = &it->second;
         consumed = &rt.metrics_->consumed_from(m.topic);
@@ -439,13 +459,13 @@ struct Runtime::Loop {
         const auto now = Clock::now();
         if (now >= until || rt.stopping()) return;
         if (!due(p, now)) continue;
-        process_one(tp, p);
+        process_one(p);
         any = true;
       }
     }
   }
 
-  void process_one(const kafka::Partition& tp, Part& p) {
+  void process_one(Part& p) {
     auto& in = p.queue.front();
     if (p.attempt == 1) p.started = Clock::now();
     p.retry_at.reset();
@@ -480,6 +500,7 @@ struct Runtime::Loop {
     }
     rt.metrics_->processing_seconds.Observe(
         std::chrono::duration<double>(Clock::now() - p.started).count());
+    const auto offset = in.offset;
     Sending s{std::move(in), std::move(outputs), false, p.attempt, 0, 0, {}, 0};
     p.queue.pop_front();
     p.attempt = 1;
@@ -490,16 +511,15 @@ struct Runtime::Loop {
                    {{"topic", s.in.topic}, {"offset", s.in.offset}, {"error", error}});
       }
     }
-    inflight.begin(tp, s.in.offset);
     if (s.outputs.empty()) {
-      inflight.done(tp, s.in.offset);
+      p.sending.begin(offset, {});
+      p.sending.done(offset);
       return;
     }
     if (!s.dead_letter) count_outputs(s);
-    const Key key{&tp, s.in.offset};
-    sending.insert_or_assign(key, std::move(s));
+    p.sending.begin(offset, std::move(s));
     if (held.empty()) held_since = Clock::now();
-    held.push_back(key);
+    held.push_back(Key{p.id, offset});
   }
 
   // Hands the held outputs to the producer, in the order they were processed; `behind` (the
@@ -507,8 +527,7 @@ struct Runtime::Loop {
   void flush(bool behind) {
     if (held.empty() || (behind && Clock::now() - held_since < rt.options_.output_linger)) return;
     for (const auto& key : held) {
-      const auto it = sending.find(key);
-      if (it != sending.end()) send(it);
+      if (Sending* s = sending(key)) send(key, *s);
     }
     held.clear();
   }
@@ -527,15 +546,13 @@ struct Runtime::Loop {
     return true;
   }
 
-  void send(std::unordered_map<Key, Sending, KeyHash>::iterator it) {
-    auto& s = it->second;
+  void send(const Key& key, Sending& s) {
     s.send = ++sends;
-    producer.send_async(s.outputs,
-                        [reports = reports, tp = it->first.first, offset = it->first.second,
-                         id = s.send](std::vector<kafka::Delivery> results) {
-                          const std::lock_guard lock(reports->mu);
-                          reports->queue.push_back({tp, offset, id, std::move(results)});
-                        });
+    producer.send_async(
+        s.outputs, [reports = reports, key, id = s.send](std::vector<kafka::Delivery> results) {
+          const std::lock_guard lock(reports->mu);
+          reports->queue.push_back({key.part, key.offset, id, std::move(results)});
+        });
   }
 
   void apply_reports() {
@@ -551,10 +568,11 @@ struct Runtime::Loop {
       batch.swap(reports->queue);
     }
     for (auto& r : batch) {
-      const auto it = sending.find(Key{r.tp, r.offset});
-      if (it == sending.end() || it->second.send != r.send) continue;  // revoked, or stale
-      const auto& tp = *it->first.first;
-      auto& s = it->second;
+      const Key key{r.part, r.offset};
+      Part* p = part(r.part);
+      Sending* found = p == nullptr ? nullptr : p->sending.find(r.offset);
+      if (found == nullptr || found->send != r.send) continue;  // revoked, or stale
+      auto& s = *found;
       std::vector<kafka::OutMessage> unacked;
       std::string permanent;
       std::string transient;
@@ -570,8 +588,7 @@ struct Runtime::Loop {
         (d.permanent ? permanent : transient) = d.error;
       }
       if (unacked.empty()) {
-        inflight.done(tp, r.offset);
-        sending.erase(it);
+        p->sending.done(r.offset);
         continue;
       }
       if (!permanent.empty() && !s.dead_letter) {
@@ -580,11 +597,10 @@ struct Runtime::Loop {
         if (!to_dead_letter(s, "output refused by Kafka: " + permanent)) {
           log::error("message dropped: Kafka refused its output (deadLetter is off)",
                      {{"topic", s.in.topic}, {"offset", s.in.offset}, {"error", permanent}});
-          inflight.done(tp, r.offset);
-          sending.erase(it);
+          p->sending.done(r.offset);
           continue;
         }
-        send(it);
+        send(key, s);
         continue;
       }
       // Only what was not acknowledged goes again, after a backoff.
@@ -598,7 +614,7 @@ struct Runtime::Loop {
                  {"messages", s.outputs.size()},
                  {"attempt", s.resends},
                  {"error", permanent.empty() ? transient : permanent}});
-      resends.emplace_back(it->first, Clock::now() + backoff(s.resends));
+      resends.emplace_back(key, Clock::now() + backoff(s.resends));
     }
     add_produced();
   }
@@ -612,8 +628,7 @@ struct Runtime::Loop {
       return true;
     });
     for (const auto& key : due_now) {
-      const auto it = sending.find(key);
-      if (it != sending.end()) send(it);
+      if (Sending* s = sending(key)) send(key, *s);
     }
   }
 
@@ -624,7 +639,7 @@ struct Runtime::Loop {
     std::vector<kafka::Partition> pause;
     std::vector<kafka::Partition> resume;
     for (auto& [tp, p] : parts) {
-      const auto pending = p.queue.size() + inflight.pending(tp);
+      const auto pending = p.queue.size() + p.sending.pending();
       if (!p.paused && (p.retry_at || pending >= limit)) {
         pause.push_back(tp);
         p.paused = true;
@@ -643,7 +658,11 @@ struct Runtime::Loop {
 
   // Commits every partition's (or `only` these) point once the before-commit hook has run.
   void commit(bool sync, const std::vector<kafka::Partition>* only = nullptr) {
-    const auto offsets = only ? inflight.committable(*only) : inflight.committable();
+    std::vector<kafka::Offset> offsets;
+    for (const auto& [tp, p] : parts) {
+      if (only != nullptr && std::find(only->begin(), only->end(), tp) == only->end()) continue;
+      if (const auto next = p.sending.committable()) offsets.push_back({tp, *next});
+    }
     if (offsets.empty()) return;
     try {
       if (rt.before_commit_) rt.before_commit_();
@@ -654,7 +673,10 @@ struct Runtime::Loop {
     }
     try {
       consumer.commit_offsets(offsets, sync);
-      inflight.committed(offsets);
+      for (const auto& o : offsets) {
+        const auto it = parts.find(o.tp);
+        if (it != parts.end()) it->second.sending.committed(o.next);
+      }
     } catch (const std::exception& e) {
       // A rebalance took the partitions: their new owner reads from the last commit again.
       log::warn("commit refused", {{"error", e.what()}});
@@ -666,12 +688,13 @@ struct Runtime::Loop {
   void revoke(const std::vector<kafka::Partition>& gone) {
     commit(true, &gone);
     for (const auto& tp : gone) {
-      // Keys point at the Part's key: theirs go before the Part does.
-      std::erase_if(sending, [&](const auto& s) { return *s.first.first == tp; });
-      std::erase_if(resends, [&](const auto& r) { return *r.first.first == tp; });
-      std::erase_if(held, [&](const Key& k) { return *k.first == tp; });
-      parts.erase(tp);
-      inflight.drop(tp);
+      const auto it = parts.find(tp);
+      if (it == parts.end()) continue;
+      const auto id = it->second.id;
+      std::erase_if(resends, [&](const auto& r) { return r.first.part == id; });
+      std::erase_if(held, [&](const Key& k) { return k.part == id; });
+      if (last_part == &it->second) last_part = nullptr;
+      parts.erase(it);
     }
     rt.forget_lag(gone);
     log::info("partitions revoked", {{"partitions", gone.size()}});
@@ -744,10 +767,10 @@ void Runtime::consume_loop(const Handler& handler) {
     }
     // poll() keeps the group membership alive while work is in flight; it waits only when
     // nothing is ready, and briefly while reports or retries are due.
-    const auto wait = loop.ready()            ? milliseconds(0)
-                      : !loop.sending.empty() ? milliseconds(5)
-                      : loop.retrying()       ? milliseconds(20)
-                                              : milliseconds(100);
+    const auto wait = loop.ready()                ? milliseconds(0)
+                      : loop.unacknowledged() > 0 ? milliseconds(5)
+                      : loop.retrying()           ? milliseconds(20)
+                                                  : milliseconds(100);
     auto batch = consumer_->poll(options_.batch, wait);
     behind = batch.size() >= options_.batch;
     loop.take(std::move(batch));
@@ -758,12 +781,12 @@ void Runtime::consume_loop(const Handler& handler) {
   for (;;) {
     loop.apply_reports();
     loop.resend_due();
-    if (loop.sending.empty() || Clock::now() >= deadline) break;
+    if (loop.unacknowledged() == 0 || Clock::now() >= deadline) break;
     std::this_thread::sleep_for(milliseconds(5));
   }
-  if (!loop.sending.empty()) {
+  if (const auto left = loop.unacknowledged(); left > 0) {
     log::warn("outputs not acknowledged before exit; their inputs are read again after restart",
-              {{"messages", loop.sending.size()}});
+              {{"messages", left}});
   }
   loop.commit(true);
   lag.request_stop();

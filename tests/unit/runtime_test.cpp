@@ -317,46 +317,72 @@ std::string header(const OutMessage& m, const std::string& key) {
 }
 
 TEST(InFlight, TheCommitPointIsTheLowestOffsetNotDone) {
-  runtime::InFlight f;
-  f.begin(kP0, 10);
-  f.begin(kP0, 11);
-  f.begin(kP0, 12);
-  EXPECT_TRUE(f.committable().empty());
-  f.done(kP0, 12);
-  f.done(kP0, 11);
-  EXPECT_TRUE(f.committable().empty()) << "10 is not acknowledged yet";
-  f.done(kP0, 10);
-  ASSERT_EQ(f.committable().size(), 1U);
-  EXPECT_EQ(f.committable()[0].next, 13);
-  f.committed(f.committable());
-  EXPECT_TRUE(f.committable().empty()) << "nothing new since the last commit";
-  f.begin(kP1, 0);
-  f.done(kP1, 0);
-  f.drop(kP0);
-  ASSERT_EQ(f.committable().size(), 1U);
-  EXPECT_EQ(f.committable()[0].tp, kP1);
+  runtime::InFlight<std::string> f;
+  EXPECT_FALSE(f.committable()) << "nothing taken";
+  f.begin(10, "a");
+  f.begin(11, "b");
+  f.begin(12, "c");
+  EXPECT_FALSE(f.committable()) << "the first offset taken is where the commit already is";
+  f.done(12);
+  f.done(11);
+  EXPECT_FALSE(f.committable()) << "10 is not acknowledged yet";
+  f.done(10);
+  ASSERT_TRUE(f.committable());
+  EXPECT_EQ(*f.committable(), 13);
+  f.committed(13);
+  EXPECT_FALSE(f.committable()) << "nothing new since the last commit";
+  f.begin(13, "d");
+  f.done(13);
+  EXPECT_EQ(f.committable(), 14) << "done at once (no outputs)";
+  f.committed(12);
+  EXPECT_EQ(f.committable(), 14) << "the commit point never moves back";
 }
 
 TEST(InFlight, PendingCountsWhatIsNotDoneWhateverTheOrder) {
-  runtime::InFlight f;
-  f.begin(kP0, 5);
-  f.begin(kP0, 6);
-  f.begin(kP0, 7);
-  f.done(kP0, 6);
-  f.done(kP0, 6);
-  f.done(kP0, 9);
-  EXPECT_EQ(f.pending(kP0), 2U) << "a repeated or unknown done changes nothing";
-  f.done(kP0, 5);
-  EXPECT_EQ(f.pending(kP0), 1U);
-  f.begin(kP0, 7);
-  EXPECT_EQ(f.pending(kP0), 1U) << "an offset taken twice is pending once";
-  f.begin(kP0, 4);
-  EXPECT_EQ(f.pending(kP0), 2U) << "an earlier offset taken late";
-  f.done(kP0, 7);
-  f.done(kP0, 4);
+  runtime::InFlight<std::string> f;
+  f.begin(5, "five");
+  f.begin(6, "six");
+  f.begin(7, "seven");
+  f.done(6);
+  f.done(6);
+  f.done(9);
+  f.done(3);
+  EXPECT_EQ(f.pending(), 2U) << "a repeated or unknown done changes nothing";
+  f.done(5);
+  EXPECT_EQ(f.pending(), 1U);
+  f.begin(7, "seven again");
+  EXPECT_EQ(f.pending(), 1U) << "an offset taken twice is pending once";
+  f.begin(4, "four");
+  EXPECT_EQ(f.pending(), 2U) << "an earlier offset taken late";
+  f.done(7);
+  f.done(4);
   EXPECT_EQ(f.pending(), 0U);
-  ASSERT_EQ(f.committable().size(), 1U);
-  EXPECT_EQ(f.committable()[0].next, 8);
+  ASSERT_TRUE(f.committable());
+  EXPECT_EQ(*f.committable(), 8);
+}
+
+TEST(InFlight, APendingOffsetFindsItsPayloadWhereOffsetsWereSkipped) {
+  runtime::InFlight<std::string> f;
+  // Compaction and transaction markers leave gaps: 20, 21, 25, 26, 40.
+  for (const std::int64_t o : {20, 21, 25, 26, 40})
+    f.begin(o, "at " + std::to_string(o));
+  for (const std::int64_t o : {20, 21, 25, 26, 40}) {
+    ASSERT_NE(f.find(o), nullptr) << o;
+    EXPECT_EQ(*f.find(o), "at " + std::to_string(o));
+  }
+  for (const std::int64_t o : {19, 22, 24, 27, 39, 41})
+    EXPECT_EQ(f.find(o), nullptr) << o << " was never taken";
+  f.done(25);
+  EXPECT_EQ(f.find(25), nullptr) << "done: nothing to send any more";
+  ASSERT_NE(f.find(26), nullptr);
+  EXPECT_EQ(*f.find(26), "at 26");
+  f.begin(30, "late");
+  ASSERT_NE(f.find(30), nullptr);
+  EXPECT_EQ(*f.find(30), "late");
+  ASSERT_NE(f.find(40), nullptr);
+  EXPECT_EQ(*f.find(40), "at 40");
+  f.begin(21, "again");
+  EXPECT_EQ(*f.find(21), "again") << "taken again: the new payload";
 }
 
 TEST(PartitionLag, HighWatermarkMinusCommittedNeverNegative) {
