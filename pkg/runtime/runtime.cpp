@@ -351,7 +351,9 @@ struct Runtime::Loop {
   kafka::Producer& producer;  // rt.producer() once: it takes a lock per call
   std::map<kafka::Partition, Part> parts;
   std::uint64_t part_ids = 0;
-  Part* last_part = nullptr;  // part()'s last answer: reports come in runs of one partition
+  // The assigned Parts by id: a few entries, warm, however many messages are in flight.
+  std::unordered_map<std::uint64_t, Part*> by_id;
+  Part* last_part = nullptr;  // part()'s last answer: one output's reports often come in a run
   std::vector<std::pair<Key, Clock::time_point>> resends;  // failed sends waiting for a retry
   std::vector<Key> held;  // processed, their outputs not handed to the producer yet (in order)
   Clock::time_point held_since;
@@ -397,10 +399,8 @@ struct Runtime::Loop {
   // The assigned partition of this id, or nullptr once it was revoked.
   Part* part(std::uint64_t id) {
     if (last_part != nullptr && last_part->id == id) return last_part;
-    for (auto& [tp, p] : parts) {
-      if (p.id == id) return last_part = &p;
-    }
-    return nullptr;
+    const auto it = by_id.find(id);
+    return it == by_id.end() ? nullptr : (last_part = it->second);
   }
   // The message's outputs being sent, or nullptr (acknowledged, or its partition revoked).
   Sending* sending(const Key& key) {
@@ -423,7 +423,10 @@ struct Runtime::Loop {
     for (auto& m : batch) {
       if (part == nullptr || key->partition != m.partition || key->topic != m.topic) {
         const auto [it, made] = parts.try_emplace(kafka::Partition{m.topic, m.partition});
-        if (made) it->second.id = ++part_ids;
+        if (made) {
+          it->second.id = ++part_ids;
+          by_id.emplace(it->second.id, &it->second);
+        }
         key = &it->first;
         part = &it->second;
         consumed = &rt.metrics_->consumed_from(m.topic);
@@ -694,6 +697,7 @@ struct Runtime::Loop {
       std::erase_if(resends, [&](const auto& r) { return r.first.part == id; });
       std::erase_if(held, [&](const Key& k) { return k.part == id; });
       if (last_part == &it->second) last_part = nullptr;
+      by_id.erase(id);
       parts.erase(it);
     }
     rt.forget_lag(gone);

@@ -385,6 +385,43 @@ TEST(InFlight, APendingOffsetFindsItsPayloadWhereOffsetsWereSkipped) {
   EXPECT_EQ(*f.find(21), "again") << "taken again: the new payload";
 }
 
+TEST(InFlight, AnOffsetDoneAndTakenAgainIsPendingAndHoldsTheCommitBack) {
+  runtime::InFlight<std::string> f;
+  for (const std::int64_t o : {1, 2, 3})
+    f.begin(o, "first");
+  f.done(2);
+  EXPECT_EQ(f.find(2), nullptr);
+  f.begin(2, "second");  // a resend of an assignment's message, its entry not popped yet
+  EXPECT_EQ(f.pending(), 3U) << "done, then taken again: pending once more";
+  ASSERT_NE(f.find(2), nullptr);
+  EXPECT_EQ(*f.find(2), "second");
+  f.done(1);
+  ASSERT_TRUE(f.committable());
+  EXPECT_EQ(*f.committable(), 2) << "2 is not done any more: the point stops there";
+  f.done(3);
+  f.done(2);
+  EXPECT_EQ(f.pending(), 0U);
+  EXPECT_EQ(f.committable(), 4);
+}
+
+TEST(InFlight, OffsetsWithGapsAreFoundAfterTheFirstIsDone) {
+  runtime::InFlight<std::string> f;
+  for (const std::int64_t o : {100, 103, 104, 110, 111})
+    f.begin(o, "at " + std::to_string(o));
+  f.done(100);
+  EXPECT_EQ(f.committable(), 103) << "the next pending offset, not one past the done one";
+  for (const std::int64_t o : {103, 104, 110, 111}) {
+    ASSERT_NE(f.find(o), nullptr) << o;
+    EXPECT_EQ(*f.find(o), "at " + std::to_string(o));
+  }
+  f.done(104);
+  f.done(103);
+  EXPECT_EQ(f.committable(), 110) << "103 and 104 popped together";
+  EXPECT_EQ(f.find(104), nullptr);
+  ASSERT_NE(f.find(111), nullptr);
+  EXPECT_EQ(*f.find(111), "at 111");
+}
+
 TEST(PartitionLag, HighWatermarkMinusCommittedNeverNegative) {
   EXPECT_EQ(kafka::partition_lag(5, 0, 12), 7);
   EXPECT_EQ(kafka::partition_lag(kafka::kNoOffset, 3, 12), 9) << "nothing committed: retained";
@@ -556,6 +593,28 @@ TEST(Runtime, ARevokeCommitsWhatIsAcknowledgedAndDropsTheRest) {
   EXPECT_EQ(r.broker.committed(kP0), 1) << "a revoked partition's offset was committed";
   EXPECT_EQ(r.stop(), 0);
   EXPECT_EQ(r.broker.committed(kP0), 1);
+}
+
+// A partition revoked and assigned again: the old assignment's late acknowledgement of an
+// offset does not count for the new assignment's send of it; only the new one's moves the commit.
+TEST(Runtime, AnAcknowledgementFromBeforeARevokeDoesNotCommitTheReassignedPartition) {
+  Running r(echo());
+  r.broker.script(std::vector<InMessage>{in("in", 0, 0), in("in", 0, 1)});
+  ASSERT_TRUE(r.broker.sends_at_least(2));
+  r.broker.ack(0);
+  ASSERT_TRUE(r.broker.rounds(3));
+  r.broker.script(Broker::Revoke{{kP0}});
+  r.broker.script(std::vector<InMessage>{in("in", 0, 1)});  // read again from the commit
+  ASSERT_TRUE(r.broker.sends_at_least(3));
+  EXPECT_EQ(r.broker.committed(kP0), 1);
+  r.broker.ack(1);  // the first assignment's send of p0/1
+  ASSERT_TRUE(r.broker.rounds(5));
+  EXPECT_EQ(r.broker.committed(kP0), 1) << "committed on the old assignment's acknowledgement";
+  r.broker.ack(2);  // the new assignment's
+  for (int i = 0; i < 100 && r.broker.committed(kP0) != 2; ++i)
+    ASSERT_TRUE(r.broker.rounds(1));
+  EXPECT_EQ(r.broker.committed(kP0), 2);
+  EXPECT_EQ(r.stop(), 0);
 }
 
 // A failing handler does not sleep the loop: its partition is paused until the retry, the
