@@ -343,11 +343,13 @@ class Rebalance : public RdKafka::RebalanceCb {
   // Joins assigned partitions' queues to the consumer's (see RdConsumer::deliver).
   std::function<void(const std::vector<RdKafka::TopicPartition*>&, bool)> deliver;
   std::vector<Partition> revoked_now;  // read by poll() to drop what it already fetched
+  bool assigned = false;               // an assignment came: the group's join completed once
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      assigned = true;
       if (cooperative) {
         if (auto* e = consumer->incremental_assign(partitions)) {
           log::warn("kafka assign", {{"error", e->str()}});
@@ -405,7 +407,10 @@ class RdConsumer : public Consumer {
       throw KafkaError("Kafka subscribe: " + RdKafka::err2str(code));
     }
   }
-  ~RdConsumer() override { RdConsumer::close(); }
+  ~RdConsumer() override {
+    RdConsumer::close();
+    if (!rebalance_.assigned && sticky_state_destroy_aborts()) leave_to_exit();
+  }
   RdConsumer(const RdConsumer&) = delete;
   RdConsumer& operator=(const RdConsumer&) = delete;
 
@@ -525,9 +530,41 @@ class RdConsumer : public Consumer {
   }
 
  private:
-  Events logs_;
-  Rebalance rebalance_;
-  CommitReports commits_;
+  // librdkafka before 2.3.0 asserts, and so aborts the process, when it destroys a consumer whose
+  // cooperative-sticky assignor has its group's protocol but no assignment yet (librdkafka#4312):
+  // a replica stopped while it joins, as a scale-down right after a scale-up does. Debian's is
+  // 2.0.2; the fault tier's scaling test met it.
+  static bool sticky_state_destroy_aborts() { return rd_kafka_version() < 0x02030000; }
+
+  // Such a consumer, closed already (left its group, nothing of it pending), is not destroyed:
+  // its handle and what it calls back into are kept, reachable, until the process exits. Only
+  // the log callback runs on librdkafka's own threads (the others are served by poll(), which no
+  // one calls any more); it is silenced. A worker makes one consumer: one handle at most.
+  void leave_to_exit() {
+    rd_kafka_set_log_level(consumer_->c_ptr(), 0);
+    consumer_queue_.reset();
+    rebalance_.deliver = nullptr;
+    rebalance_.revoked = nullptr;
+    static std::mutex mu;
+    static auto* kept = new std::vector<std::pair<RdKafka::KafkaConsumer*, Callbacks*>>();
+    const std::lock_guard lock(mu);
+    kept->emplace_back(consumer_.release(), callbacks_.release());
+    log::info(
+        "kafka consumer stopped before its first assignment; its handle is left to the "
+        "process's exit (librdkafka#4312)",
+        {{"librdkafka", rd_kafka_version_str()}});
+  }
+
+  // What librdkafka calls back into, on the heap: it outlives a handle left to exit.
+  struct Callbacks {
+    Events logs;
+    Rebalance rebalance;
+    CommitReports commits;
+  };
+  std::unique_ptr<Callbacks> callbacks_ = std::make_unique<Callbacks>();
+  Events& logs_ = callbacks_->logs;
+  Rebalance& rebalance_ = callbacks_->rebalance;
+  CommitReports& commits_ = callbacks_->commits;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   struct QueueRelease {
     void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }

@@ -253,19 +253,8 @@ TEST_F(Faults, ReplicasAddedAndRemovedUnderLoadLoseNoEvent) {
     } else {
       auto* leaving = replicas.front();
       replicas.pop_front();
-      const int code = leaving->process.stop(30s);
-      // librdkafka 2.0.2 (Debian's) aborts in the cooperative-sticky assignor's destructor when
-      // the consumer never got an assignment (librdkafka#4312, fixed in 2.3.0): after it has
-      // closed and committed, so nothing is lost; reported, any other exit is a failure.
-      if (code == 134 &&
-          read_file(leaving->log_file).find("rd_kafka_sticky_assignor_state_destroy") !=
-              std::string::npos) {
-        std::cout << "[faults] an enrich replica aborted on exit in librdkafka's sticky assignor "
-                     "(librdkafka#4312) after committing"
-                  << std::endl;
-      } else {
-        EXPECT_EQ(code, 0) << "enrich did not stop cleanly:\n" << tail(leaving->log_file);
-      }
+      EXPECT_EQ(leaving->process.stop(30s), 0) << "enrich did not stop cleanly:\n"
+                                               << tail(leaving->log_file);
     }
     ASSERT_TRUE(load.wait_more(100, 60s)) << "events not accepted while scaling";
   }

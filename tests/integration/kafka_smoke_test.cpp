@@ -6,9 +6,11 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "pkg/kafka/admin.h"
@@ -81,6 +83,110 @@ TEST_F(KafkaSmoke, ProducesAndConsumesAMessageThroughARealBroker) {
   EXPECT_EQ(std::string(static_cast<const char*>(h.value()), h.value_size()), "image.uploaded");
   EXPECT_EQ(consumer->commitSync(got.get()), RdKafka::ERR_NO_ERROR);
   consumer->close();
+}
+
+// A group leader of librdkafka's own whose main thread is held, once it has read a JoinGroup
+// response naming more than itself, until released: the broker holds the followers' SyncGroup
+// until the leader's comes, so a follower stays between its join and its first assignment.
+class HeldLeader : public RdKafka::EventCb {
+ public:
+  HeldLeader(const std::string& bootstrap, const std::string& group, const std::string& topic) {
+    std::string err;
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    for (const auto& [k, v] :
+         std::map<std::string, std::string>{{"bootstrap.servers", bootstrap},
+                                            {"group.id", group},
+                                            {"partition.assignment.strategy", "cooperative-sticky"},
+                                            {"enable.auto.commit", "false"},
+                                            {"debug", "cgrp"}})
+      conf->set(k, v, err);
+    conf->set("event_cb", static_cast<RdKafka::EventCb*>(this), err);
+    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+    if (!consumer_) throw std::runtime_error(err);
+    consumer_->subscribe({topic});
+    poller_ = std::thread([this] {
+      while (!stop_) {
+        const std::unique_ptr<RdKafka::Message> m(consumer_->consume(50));
+        if (m->err() == RdKafka::ERR_NO_ERROR) {
+          const std::lock_guard lock(mu_);
+          values_.emplace_back(static_cast<const char*>(m->payload()), m->len());
+        }
+      }
+    });
+  }
+  HeldLeader(const HeldLeader&) = delete;
+  HeldLeader& operator=(const HeldLeader&) = delete;
+  ~HeldLeader() override {
+    release();
+    stop_ = true;
+    poller_.join();
+    consumer_->close();
+  }
+
+  void event_cb(RdKafka::Event& e) override {
+    if (e.type() != RdKafka::Event::EVENT_LOG || e.fac() != "JOINGROUP") return;
+    const auto& text = e.str();
+    if (text.find("JoinGroup response") == std::string::npos ||
+        text.find("member metadata count 1:") != std::string::npos ||
+        text.find("member metadata count 0:") != std::string::npos)
+      return;
+    std::unique_lock lock(mu_);
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return released_; });
+  }
+  bool assigned() {
+    std::vector<RdKafka::TopicPartition*> parts;
+    consumer_->assignment(parts);
+    const bool any = !parts.empty();
+    RdKafka::TopicPartition::destroy(parts);
+    return any;
+  }
+  bool held() {
+    const std::lock_guard lock(mu_);
+    return held_;
+  }
+  void release() {
+    const std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  bool read(const std::string& value) {
+    const std::lock_guard lock(mu_);
+    return std::find(values_.begin(), values_.end(), value) != values_.end();
+  }
+
+ private:
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::thread poller_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  bool released_ = false;
+  std::vector<std::string> values_;
+};
+
+// A consumer stopped between its group's join and its first assignment (a replica scaled away
+// as it starts) stops without taking the process down: librdkafka 2.0.2 aborts in the
+// cooperative-sticky assignor's destructor there (librdkafka#4312). The group goes on.
+TEST_F(KafkaSmoke, AConsumerStoppedBeforeItsFirstAssignmentLeavesTheProcessRunning) {
+  const std::string topic = "smoke.early";
+  ASSERT_NO_FATAL_FAILURE(create_topic(broker->bootstrap(), topic, 2));
+  const auto properties = kafka::client_properties(broker->bootstrap());
+  HeldLeader leader(broker->bootstrap(), "smoke-early", topic);
+  ASSERT_TRUE(proc::poll_until(std::chrono::seconds(60), [&] { return leader.assigned(); }))
+      << "the first member got no assignment";
+
+  auto early = kafka::make_consumer(properties, "smoke-early", {topic});
+  ASSERT_TRUE(proc::poll_until(std::chrono::seconds(60), [&] { return leader.held(); }))
+      << "the second member's join never reached the leader";
+  early.reset();  // joined, its SyncGroup held by the broker: no assignment yet
+  leader.release();
+
+  kafka::make_producer(properties)->send({{topic, "k", "after", {}}});
+  EXPECT_TRUE(proc::poll_until(std::chrono::seconds(60), [&] { return leader.read("after"); }))
+      << "the group stopped delivering after its member left early";
 }
 
 struct DeliveryReport : RdKafka::DeliveryReportCb {
