@@ -39,6 +39,12 @@ class InFlight {
     return at->payload;
   }
 
+  // The message at `offset` was taken and is done already (nothing of it to send).
+  void skip(std::int64_t offset) {
+    begin(offset, T{});
+    done(offset);
+  }
+
   // The payload of a pending offset, or nullptr (done, or never taken).
   T* find(std::int64_t offset) {
     const auto at = locate(offset);

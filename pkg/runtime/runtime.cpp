@@ -515,8 +515,7 @@ struct Runtime::Loop {
       }
     }
     if (s.outputs.empty()) {
-      p.sending.begin(offset, {});
-      p.sending.done(offset);
+      p.sending.skip(offset);
       return;
     }
     if (!s.dead_letter) count_outputs(s);

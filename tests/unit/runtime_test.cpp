@@ -361,6 +361,24 @@ TEST(InFlight, PendingCountsWhatIsNotDoneWhateverTheOrder) {
   EXPECT_EQ(*f.committable(), 8);
 }
 
+// A message with nothing to send (a consumer of its own, a dead letter refused) is done when
+// taken: it moves the commit point only once everything before it is acknowledged.
+TEST(InFlight, AMessageWithNothingToSendIsDoneAtOnceBehindThosePending) {
+  runtime::InFlight<std::string> f;
+  f.begin(10, "a");
+  f.skip(11);
+  EXPECT_EQ(f.pending(), 1U);
+  EXPECT_EQ(f.find(11), nullptr) << "nothing of it is kept";
+  EXPECT_FALSE(f.committable()) << "10 is not acknowledged yet";
+  f.done(10);
+  ASSERT_TRUE(f.committable());
+  EXPECT_EQ(*f.committable(), 12);
+  f.committed(12);
+  f.skip(12);
+  ASSERT_TRUE(f.committable());
+  EXPECT_EQ(*f.committable(), 13) << "nothing pending: it is committable at once";
+}
+
 TEST(InFlight, APendingOffsetFindsItsPayloadWhereOffsetsWereSkipped) {
   runtime::InFlight<std::string> f;
   // Compaction and transaction markers leave gaps: 20, 21, 25, 26, 40.
