@@ -343,7 +343,7 @@ class Rebalance : public RdKafka::RebalanceCb {
   // Joins assigned partitions' queues to the consumer's (see RdConsumer::deliver).
   std::function<void(const std::vector<RdKafka::TopicPartition*>&, bool)> deliver;
   std::vector<Partition> revoked_now;  // read by poll() to drop what it already fetched
-  bool assigned = false;               // an assignment came: the group's join completed once
+  std::atomic<bool> assigned{false};   // an assignment came: the group's join completed once
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
@@ -539,7 +539,8 @@ class RdConsumer : public Consumer {
   // Such a consumer, closed already (left its group, nothing of it pending), is not destroyed:
   // its handle and what it calls back into are kept, reachable, until the process exits. Only
   // the log callback runs on librdkafka's own threads (the others are served by poll(), which no
-  // one calls any more); it is silenced. A worker makes one consumer: one handle at most.
+  // one calls any more); it is silenced. Statistics, when PIPEWRIGHT_KAFKA_STATISTICS_MS asks
+  // for them, queue up unread until then. A worker makes one consumer: one handle at most.
   void leave_to_exit() {
     rd_kafka_set_log_level(consumer_->c_ptr(), 0);
     consumer_queue_.reset();

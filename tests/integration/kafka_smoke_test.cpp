@@ -181,6 +181,9 @@ TEST_F(KafkaSmoke, AConsumerStoppedBeforeItsFirstAssignmentLeavesTheProcessRunni
   auto early = kafka::make_consumer(properties, "smoke-early", {topic});
   ASSERT_TRUE(proc::poll_until(std::chrono::seconds(60), [&] { return leader.held(); }))
       << "the second member's join never reached the leader";
+  // The broker answered both members' JoinGroup at once; the follower has read its answer by the
+  // time the poll above saw the leader's (it polls every 50 ms). A follower starved past that
+  // would make this pass without the fix, never fail with it.
   early.reset();  // joined, its SyncGroup held by the broker: no assignment yet
   leader.release();
 
