@@ -526,10 +526,44 @@ class RdConsumer : public Consumer {
   }
 
   void close() override {
-    if (!closed_.exchange(true)) consumer_->close();
+    if (closed_.exchange(true)) return;
+    leave_group(std::chrono::seconds(5));
+    consumer_->close();
   }
 
  private:
+  // librdkafka before 2.4.0 hangs in close() when an assignment it has queued for the rebalance
+  // callback is served while the consumer closes (librdkafka#4527): a replica stopped during a
+  // rebalance, when the runtime's drain has stopped polling. So the group is left first, as an
+  // ordinary member does: what is queued is served, the subscription dropped and the revoke served
+  // until nothing is assigned (bounded by `limit`); messages fetched meanwhile are dropped,
+  // uncommitted, and the group reads them again.
+  void leave_group(std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    const auto serve = [&] {
+      while (std::chrono::steady_clock::now() < deadline) {
+        const std::unique_ptr<RdKafka::Message> m(consumer_->consume(0));
+        if (m->err() == RdKafka::ERR__TIMED_OUT) return;
+      }
+    };
+    const auto assigned_now = [&] {
+      std::vector<RdKafka::TopicPartition*> parts;
+      if (consumer_->assignment(parts) != RdKafka::ERR_NO_ERROR) return false;
+      const bool any = !parts.empty();
+      RdKafka::TopicPartition::destroy(parts);
+      return any;
+    };
+    serve();
+    if (const auto code = consumer_->unsubscribe(); code != RdKafka::ERR_NO_ERROR) {
+      log::warn("kafka unsubscribe", {{"error", RdKafka::err2str(code)}});
+      return;
+    }
+    do {
+      const std::unique_ptr<RdKafka::Message> m(consumer_->consume(20));
+      serve();
+    } while (assigned_now() && std::chrono::steady_clock::now() < deadline);
+  }
+
   // librdkafka before 2.3.0 asserts, and so aborts the process, when it destroys a consumer whose
   // cooperative-sticky assignor has its group's protocol but no assignment yet (librdkafka#4312):
   // a replica stopped while it joins, as a scale-down right after a scale-up does. Debian's is
