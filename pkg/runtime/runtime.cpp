@@ -353,7 +353,6 @@ struct Runtime::Loop {
   std::uint64_t part_ids = 0;
   // The assigned Parts by id: a few entries, warm, however many messages are in flight.
   std::unordered_map<std::uint64_t, Part*> by_id;
-  Part* last_part = nullptr;  // part()'s last answer: one output's reports often come in a run
   std::vector<std::pair<Key, Clock::time_point>> resends;  // failed sends waiting for a retry
   std::vector<Key> held;  // processed, their outputs not handed to the producer yet (in order)
   Clock::time_point held_since;
@@ -398,9 +397,8 @@ struct Runtime::Loop {
 
   // The assigned partition of this id, or nullptr once it was revoked.
   Part* part(std::uint64_t id) {
-    if (last_part != nullptr && last_part->id == id) return last_part;
     const auto it = by_id.find(id);
-    return it == by_id.end() ? nullptr : (last_part = it->second);
+    return it == by_id.end() ? nullptr : it->second;
   }
   // The message's outputs being sent, or nullptr (acknowledged, or its partition revoked).
   Sending* sending(const Key& key) {
@@ -695,7 +693,6 @@ struct Runtime::Loop {
       const auto id = it->second.id;
       std::erase_if(resends, [&](const auto& r) { return r.first.part == id; });
       std::erase_if(held, [&](const Key& k) { return k.part == id; });
-      if (last_part == &it->second) last_part = nullptr;
       by_id.erase(id);
       parts.erase(it);
     }
